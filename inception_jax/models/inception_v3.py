@@ -1,0 +1,110 @@
+"""Inception-v3 as the authors released it (TF-slim `inception_v3`; "Rethinking the Inception Architecture").
+
+Figure numbers refer to Szegedy et al. 2015, "Rethinking the Inception Architecture for Computer Vision".
+The released network keeps a 5×5 branch in the 35×35 blocks; the blocks below follow the release.
+Its stem is shared with the released Inception-ResNet-v2 and, minus the last pool, Inception-ResNet-v1.
+"""
+from __future__ import annotations
+
+import flax.linen as nn
+
+from inception_jax.models.inception_v4 import MAX_POOL_3x3_S2, ReductionA
+from inception_jax.models.layers import Conv, NetOptions, Pool, Split, Tower, mixed
+from inception_jax.models.network import Network
+
+# Table 1 of the Inception-v3 paper, as released: 299×299×3 → 35×35×192.
+STEM_LAYERS = (
+    Conv(32, 3, 2, "VALID", name="Conv2d_1a_3x3"),
+    Conv(32, 3, 1, "VALID", name="Conv2d_2a_3x3"),
+    Conv(64, 3, name="Conv2d_2b_3x3"),
+    MAX_POOL_3x3_S2._replace(name="MaxPool_3a_3x3"),
+    Conv(80, 1, 1, "VALID", name="Conv2d_3b_1x1"),
+    Conv(192, 3, 1, "VALID", name="Conv2d_4a_3x3"),
+    MAX_POOL_3x3_S2._replace(name="MaxPool_5a_3x3"),
+)
+
+
+class InceptionV3A(nn.Module):
+    """Figure 5 as released: the 35×35 block (Mixed_5b–5d), with a 5×5 branch and a pool projection."""
+
+    opts: NetOptions
+    pool_features: int
+
+    @nn.compact
+    def __call__(self, x, train: bool = False):
+        return mixed(self.opts, x, train, [
+            [Conv(64, 1)],
+            [Conv(48, 1), Conv(64, 5)],
+            [Conv(64, 1), Conv(96, 3), Conv(96, 3)],
+            [Pool("avg"), Conv(self.pool_features, 1)],
+        ])
+
+
+class InceptionV3B(nn.Module):
+    """Figure 6: the 17×17 block with factorized n×1 convolutions, n = 7 (Mixed_6b–6e)."""
+
+    opts: NetOptions
+    channels_7x7: int
+
+    @nn.compact
+    def __call__(self, x, train: bool = False):
+        c = self.channels_7x7
+        return mixed(self.opts, x, train, [
+            [Conv(192, 1)],
+            [Conv(c, 1), Conv(c, (1, 7)), Conv(192, (7, 1))],
+            [Conv(c, 1), Conv(c, (7, 1)), Conv(c, (1, 7)), Conv(c, (7, 1)), Conv(192, (1, 7))],
+            [Pool("avg"), Conv(192, 1)],
+        ])
+
+
+class InceptionV3ReductionB(nn.Module):
+    """Figure 10 style grid reduction 17×17 → 8×8 (Mixed_7a)."""
+
+    opts: NetOptions
+
+    @nn.compact
+    def __call__(self, x, train: bool = False):
+        return mixed(self.opts, x, train, [
+            [Conv(192, 1), Conv(320, 3, 2, "VALID")],
+            [Conv(192, 1), Conv(192, (1, 7)), Conv(192, (7, 1)), Conv(192, 3, 2, "VALID")],
+            [MAX_POOL_3x3_S2],
+        ])
+
+
+class InceptionV3C(nn.Module):
+    """Figure 7: the 8×8 block with expanded filter bank outputs (Mixed_7b, 7c)."""
+
+    opts: NetOptions
+
+    @nn.compact
+    def __call__(self, x, train: bool = False):
+        return mixed(self.opts, x, train, [
+            [Conv(320, 1)],
+            [Conv(384, 1), Split((Conv(384, (1, 3)), Conv(384, (3, 1))))],
+            [Conv(448, 1), Conv(384, 3), Split((Conv(384, (1, 3)), Conv(384, (3, 1))))],
+            [Pool("avg"), Conv(192, 1)],
+        ])
+
+
+class InceptionV3(Network):
+    """Inception-v3 as released: stem, 3×35×35, Mixed_6a, 4×17×17, Mixed_7a, 2×8×8, pool, dropout, FC.
+
+    The optional auxiliary head sits on Mixed_6e. For timm's weights set `avg_pool_count_include_pad=True`.
+    """
+
+    def body(self, x, train: bool, endpoints: dict):
+        o = self.opts
+        x = Tower(o, STEM_LAYERS, name="Stem")(x, train, endpoints)
+        for letter, pool_features in zip("bcd", (32, 64, 64)):
+            x = self.block(InceptionV3A(o, pool_features, name=f"Mixed_5{letter}"), x, train, endpoints)
+        x = self.block(ReductionA(o, 64, 96, 96, 384, name="Mixed_6a"), x, train, endpoints)
+        for letter, channels_7x7 in zip("bcde", (128, 160, 160, 192)):
+            x = self.block(InceptionV3B(o, channels_7x7, name=f"Mixed_6{letter}"), x, train, endpoints)
+        self.aux(x, train, endpoints)
+        x = self.block(InceptionV3ReductionB(o, name="Mixed_7a"), x, train, endpoints)
+        for letter in "bc":
+            x = self.block(InceptionV3C(o, name=f"Mixed_7{letter}"), x, train, endpoints)
+        return x
+
+
+VARIANTS = {"inception_v3": InceptionV3}

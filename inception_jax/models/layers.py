@@ -1,0 +1,206 @@
+"""Building blocks shared by every network: conv-BN-ReLU, towers of layers, the residual wrapper, heads.
+
+Blocks describe their branches as data (`Conv`, `Pool`, `Split` specs) so that each Inception block reads like
+its figure in the paper; `Tower` turns one branch into modules and `mixed` concatenates the branches.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, NamedTuple, Sequence
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+# Networks sow one dict of endpoints, aux logits included, as `intermediates/endpoints`
+# (see `inception_jax.forward_with_endpoints`).
+ENDPOINTS = "intermediates"
+
+# slim's inception_utils: He-normal (truncated) for conv-BN layers, Glorot for linear projections and logits.
+conv_init = nn.initializers.variance_scaling(2.0, "fan_in", "truncated_normal")
+linear_init = nn.initializers.xavier_uniform()
+
+
+@dataclasses.dataclass(frozen=True)
+class NetOptions:
+    """Network-wide options that every conv, BatchNorm and pool reads; built once by each network."""
+
+    width_multiplier: float = 1.0
+    min_depth: int = 16
+    bn_momentum: float = 0.9997
+    bn_epsilon: float = 1e-3
+    bn_use_scale: bool = False
+    dtype: Any = jnp.float32
+    param_dtype: Any = jnp.float32
+    # TF/slim average pools exclude padding; timm's Inception-v3 (a torchvision legacy) includes it.
+    avg_pool_count_include_pad: bool = False
+
+    def depth(self, features: int) -> int:
+        """slim's `depth_multiplier`/`min_depth` rule: scale a layer's width but never below `min_depth`."""
+        return max(int(features * self.width_multiplier), self.min_depth)
+
+
+class Conv(NamedTuple):
+    """One conv-BN-ReLU layer of a tower."""
+
+    features: int
+    kernel: int | tuple[int, int] = 1
+    stride: int = 1
+    padding: str = "SAME"
+    name: str | None = None
+
+
+class Pool(NamedTuple):
+    """One pooling layer of a tower: 'avg' or 'max'."""
+
+    kind: str
+    window: int = 3
+    stride: int = 1
+    padding: str = "SAME"
+    name: str | None = None
+
+
+class Split(NamedTuple):
+    """Parallel layers that end a tower, concatenated (the 1×3 ‖ 3×1 fork of the 8×8 blocks)."""
+
+    layers: tuple
+
+
+def _pair(k):
+    return (k, k) if isinstance(k, int) else tuple(k)
+
+
+def _layer_name(spec, index: int) -> str:
+    if spec.name:
+        return spec.name
+    kh, kw = _pair(spec.kernel if isinstance(spec, Conv) else spec.window)
+    prefix = "Conv2d" if isinstance(spec, Conv) else {"avg": "AvgPool", "max": "MaxPool"}[spec.kind]
+    return f"{prefix}_{'0' if spec.stride == 1 else '1'}{'abcdefghij'[index]}_{kh}x{kw}"
+
+
+def pool(x, spec: Pool, opts: NetOptions):
+    """Applies a `Pool` spec with TF's padding semantics unless `opts` asks for PyTorch's."""
+    window, strides = _pair(spec.window), _pair(spec.stride)
+    if spec.kind == "max":
+        return nn.max_pool(x, window, strides, padding=spec.padding)
+    return nn.avg_pool(x, window, strides, padding=spec.padding, count_include_pad=opts.avg_pool_count_include_pad)
+
+
+class ConvBN(nn.Module):
+    """Conv (no bias) → BatchNorm → ReLU: the only conv layer type of the Inception networks."""
+
+    opts: NetOptions
+    features: int
+    kernel: int | tuple[int, int] = 1
+    stride: int = 1
+    padding: str = "SAME"
+    activation: bool = True
+
+    @nn.compact
+    def __call__(self, x, train: bool = False):
+        o = self.opts
+        x = nn.Conv(o.depth(self.features), _pair(self.kernel), _pair(self.stride), padding=self.padding,
+                    use_bias=False, kernel_init=conv_init, dtype=o.dtype, param_dtype=o.param_dtype, name="conv")(x)
+        x = nn.BatchNorm(use_running_average=not train, momentum=o.bn_momentum, epsilon=o.bn_epsilon,
+                         use_scale=o.bn_use_scale, dtype=o.dtype, param_dtype=o.param_dtype, name="bn")(x)
+        return nn.relu(x) if self.activation else x
+
+
+class Tower(nn.Module):
+    """A chain of `Conv`/`Pool` layers, optionally ending in a `Split`; one branch of a block, or a stem.
+
+    Given an `endpoints` dict (stems), every layer's output is recorded in it under the layer's name.
+    """
+
+    opts: NetOptions
+    layers: tuple
+
+    @nn.compact
+    def __call__(self, x, train: bool = False, endpoints: dict | None = None):
+        index = 0
+        for spec in self.layers:
+            if isinstance(spec, Split):
+                outs = []
+                for sub in spec.layers:
+                    outs.append(self._layer(sub, index, x, train, endpoints))
+                    index += 1
+                return jnp.concatenate(outs, axis=-1)
+            x = self._layer(spec, index, x, train, endpoints)
+            index += 1
+        return x
+
+    def _layer(self, spec, index, x, train, endpoints):
+        name = _layer_name(spec, index)
+        if isinstance(spec, Conv):
+            x = ConvBN(self.opts, spec.features, spec.kernel, spec.stride, spec.padding, name=name)(x, train)
+        else:
+            x = pool(x, spec, self.opts)
+        if endpoints is not None:
+            endpoints[name] = x
+        return x
+
+
+def mixed(opts: NetOptions, x, train: bool, branches: Sequence[Sequence]) -> jnp.ndarray:
+    """Runs each branch as a `Tower` named `Branch_i` and concatenates them on channels.
+
+    Call it from inside a block's compact `__call__`: the towers become that block's children.
+    """
+    return jnp.concatenate(
+        [Tower(opts, tuple(layers), name=f"Branch_{i}")(x, train) for i, layers in enumerate(branches)], axis=-1)
+
+
+class ScaledResidual(nn.Module):
+    """x + scale · Conv1×1(branches): the linear filter expansion and residual scaling of sections 3.2–3.3.
+
+    The 1×1 expansion has a bias and no BatchNorm, and no BatchNorm follows the sum (section 3.2).
+    `scale=1.0` turns scaling off; `activation=False` leaves the sum linear (the last Block8 of the release).
+    """
+
+    opts: NetOptions
+    scale: float
+    activation: bool = True
+
+    @nn.compact
+    def __call__(self, x, branches):
+        up = nn.Conv(x.shape[-1], (1, 1), use_bias=True, kernel_init=linear_init, dtype=self.opts.dtype,
+                     param_dtype=self.opts.param_dtype, name="Conv2d_1x1")(branches)
+        x = x + up if self.scale == 1.0 else x + self.scale * up
+        return nn.relu(x) if self.activation else x
+
+
+class AuxHead(nn.Module):
+    """The auxiliary classifier of the authors' releases: avg 5×5/3 → 1×1 128 → 5×5 768 → logits.
+
+    At 299 px the 5×5 conv sees exactly a 5×5 map, as in slim/timm. For small inputs the pool window is
+    clipped and the 5×5 conv pads, so the parameters never depend on the input size.
+    """
+
+    opts: NetOptions
+    num_classes: int
+
+    @nn.compact
+    def __call__(self, x, train: bool = False):
+        h, w = x.shape[1:3]
+        x = nn.avg_pool(x, (min(5, h), min(5, w)), (3, 3), padding="VALID")
+        x = ConvBN(self.opts, 128, 1, name="Conv2d_1b_1x1")(x, train)
+        padding = "VALID" if min(x.shape[1:3]) >= 5 else "SAME"
+        x = ConvBN(self.opts, 768, 5, padding=padding, name="Conv2d_2a_5x5")(x, train)
+        x = jnp.mean(x, axis=(1, 2))
+        return nn.Dense(self.num_classes, kernel_init=linear_init, dtype=self.opts.dtype,
+                        param_dtype=self.opts.param_dtype, name="Logits")(x)
+
+
+def wants_aux(module: nn.Module, train: bool) -> bool:
+    """The aux head runs at init (to create its parameters), in training, or when endpoints are requested."""
+    return train or module.is_initializing() or module.is_mutable_collection(ENDPOINTS)
+
+
+def check_input_size(images, min_size: int, model_name: str) -> None:
+    """Raises a ValueError that states the minimum when an input is too small for the network's stem."""
+    if images.ndim != 4 or images.shape[-1] != 3:
+        raise ValueError(f"{model_name} expects NHWC RGB images of shape [batch, height, width, 3]; "
+                         f"got shape {tuple(images.shape)}.")
+    height, width = images.shape[1:3]
+    if height < min_size or width < min_size:
+        raise ValueError(f"{model_name} needs inputs of at least {min_size}×{min_size} pixels (its stem and "
+                         f"reductions leave no pixels below that); got {height}×{width}. Resize or pad the images "
+                         f"to at least {min_size}×{min_size}.")

@@ -1,0 +1,79 @@
+"""The options and forward skeleton shared by every network: input check → body → classifier head.
+
+A network subclasses `Network`, sets `min_size`, and implements `body(x, train, endpoints)`, calling
+`self.block(...)` for each top-level block so that its output is recorded as an endpoint named after the block.
+The whole dict is sown once, as `intermediates/endpoints`, when the caller makes `intermediates` mutable.
+"""
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from inception_jax.models.layers import ENDPOINTS, AuxHead, NetOptions, check_input_size, linear_init, wants_aux
+
+
+class Network(nn.Module):
+    """Options every network takes. Defaults follow the authors' (TF-slim) releases.
+
+    Attributes:
+      num_classes: logits size; 0 returns the pooled features ("PreLogits").
+      dropout_rate: before the classifier; slim's keep probability 0.8 is rate 0.2.
+      width_multiplier, min_depth: slim's depth_multiplier and min_depth, applied to every conv-BN layer.
+      bn_momentum, bn_epsilon: BatchNorm's moving-average decay and epsilon (slim: 0.9997, 1e-3).
+      bn_use_scale: BatchNorm γ. The release has none; True matches timm's parameter counts.
+      dtype, param_dtype: compute and parameter dtypes (bf16 compute with fp32 parameters works).
+      aux_head: the auxiliary classifier on the last 17×17 block, sown as endpoint "AuxLogits".
+      avg_pool_count_include_pad: TF's average pools exclude padding; timm's Inception-v3 includes it.
+    """
+
+    num_classes: int = 1000
+    dropout_rate: float = 0.2
+    width_multiplier: float = 1.0
+    min_depth: int = 16
+    bn_momentum: float = 0.9997
+    bn_epsilon: float = 1e-3
+    bn_use_scale: bool = False
+    dtype: Any = jnp.float32
+    param_dtype: Any = jnp.float32
+    aux_head: bool = False
+    avg_pool_count_include_pad: bool = False
+
+    min_size: ClassVar[int] = 75
+    default_size: ClassVar[int] = 299
+
+    @property
+    def opts(self) -> NetOptions:
+        return NetOptions(width_multiplier=self.width_multiplier, min_depth=self.min_depth,
+                          bn_momentum=self.bn_momentum, bn_epsilon=self.bn_epsilon, bn_use_scale=self.bn_use_scale,
+                          dtype=self.dtype, param_dtype=self.param_dtype,
+                          avg_pool_count_include_pad=self.avg_pool_count_include_pad)
+
+    @nn.compact
+    def __call__(self, images, train: bool = False):
+        """Maps NHWC images in [-1, 1] to logits [N, num_classes] (or pooled features if num_classes=0)."""
+        check_input_size(images, self.min_size, type(self).__name__)
+        endpoints = {}
+        x = self.body(jnp.asarray(images, self.dtype), train, endpoints)
+        x = endpoints["PreLogits"] = jnp.mean(x, axis=(1, 2))
+        if self.num_classes:
+            x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
+            x = endpoints["Logits"] = nn.Dense(self.num_classes, kernel_init=linear_init, dtype=self.dtype,
+                                               param_dtype=self.param_dtype, name="Logits")(x)
+        self.sow(ENDPOINTS, "endpoints", endpoints, init_fn=lambda: None, reduce_fn=lambda _, new: new)
+        return x
+
+    def body(self, x, train: bool, endpoints: dict):
+        """The network up to its last feature map; records endpoints in `endpoints`."""
+        raise NotImplementedError
+
+    def block(self, module: nn.Module, x, train: bool, endpoints: dict):
+        """Applies a top-level block and records its output under the block's name."""
+        x = endpoints[module.name] = module(x, train)
+        return x
+
+    def aux(self, x, train: bool, endpoints: dict) -> None:
+        """Records auxiliary logits computed from `x` when the aux head is on and its output can be used."""
+        if self.aux_head and self.num_classes and wants_aux(self, train):
+            endpoints["AuxLogits"] = AuxHead(self.opts, self.num_classes, name="AuxLogits")(x, train)
