@@ -1,0 +1,15 @@
+"""BN-Inception (Ioffe & Szegedy 2015) on ImageNet with the paper's recipe (TFDS `imagenet2012`, files in `manual_dir`).
+
+    python -m inception_jax.main --config=experiments/configs/bn_inception.py --workdir=runs/bn_inception \
+        --config.input.data_dir=$TFDS_DIR --config.input.manual_dir=$IMAGENET_TARS
+
+Global batch 1024 (override with --config.input.batch_size); see inception_jax/train/recipe.py for every field.
+"""
+from inception_jax.train.recipe import paper_recipe
+
+
+def get_config(arg=None):
+    del arg
+    config = paper_recipe("bn_inception")
+    config.input.image_size = 224
+    return config

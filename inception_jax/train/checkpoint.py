@@ -1,0 +1,113 @@
+"""Every checkpoint goes through here: training checkpoints with auto-resume, and standalone weights.
+
+* `TrainCheckpoints`: an Orbax `CheckpointManager` under `WORKDIR/checkpoints` keeping the last N. Each step
+  holds the whole train state (params, batch_stats, optimizer state, EMA, step) and a JSON record with the
+  input position and the config.
+* `save_weights` / `load_weights`: a network's variables with its name and options, as written by
+  `python -m inception_jax.convert` and read by `config.init_from` and the evaluation.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from typing import Any
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+
+from inception_jax.models import create_model
+
+_STATE, _META = "state", "meta"
+
+
+def _describe_mismatch(expected, found) -> str:
+    """Names the leaves that differ between two trees of arrays/shape structs, for error messages."""
+    def name(key) -> str:  # Orbax stores dataclasses and namedtuples as dicts: compare bare names.
+        for attr in ("name", "key", "idx"):
+            if hasattr(key, attr):
+                return str(getattr(key, attr))
+        return str(key)
+
+    def flat(tree):
+        return {"/".join(map(name, path)): tuple(leaf.shape)
+                for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]}
+
+    want, got = flat(expected), flat(found)
+    missing = sorted(set(want) - set(got))
+    unexpected = sorted(set(got) - set(want))
+    reshaped = sorted(k for k in set(want) & set(got) if want[k] != got[k])
+    parts = []
+    for label, keys, show in (("missing", missing, str), ("unexpected", unexpected, str),
+                              ("shape differs", reshaped, lambda k: f"{k}: checkpoint {got[k]} vs model {want[k]}")):
+        if keys:
+            listed = "; ".join(show(k) for k in keys[:8])
+            parts.append(f"{len(keys)} {label} (e.g. {listed}{' …' if len(keys) > 8 else ''})")
+    return ", ".join(parts)
+
+
+class TrainCheckpoints:
+    """Saves and restores the train state under `workdir/checkpoints`; the newest step is resumed."""
+
+    def __init__(self, workdir: str, max_to_keep: int = 3):
+        self.directory = os.path.join(os.path.abspath(workdir), "checkpoints")
+        self.manager = ocp.CheckpointManager(
+            self.directory, options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True),
+            item_handlers={_STATE: ocp.StandardCheckpointHandler(), _META: ocp.JsonCheckpointHandler()})
+
+    def latest_step(self) -> int | None:
+        return self.manager.latest_step()
+
+    def save(self, step: int, state, meta: dict[str, Any]) -> None:
+        """Starts an asynchronous save; `wait()` blocks until it is on disk."""
+        self.manager.save(step, args=ocp.args.Composite(
+            **{_STATE: ocp.args.StandardSave(state), _META: ocp.args.JsonSave(meta)}))
+
+    def wait(self) -> None:
+        self.manager.wait_until_finished()
+
+    def restore(self, abstract_state, step: int | None = None):
+        """Restores `(state, meta)` of `step` (default: latest) into `abstract_state`'s structure and shardings.
+
+        A checkpoint of another model or configuration raises a ValueError naming the mismatched leaves.
+        """
+        step = self.manager.latest_step() if step is None else step
+        stored = self.manager.item_metadata(step)[_STATE]
+        mismatch = _describe_mismatch(abstract_state, stored)
+        if mismatch:
+            raise ValueError(f"The checkpoint at {self.directory} (step {step}) does not fit this model and "
+                             f"optimizer: {mismatch}. Use a fresh --workdir, or the config that wrote it.")
+        restored = self.manager.restore(step, args=ocp.args.Composite(
+            **{_STATE: ocp.args.StandardRestore(abstract_state), _META: ocp.args.JsonRestore()}))
+        return restored[_STATE], restored[_META]
+
+    def close(self) -> None:
+        self.manager.wait_until_finished()
+        self.manager.close()
+
+
+def save_weights(directory: str, model_name: str, model_options: dict[str, Any], variables) -> None:
+    """Writes `variables` (params, batch_stats) with the network name and options to rebuild it."""
+    directory = os.path.abspath(directory)
+    variables = jax.tree.map(np.asarray, dict(variables))
+    with ocp.StandardCheckpointer() as checkpointer:
+        checkpointer.save(os.path.join(directory, "variables"), variables, force=True)
+    if jax.process_index() == 0:
+        with open(os.path.join(directory, "model.json"), "w") as f:
+            json.dump({"model_name": model_name, "model_options": model_options}, f, indent=2)
+    logging.info("Saved %s weights to %s", model_name, directory)
+
+
+def load_weights(directory: str):
+    """Reads what `save_weights` wrote; returns `(module, variables)` with variables as host numpy arrays."""
+    directory = os.path.abspath(directory)
+    spec_path = os.path.join(directory, "model.json")
+    if not os.path.exists(spec_path):
+        raise FileNotFoundError(f"{directory} holds no converted weights (no model.json). Write them with "
+                                f"`python -m inception_jax.convert ... --output {directory}`.")
+    with open(spec_path) as f:
+        spec = json.load(f)
+    with ocp.StandardCheckpointer() as checkpointer:
+        variables = checkpointer.restore(os.path.join(directory, "variables"))
+    return create_model(spec["model_name"], **spec["model_options"]), variables

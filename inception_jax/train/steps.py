@@ -1,0 +1,90 @@
+"""The jitted train and eval steps: losses, gradient accumulation, the optimizer update and the EMA."""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from inception_jax.models.layers import ENDPOINTS
+from inception_jax.train.optimizer import update_ema
+from inception_jax.train.state import TrainState
+
+
+def cross_entropy(logits, labels, num_classes: int, label_smoothing: float = 0.0):
+    """Mean softmax cross-entropy against (optionally smoothed) one-hot labels, computed in float32."""
+    targets = optax.smooth_labels(jax.nn.one_hot(labels, num_classes), label_smoothing)
+    return optax.softmax_cross_entropy(logits.astype(jnp.float32), targets).mean()
+
+
+def make_train_step(model, tx, schedule, optimizer_config, grad_accum_steps: int = 1):
+    """Returns `train_step(state, batch, rng) -> (state, metrics)`; jit it with the mesh's shardings.
+
+    The loss is label-smoothed cross-entropy on the logits plus `aux_loss_weight` times the same on the
+    auxiliary logits. With `grad_accum_steps` k > 1 the global batch is split into k micro-batches whose
+    gradients are averaged (BatchNorm then normalises over each micro-batch).
+    """
+    cfg = optimizer_config
+    num_classes = model.num_classes
+
+    def loss_fn(params, batch_stats, images, labels, rng):
+        logits, new_state = model.apply({"params": params, "batch_stats": batch_stats}, images, train=True,
+                                        mutable=["batch_stats", ENDPOINTS], rngs={"dropout": rng})
+        loss = cross_entropy(logits, labels, num_classes, cfg.label_smoothing)
+        total = loss
+        aux_logits = new_state[ENDPOINTS]["endpoints"].get("AuxLogits")
+        if aux_logits is not None and cfg.aux_loss_weight:
+            total = total + cfg.aux_loss_weight * cross_entropy(aux_logits, labels, num_classes, cfg.label_smoothing)
+        top1 = jnp.mean(jnp.argmax(logits, -1) == labels)
+        return total, (new_state["batch_stats"], top1)
+
+    grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+
+    def gradients(state: TrainState, images, labels, rng):
+        if grad_accum_steps == 1:
+            (loss, (batch_stats, top1)), grads = grad_fn(state.params, state.batch_stats, images, labels, rng)
+            return loss, top1, batch_stats, grads
+
+        def micro_step(carry, micro):
+            grads_sum, batch_stats, index = carry
+            (loss, (batch_stats, top1)), grads = grad_fn(state.params, batch_stats, *micro,
+                                                         jax.random.fold_in(rng, index))
+            return (jax.tree.map(jnp.add, grads_sum, grads), batch_stats, index + 1), (loss, top1)
+
+        split = lambda x: x.reshape(grad_accum_steps, -1, *x.shape[1:])  # noqa: E731
+        zeros = jax.tree.map(jnp.zeros_like, state.params)
+        (grads, batch_stats, _), (losses, top1s) = jax.lax.scan(
+            micro_step, (zeros, state.batch_stats, 0), (split(images), split(labels)))
+        grads = jax.tree.map(lambda g: g / grad_accum_steps, grads)
+        return losses.mean(), top1s.mean(), batch_stats, grads
+
+    def train_step(state: TrainState, batch, rng):
+        rng = jax.random.fold_in(rng, state.step)
+        loss, top1, batch_stats, grads = gradients(state, batch["image"], batch["label"], rng)
+        updates, opt_state = tx.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        new_state = state.replace(
+            step=state.step + 1, params=params, batch_stats=batch_stats, opt_state=opt_state,
+            ema_params=update_ema(state.ema_params, params, cfg.ema_decay, state.step),
+            ema_batch_stats=update_ema(state.ema_batch_stats, batch_stats, cfg.ema_decay, state.step))
+        metrics = {"train/loss": loss, "train/top1": top1, "train/lr": schedule(state.step),
+                   "train/grad_norm": optax.tree.norm(grads), "train/param_norm": optax.tree.norm(params)}
+        return new_state, metrics
+
+    return train_step
+
+
+def make_eval_step(model):
+    """Returns `eval_step(variables, batch) -> sums` of loss, top-1/top-5 hits and examples over unmasked rows."""
+    top_k = min(5, model.num_classes)
+
+    def eval_step(variables, batch):
+        logits = model.apply(variables, batch["image"], train=False).astype(jnp.float32)
+        labels, mask = batch["label"], batch["mask"].astype(jnp.float32)
+        losses = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+        ranked = jax.lax.top_k(logits, top_k)[1]
+        hits_top1 = (ranked[:, 0] == labels).astype(jnp.float32)
+        hits_top5 = jnp.any(ranked == labels[:, None], axis=-1).astype(jnp.float32)
+        return {"loss": jnp.sum(losses * mask), "top1": jnp.sum(hits_top1 * mask),
+                "top5": jnp.sum(hits_top5 * mask), "count": jnp.sum(mask)}
+
+    return eval_step

@@ -1,0 +1,247 @@
+"""The training system: recipe maths, sharding equivalence, multi-process, resume after SIGKILL, and errors."""
+import json
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+import orbax.checkpoint as ocp
+import pytest
+
+from inception_jax.models import create_model
+from inception_jax.train import mesh as mesh_lib
+from inception_jax.train.checkpoint import TrainCheckpoints
+from inception_jax.train.metrics import read_metrics
+from inception_jax.train.optimizer import learning_rate_schedule, make_optimizer
+from inception_jax.train.recipe import paper_recipe
+from inception_jax.train.steps import make_train_step
+from inception_jax.train.trainer import build_model, train_and_evaluate
+from model_utils import random_train_state
+from train_utils import REPO, tiny_config, tiny_flags
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("tfds"))
+
+
+def _run_main(args, **kwargs):
+    return subprocess.Popen([sys.executable, "-m", "inception_jax.main", *args], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs)
+
+
+# ---------------------------------------------------------------- the recipe's maths
+
+def test_learning_rate_on_both_sides_of_each_two_epoch_boundary():
+    cfg = paper_recipe("inception_v4").schedule
+    steps_per_epoch, batch = 10, 512  # batch/reference = 2
+    schedule = learning_rate_schedule(cfg, batch, steps_per_epoch)
+    for boundary_epoch in (2, 4, 6, 10):
+        step = boundary_epoch * steps_per_epoch
+        for s in (step - 1, step):
+            expected = 0.045 * (512 / 256) * 0.94 ** math.floor(s / steps_per_epoch / 2)
+            assert float(schedule(s)) == pytest.approx(expected, rel=1e-6)
+    assert float(schedule(step - 1)) / float(schedule(step)) == pytest.approx(1 / 0.94, rel=1e-6)
+
+
+def test_warmup_keeps_decay_boundaries_on_whole_epochs():
+    cfg = paper_recipe("inception_v4").schedule
+    cfg.warmup_epochs = 1.0
+    schedule = learning_rate_schedule(cfg, 256, steps_per_epoch=10)
+    assert float(schedule(0)) == 0.0 and float(schedule(5)) == pytest.approx(0.045 * 0.5)
+    assert float(schedule(19)) == pytest.approx(0.045) and float(schedule(20)) == pytest.approx(0.045 * 0.94)
+
+
+def test_one_optimizer_step_equals_tf1_rmsprop_by_hand():
+    cfg = paper_recipe("inception_v4").optimizer
+    lr = 0.045
+    tx = make_optimizer(cfg, optax.constant_schedule(lr))
+    rng = np.random.default_rng(0)
+    params = {"conv": {"kernel": rng.standard_normal((3, 3, 2, 4)).astype(np.float32)},
+              "bn": {"bias": rng.standard_normal(4).astype(np.float32)}}
+    grads = [jax.tree.map(lambda p: rng.standard_normal(p.shape).astype(np.float32), params) for _ in range(2)]
+
+    state, current = tx.init(params), params
+    for g in grads:
+        updates, state = tx.update(g, state, current)
+        current = optax.apply_updates(current, updates)
+
+    # TF1 RMSPropOptimizer: ms starts at 1; ms ← ρ·ms + (1-ρ)·g²; mom ← μ·mom + lr·g/√(ms+ε); w ← w - mom.
+    # slim's L2 regulariser adds wd·w to kernel gradients only.
+    expected = {}
+    for path in (("conv", "kernel"), ("bn", "bias")):
+        w = params[path[0]][path[1]].astype(np.float64)
+        ms, mom = np.ones_like(w), np.zeros_like(w)
+        for g in grads:
+            g = g[path[0]][path[1]].astype(np.float64) + (cfg.weight_decay * w if path[1] == "kernel" else 0)
+            ms = 0.9 * ms + 0.1 * g * g
+            mom = 0.9 * mom + lr * g / np.sqrt(ms + 1.0)
+            w = w - mom
+        expected[path] = w
+    for path, w in expected.items():
+        np.testing.assert_allclose(current[path[0]][path[1]], w, rtol=1e-5, atol=1e-6)
+
+
+# ---------------------------------------------------------------- parallelism
+
+def test_sharded_step_over_8_devices_equals_one_device_step():
+    assert jax.device_count() == 8, "conftest.py sets 8 CPU devices"
+    config = paper_recipe("inception_resnet_v2")
+    model = create_model("inception_resnet_v2", num_classes=10, width_multiplier=0.1, min_depth=4,
+                         block_counts=(1, 1, 1), bn_momentum=0.9, aux_head=True)
+    schedule = learning_rate_schedule(config.schedule, 16, steps_per_epoch=100)
+    tx = make_optimizer(config.optimizer, schedule)
+    state = random_train_state(model, tx, 75)
+    rng = np.random.default_rng(0)
+    batch = {"image": rng.uniform(-1, 1, (16, 75, 75, 3)).astype(np.float32),
+             "label": rng.integers(0, 10, 16).astype(np.int32)}
+    results = []
+    for devices in (jax.devices()[:1], jax.devices()):
+        mesh = mesh_lib.make_mesh(devices)
+        step = jax.jit(make_train_step(model, tx, schedule, config.optimizer),
+                       out_shardings=(mesh_lib.replicated(mesh), mesh_lib.replicated(mesh)))
+        sharded_batch = jax.device_put(batch, mesh_lib.batch_sharding(mesh))
+        new_state, metrics = step(jax.device_put(state, mesh_lib.replicated(mesh)), sharded_batch,
+                                  jax.random.key(1))
+        assert len(sharded_batch["image"].sharding.device_set) == len(devices)
+        results.append(jax.device_get((metrics["train/loss"], new_state.params, new_state.batch_stats)))
+    (loss1, params1, stats1), (loss8, params8, stats8) = results
+    assert loss8 == pytest.approx(loss1, rel=1e-5)
+    # Updates are up to lr·1 = 0.045; reduction order moves them by ~1e-5.
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=5e-5), params1, params8)
+    # Batch statistics over the global batch: the same on 1 and 8 devices.
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5), stats1, stats8)
+
+
+def test_fsdp_shards_large_parameters_over_the_data_axis():
+    mesh = mesh_lib.make_mesh()
+    abstract = {"big": jax.ShapeDtypeStruct((1024, 1024), jnp.float32), "small": jax.ShapeDtypeStruct((8,), jnp.float32)}
+    shardings = mesh_lib.state_shardings(abstract, mesh, fsdp=True)
+    assert shardings["big"].spec == jax.sharding.PartitionSpec("data", None)
+    assert shardings["small"].spec == jax.sharding.PartitionSpec()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def test_two_processes_train_like_one_process_with_the_same_global_batch(tmp_path):
+    worker = os.path.join(HERE, "distributed_worker.py")
+    port = _free_port()
+    two = [subprocess.Popen([sys.executable, worker, str(i), "2", str(port), str(tmp_path / "two.json")])
+           for i in range(2)]
+    assert all(p.wait(timeout=600) == 0 for p in two)
+    subprocess.run([sys.executable, worker, "0", "1", str(_free_port()), str(tmp_path / "one.json")],
+                   check=True, timeout=600)
+    two_procs, one_proc = (json.loads((tmp_path / f).read_text()) for f in ("two.json", "one.json"))
+    assert two_procs["devices"] == 2 and one_proc["devices"] == 1
+    # Step 1 agrees to ~1e-6; later steps carry the ~1e-5 reduction-order differences of the updates.
+    np.testing.assert_allclose(two_procs["losses"][0], one_proc["losses"][0], rtol=1e-5)
+    np.testing.assert_allclose(two_procs["losses"], one_proc["losses"], rtol=5e-4)
+
+
+# ---------------------------------------------------------------- checkpoints and resume
+
+def _final_state(workdir):
+    directory = TrainCheckpoints(workdir).directory
+    step = max(int(d) for d in os.listdir(directory) if d.isdigit())
+    with ocp.StandardCheckpointer() as checkpointer:
+        return checkpointer.restore(os.path.join(directory, str(step), "state"))
+
+
+def test_sigkill_then_same_command_resumes_and_matches_an_uninterrupted_run(tmp_path, data_dir):
+    overrides = {"total_steps": 40, "checkpoint_every_steps": 4, "eval_every_steps": 20, "log_every_steps": 4}
+    uninterrupted = _run_main(tiny_flags(data_dir, str(tmp_path / "a"), **overrides))
+    assert uninterrupted.wait(timeout=900) == 0, uninterrupted.stdout.read()
+
+    args = tiny_flags(data_dir, str(tmp_path / "b"), **overrides)
+    killed = _run_main(args)
+    first_checkpoint = tmp_path / "b" / "checkpoints" / "4"
+    while not first_checkpoint.exists():
+        assert killed.poll() is None, "the run ended before its first checkpoint"
+        time.sleep(0.02)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    assert len(read_metrics(str(tmp_path / "b"))) < len(read_metrics(str(tmp_path / "a")))
+
+    resumed = _run_main(args)
+    output = resumed.communicate(timeout=900)[0]
+    assert resumed.returncode == 0, output
+    assert "Resumed from" in output
+
+    strip = lambda records: [{k: v for k, v in r.items() if k != "train/img_per_sec"} for r in records]  # noqa: E731
+    assert strip(read_metrics(str(tmp_path / "b"))) == strip(read_metrics(str(tmp_path / "a")))
+    final_a, final_b = _final_state(str(tmp_path / "a")), _final_state(str(tmp_path / "b"))
+    assert int(final_b["step"]) == 40
+    jax.tree.map(np.testing.assert_array_equal, final_a, final_b)  # bitwise on CPU
+
+
+def test_checkpoint_of_another_model_names_the_mismatched_leaves(tmp_path, data_dir):
+    train_and_evaluate(tiny_config(data_dir, total_steps=2, eval_every_steps=2), str(tmp_path))
+    other = tiny_config(data_dir, total_steps=2, **{"model.block_counts": (2, 1, 1)})
+    with pytest.raises(ValueError, match=r"does not fit this model.*Block35_1"):
+        train_and_evaluate(other, str(tmp_path))
+
+
+def test_non_finite_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_path, data_dir):
+    # Warmup makes step 1 use lr 0 (a good state) and step 2 use an absurd rate that overflows the parameters.
+    config = tiny_config(data_dir, total_steps=6, checkpoint_every_steps=1, log_every_steps=1,
+                         **{"schedule.base_learning_rate": 1e35, "schedule.warmup_epochs": 2 / 89})
+    with pytest.raises(FloatingPointError, match="diverged at step 2"):
+        train_and_evaluate(config, str(tmp_path))
+    checkpoints = TrainCheckpoints(str(tmp_path))
+    assert checkpoints.latest_step() == 1
+    assert all(np.isfinite(leaf).all() for leaf in jax.tree.leaves(_final_state(str(tmp_path))["params"]))
+
+
+# ---------------------------------------------------------------- errors that tell the user what to do
+
+def test_unknown_model_and_dataset_list_the_valid_names(data_dir):
+    with pytest.raises(ValueError, match="inception_resnet_v2"):
+        build_model(tiny_config(data_dir, model_name="inception_v5"), 10)
+    with pytest.raises(ValueError, match="sklearn_digits"):
+        train_and_evaluate(tiny_config(data_dir, **{"input.dataset": "not_a_dataset"}), "/tmp/unused")
+
+
+def test_image_size_below_the_model_minimum_says_what_to_set(data_dir):
+    with pytest.raises(ValueError, match=r"input.image_size=64 is below .* minimum of 75"):
+        build_model(tiny_config(data_dir, **{"input.image_size": 64}), 10)
+
+
+def test_global_batch_not_divisible_by_device_count(tmp_path, data_dir):
+    with pytest.raises(ValueError, match="multiple of the 8 devices"):
+        train_and_evaluate(tiny_config(data_dir, **{"input.batch_size": 12}), str(tmp_path))
+
+
+# ---------------------------------------------------------------- configs
+
+CONFIGS = sorted(f for f in os.listdir(os.path.join(REPO, "experiments", "configs")) if f.endswith(".py"))
+REQUIRED_FIELDS = ("model_name", "seed", "total_steps", "log_every_steps", "eval_every_steps",
+                   "checkpoint_every_steps", "input", "optimizer", "schedule")
+
+
+@pytest.mark.parametrize("filename", CONFIGS)
+def test_every_experiment_config_has_the_contract_fields(filename):
+    from ml_collections import config_flags  # noqa: F401 (config files are loaded the way main loads them)
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(filename[:-3], os.path.join(REPO, "experiments", "configs", filename))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    config = module.get_config(None)
+    assert isinstance(config, ml_collections.ConfigDict)
+    for field in REQUIRED_FIELDS:
+        assert field in config, f"{filename} lacks {field}"
+    assert "python -m inception_jax.main" in module.__doc__
+    create_model(config.model_name, num_classes=10, **config.model)  # every option it sets exists
