@@ -60,7 +60,7 @@ def _repeat(prefix, count, shape):
 
 
 def _head(features):
-    return {"PreLogits": (features,), "Logits": (1000,), "AuxLogits": (1000,)}
+    return {"PrePool": (8, 8, features), "PreLogits": (features,), "Logits": (1000,), "AuxLogits": (1000,)}
 
 
 ENDPOINTS_AT_299 = {
@@ -92,7 +92,8 @@ ENDPOINTS_BN_INCEPTION_AT_224 = {
     "Conv2d_1a_7x7": (112, 112, 64), "MaxPool_2a_3x3": (56, 56, 64), "Conv2d_2b_1x1": (56, 56, 64),
     "Conv2d_2c_3x3": (56, 56, 192), "MaxPool_3a_3x3": (28, 28, 192), "Mixed_3b": (28, 28, 256),
     "Mixed_3c": (28, 28, 320), **{f"Mixed_4{c}": (14, 14, 576) for c in "abcde"},
-    **{f"Mixed_5{c}": (7, 7, 1024) for c in "abc"}, "PreLogits": (1024,), "Logits": (1000,)}
+    **{f"Mixed_5{c}": (7, 7, 1024) for c in "abc"}, "PrePool": (7, 7, 1024), "PreLogits": (1024,),
+    "Logits": (1000,)}
 
 
 @pytest.mark.parametrize("name", sorted(ENDPOINTS_AT_299))
@@ -226,3 +227,28 @@ def test_summary_command_prints_params_macs_and_endpoints():
                          check=True, capture_output=True, text=True).stdout
     assert "parameters: 42,648,232" in out and "multiply-accumulates:" in out
     assert "Mixed_6a         3×3×1024" in out
+
+
+def test_bn_on_summations_adds_one_batchnorm_per_residual_sum():
+    base = count_params(inception_jax.create_model("inception_resnet_v2"))
+    with_bn = count_params(inception_jax.create_model("inception_resnet_v2", bn_on_summations=True))
+    assert with_bn - base == 10 * 320 + 20 * 1088 + 10 * 2080  # β of each sum's BatchNorm (no γ by default)
+
+
+def test_block_remat_keeps_the_function_and_its_gradients():
+    grads = []
+    for remat in ("none", "block"):
+        model = inception_jax.create_model("inception_v4", width_multiplier=0.1, num_classes=4, remat=remat)
+        variables = random_variables(model, 75)
+        images = jax.random.uniform(jax.random.key(4), (2, 75, 75, 3), minval=-1, maxval=1)
+
+        def loss(params, model=model, variables=variables):
+            logits, _ = model.apply({"params": params, "batch_stats": variables["batch_stats"]}, images,
+                                    train=True, mutable=["batch_stats"], rngs={"dropout": jax.random.key(0)})
+            return jnp.sum(logits ** 2)
+
+        grads.append(jax.jit(jax.grad(loss))(variables["params"]))
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6), *grads)
+    with pytest.raises(ValueError, match="choose one of none, block"):
+        jax.eval_shape(inception_jax.create_model("inception_v4", remat="all").init, jax.random.key(0),
+                       jnp.zeros((1, 75, 75, 3)))

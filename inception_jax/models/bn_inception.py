@@ -82,9 +82,10 @@ class BNInception(Network):
             raise ValueError("bn_inception has no auxiliary head in the paper or the authors' release; "
                              "create it with aux_head=False.")
         o = self.opts
-        stem_conv = SeparableStemConv(o, name="Conv2d_1a_7x7") if self.separable_stem else \
-            ConvBN(o, 64, 7, 2, name="Conv2d_1a_7x7")
-        x = self.block(stem_conv, x, train, endpoints)
+        if self.separable_stem:
+            x = self.block(x, train, endpoints, SeparableStemConv, o, name="Conv2d_1a_7x7")
+        else:
+            x = self.block(x, train, endpoints, ConvBN, o, 64, 7, 2, name="Conv2d_1a_7x7")
         x = Tower(o, (
             Pool("max", 3, 2, name="MaxPool_2a_3x3"),
             Conv(64, 1, name="Conv2d_2b_1x1"),
@@ -103,9 +104,10 @@ class BNInception(Network):
             ("Mixed_5b", (352, 192, 320, 160, 224, 128), "avg"),
             ("Mixed_5c", (352, 192, 320, 192, 224, 128), "max"),
         ):
-            block = BNInceptionReduction(o, widths, name=name) if pool is None else \
-                BNInceptionModule(o, widths, pool, name=name)
-            x = self.block(block, x, train, endpoints)
+            if pool is None:
+                x = self.block(x, train, endpoints, BNInceptionReduction, o, widths, name=name)
+            else:
+                x = self.block(x, train, endpoints, BNInceptionModule, o, widths, pool, name=name)
         return x
 
 

@@ -10,9 +10,11 @@ Three networks:
 
 Residual blocks follow sections 3.2–3.3 through `ScaledResidual`: linear 1×1 expansion, residual scaled before
 the add, BatchNorm only on the conv layers. `residual_scales` gives the (A, B, C) scales; 1.0 turns scaling off.
+`bn_on_summations=True` adds the BatchNorm after each sum that the paper left out to save memory.
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import ClassVar
 
 import flax.linen as nn
@@ -44,7 +46,7 @@ class InceptionResNetA(nn.Module):
             [Conv(b1, 1), Conv(b2, 3)],
             [Conv(c1, 1), Conv(c2, 3), Conv(c3, 3)],
         ])
-        return ScaledResidual(self.opts, self.scale, name="Residual")(x, branches)
+        return ScaledResidual(self.opts, self.scale, name="Residual")(x, branches, train)
 
 
 class InceptionResNetB(nn.Module):
@@ -64,7 +66,7 @@ class InceptionResNetB(nn.Module):
             [Conv(a, 1)],
             [Conv(b1, 1), Conv(b2, (1, 7)), Conv(b3, (7, 1))],
         ])
-        return ScaledResidual(self.opts, self.scale, name="Residual")(x, branches)
+        return ScaledResidual(self.opts, self.scale, name="Residual")(x, branches, train)
 
 
 class InceptionResNetC(nn.Module):
@@ -85,7 +87,7 @@ class InceptionResNetC(nn.Module):
             [Conv(a, 1)],
             [Conv(b1, 1), Conv(b2, (1, 3)), Conv(b3, (3, 1))],
         ])
-        return ScaledResidual(self.opts, self.scale, self.activation, name="Residual")(x, branches)
+        return ScaledResidual(self.opts, self.scale, self.activation, name="Residual")(x, branches, train)
 
 
 class ResidualReductionB(nn.Module):
@@ -132,6 +134,7 @@ class InceptionResNet(Network):
 
     residual_scales: tuple = (0.17, 0.10, 0.20)
     block_counts: tuple | None = None
+    bn_on_summations: bool = False
 
     default_block_counts: ClassVar[tuple]
     widths_a: ClassVar[tuple]
@@ -139,6 +142,10 @@ class InceptionResNet(Network):
     widths_c: ClassVar[tuple]
     reduction_a: ClassVar[tuple]
     reduction_b: ClassVar[tuple]
+
+    @property
+    def opts(self) -> NetOptions:
+        return dataclasses.replace(super().opts, bn_on_summations=self.bn_on_summations)
 
     def stem(self, x, train: bool, endpoints: dict):
         raise NotImplementedError
@@ -153,15 +160,17 @@ class InceptionResNet(Network):
         count_a, count_b, count_c = self.block_counts or self.default_block_counts
         x = self.stem(x, train, endpoints)
         for i in range(count_a):
-            x = self.block(InceptionResNetA(o, self.widths_a, scale_a, name=f"Block35_{i}"), x, train, endpoints)
-        x = self.block(ReductionA(o, *self.reduction_a, name="Mixed_6a"), x, train, endpoints)
+            x = self.block(x, train, endpoints, InceptionResNetA, o, self.widths_a, scale_a,
+                           name=f"Block35_{i}")
+        x = self.block(x, train, endpoints, ReductionA, o, *self.reduction_a, name="Mixed_6a")
         for i in range(count_b):
-            x = self.block(InceptionResNetB(o, self.widths_b, scale_b, name=f"Block17_{i}"), x, train, endpoints)
+            x = self.block(x, train, endpoints, InceptionResNetB, o, self.widths_b, scale_b,
+                           name=f"Block17_{i}")
         endpoints["PreAuxLogits"] = x
         self.aux(x, train, endpoints)
-        x = self.block(ResidualReductionB(o, self.reduction_b, name="Mixed_7a"), x, train, endpoints)
+        x = self.block(x, train, endpoints, ResidualReductionB, o, self.reduction_b, name="Mixed_7a")
         for i in range(count_c):
-            x = self.block(InceptionResNetC(o, self.widths_c, scale_c, name=f"Block8_{i}"), x, train, endpoints)
+            x = self.block(x, train, endpoints, InceptionResNetC, o, self.widths_c, scale_c, name=f"Block8_{i}")
         return self.head_layers(x, train, endpoints)
 
 
@@ -206,12 +215,12 @@ class InceptionResNetV2(InceptionResNetV2Paper):
 
     def stem(self, x, train: bool, endpoints: dict):
         x = Tower(self.opts, V3_STEM_LAYERS, name="Stem")(x, train, endpoints)
-        return self.block(Mixed5b(self.opts, name="Mixed_5b"), x, train, endpoints)
+        return self.block(x, train, endpoints, Mixed5b, self.opts, name="Mixed_5b")
 
     def head_layers(self, x, train: bool, endpoints: dict):
-        last_block8 = InceptionResNetC(self.opts, self.widths_c, 1.0, activation=False, name="Block8")
-        x = self.block(last_block8, x, train, endpoints)
-        return self.block(ConvBN(self.opts, 1536, 1, name="Conv2d_7b_1x1"), x, train, endpoints)
+        x = self.block(x, train, endpoints, InceptionResNetC, self.opts, self.widths_c, 1.0, activation=False,
+                       name="Block8")
+        return self.block(x, train, endpoints, ConvBN, self.opts, 1536, 1, name="Conv2d_7b_1x1")
 
 
 VARIANTS = {

@@ -96,14 +96,14 @@ class InceptionV3(Network):
         o = self.opts
         x = Tower(o, STEM_LAYERS, name="Stem")(x, train, endpoints)
         for letter, pool_features in zip("bcd", (32, 64, 64)):
-            x = self.block(InceptionV3A(o, pool_features, name=f"Mixed_5{letter}"), x, train, endpoints)
-        x = self.block(ReductionA(o, 64, 96, 96, 384, name="Mixed_6a"), x, train, endpoints)
+            x = self.block(x, train, endpoints, InceptionV3A, o, pool_features, name=f"Mixed_5{letter}")
+        x = self.block(x, train, endpoints, ReductionA, o, 64, 96, 96, 384, name="Mixed_6a")
         for letter, channels_7x7 in zip("bcde", (128, 160, 160, 192)):
-            x = self.block(InceptionV3B(o, channels_7x7, name=f"Mixed_6{letter}"), x, train, endpoints)
+            x = self.block(x, train, endpoints, InceptionV3B, o, channels_7x7, name=f"Mixed_6{letter}")
         self.aux(x, train, endpoints)
-        x = self.block(InceptionV3ReductionB(o, name="Mixed_7a"), x, train, endpoints)
+        x = self.block(x, train, endpoints, InceptionV3ReductionB, o, name="Mixed_7a")
         for letter in "bc":
-            x = self.block(InceptionV3C(o, name=f"Mixed_7{letter}"), x, train, endpoints)
+            x = self.block(x, train, endpoints, InceptionV3C, o, name=f"Mixed_7{letter}")
         return x
 
 

@@ -137,14 +137,14 @@ class InceptionV4(Network):
         o = self.opts
         x = Stem(o, name="Stem")(x, train, endpoints)
         for letter in "bcde":
-            x = self.block(InceptionA(o, name=f"Mixed_5{letter}"), x, train, endpoints)
-        x = self.block(ReductionA(o, 192, 224, 256, 384, name="Mixed_6a"), x, train, endpoints)
+            x = self.block(x, train, endpoints, InceptionA, o, name=f"Mixed_5{letter}")
+        x = self.block(x, train, endpoints, ReductionA, o, 192, 224, 256, 384, name="Mixed_6a")
         for letter in "bcdefgh":
-            x = self.block(InceptionB(o, name=f"Mixed_6{letter}"), x, train, endpoints)
+            x = self.block(x, train, endpoints, InceptionB, o, name=f"Mixed_6{letter}")
         self.aux(x, train, endpoints)
-        x = self.block(ReductionB(o, name="Mixed_7a"), x, train, endpoints)
+        x = self.block(x, train, endpoints, ReductionB, o, name="Mixed_7a")
         for letter in "bcd":
-            x = self.block(InceptionC(o, name=f"Mixed_7{letter}"), x, train, endpoints)
+            x = self.block(x, train, endpoints, InceptionC, o, name=f"Mixed_7{letter}")
         return x
 
 

@@ -33,6 +33,8 @@ class NetOptions:
     param_dtype: Any = jnp.float32
     # TF/slim average pools exclude padding; timm's Inception-v3 (a torchvision legacy) includes it.
     avg_pool_count_include_pad: bool = False
+    # BatchNorm after each residual sum: the paper left it out to save GPU memory (section 3.2).
+    bn_on_summations: bool = False
 
     def depth(self, features: int) -> int:
         """slim's `depth_multiplier`/`min_depth` rule: scale a layer's width but never below `min_depth`."""
@@ -151,8 +153,9 @@ def mixed(opts: NetOptions, x, train: bool, branches: Sequence[Sequence]) -> jnp
 class ScaledResidual(nn.Module):
     """x + scale · Conv1×1(branches): the linear filter expansion and residual scaling of sections 3.2–3.3.
 
-    The 1×1 expansion has a bias and no BatchNorm, and no BatchNorm follows the sum (section 3.2).
-    `scale=1.0` turns scaling off; `activation=False` leaves the sum linear (the last Block8 of the release).
+    The 1×1 expansion has a bias and no BatchNorm, and no BatchNorm follows the sum (section 3.2) unless
+    `opts.bn_on_summations` adds it back. `scale=1.0` turns scaling off; `activation=False` leaves the sum
+    linear (the last Block8 of the release).
     """
 
     opts: NetOptions
@@ -160,10 +163,14 @@ class ScaledResidual(nn.Module):
     activation: bool = True
 
     @nn.compact
-    def __call__(self, x, branches):
-        up = nn.Conv(x.shape[-1], (1, 1), use_bias=True, kernel_init=linear_init, dtype=self.opts.dtype,
-                     param_dtype=self.opts.param_dtype, name="Conv2d_1x1")(branches)
+    def __call__(self, x, branches, train: bool = False):
+        o = self.opts
+        up = nn.Conv(x.shape[-1], (1, 1), use_bias=True, kernel_init=linear_init, dtype=o.dtype,
+                     param_dtype=o.param_dtype, name="Conv2d_1x1")(branches)
         x = x + up if self.scale == 1.0 else x + self.scale * up
+        if o.bn_on_summations:
+            x = nn.BatchNorm(use_running_average=not train, momentum=o.bn_momentum, epsilon=o.bn_epsilon,
+                             use_scale=o.bn_use_scale, dtype=o.dtype, param_dtype=o.param_dtype, name="bn")(x)
         return nn.relu(x) if self.activation else x
 
 

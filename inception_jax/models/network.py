@@ -1,7 +1,8 @@
 """The options and forward skeleton shared by every network: input check → body → classifier head.
 
 A network subclasses `Network`, sets `min_size`, and implements `body(x, train, endpoints)`, calling
-`self.block(...)` for each top-level block so that its output is recorded as an endpoint named after the block.
+`self.block(x, train, endpoints, BlockClass, *args, name=...)` for each top-level block: its output is recorded
+as an endpoint named after the block, and with `remat="block"` the block is rematerialised in the backward pass.
 The whole dict is sown once, as `intermediates/endpoints`, when the caller makes `intermediates` mutable.
 """
 from __future__ import annotations
@@ -12,6 +13,9 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from inception_jax.models.layers import ENDPOINTS, AuxHead, NetOptions, check_input_size, linear_init, wants_aux
+
+
+REMAT_POLICIES = ("none", "block")
 
 
 class Network(nn.Module):
@@ -26,6 +30,8 @@ class Network(nn.Module):
       dtype, param_dtype: compute and parameter dtypes (bf16 compute with fp32 parameters works).
       aux_head: the auxiliary classifier on the last 17×17 block, sown as endpoint "AuxLogits".
       avg_pool_count_include_pad: TF's average pools exclude padding; timm's Inception-v3 includes it.
+      remat: "none", or "block" to recompute each top-level block's activations in the backward pass
+        (only block outputs are kept), trading compute for memory.
     """
 
     num_classes: int = 1000
@@ -39,6 +45,7 @@ class Network(nn.Module):
     param_dtype: Any = jnp.float32
     aux_head: bool = False
     avg_pool_count_include_pad: bool = False
+    remat: str = "none"
 
     min_size: ClassVar[int] = 75
     default_size: ClassVar[int] = 299
@@ -56,6 +63,7 @@ class Network(nn.Module):
         check_input_size(images, self.min_size, type(self).__name__)
         endpoints = {}
         x = self.body(jnp.asarray(images, self.dtype), train, endpoints)
+        endpoints["PrePool"] = x  # the paper's "died" signal: all zeros here when a network dies (section 3.3)
         x = endpoints["PreLogits"] = jnp.mean(x, axis=(1, 2))
         if self.num_classes:
             x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
@@ -68,9 +76,13 @@ class Network(nn.Module):
         """The network up to its last feature map; records endpoints in `endpoints`."""
         raise NotImplementedError
 
-    def block(self, module: nn.Module, x, train: bool, endpoints: dict):
-        """Applies a top-level block and records its output under the block's name."""
-        x = endpoints[module.name] = module(x, train)
+    def block(self, x, train: bool, endpoints: dict, block_class, *args, name: str, **kwargs):
+        """Builds and applies a top-level block, recording its output under `name`."""
+        if self.remat not in REMAT_POLICIES:
+            raise ValueError(f"remat={self.remat!r}; choose one of {', '.join(REMAT_POLICIES)}.")
+        if self.remat == "block":
+            block_class = nn.remat(block_class, static_argnums=(2,))  # (self, x, train): train is static
+        x = endpoints[name] = block_class(*args, name=name, **kwargs)(x, train)
         return x
 
     def aux(self, x, train: bool, endpoints: dict) -> None:
