@@ -1,0 +1,18 @@
+"""Pretrained weights in and out: timm state_dicts, Keras 3 applications and TF-slim checkpoints.
+
+    module, variables = inception_jax.convert.from_timm("inception_v4", "inception_v4.safetensors")
+    module, variables = inception_jax.convert.from_keras("inception_resnet_v2", keras_model_or_weights_file)
+    module, variables = inception_jax.convert.from_slim("inception_v3", "inception_v3.ckpt")
+    state_dict = inception_jax.convert.to_timm("inception_v4", variables)
+
+Each `from_*` returns a network built to compute exactly what the source computes, and its variables
+(`params`, `batch_stats`). Weights that do not fit raise `WeightMismatchError`, naming the keys; nothing is ever
+loaded partially. TensorFlow, Keras and PyTorch are imported only by the functions that read their formats.
+The command line (`python -m inception_jax.convert --help`) writes converted weights as an Orbax checkpoint.
+"""
+from inception_jax.convert.keras import from_keras
+from inception_jax.convert.mismatch import WeightMismatchError
+from inception_jax.convert.slim import from_slim
+from inception_jax.convert.timm import from_timm, to_timm
+
+__all__ = ["from_timm", "to_timm", "from_keras", "from_slim", "WeightMismatchError"]
