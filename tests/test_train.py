@@ -18,13 +18,13 @@ import pytest
 
 from inception_jax.models import create_model
 from inception_jax.train import mesh as mesh_lib
-from inception_jax.train.checkpoint import TrainCheckpoints
+from inception_jax.train.checkpoint import TrainCheckpoints, save_weights
 from inception_jax.train.metrics import read_metrics
 from inception_jax.train.optimizer import learning_rate_schedule, make_optimizer
 from inception_jax.train.recipe import paper_recipe
 from inception_jax.train.steps import make_train_step
-from inception_jax.train.trainer import build_model, train_and_evaluate
-from model_utils import random_train_state
+from inception_jax.train.trainer import build_model, start_from_weights, train_and_evaluate
+from model_utils import random_train_state, random_variables
 from train_utils import REPO, tiny_config, tiny_flags
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -123,6 +123,27 @@ def test_sharded_step_over_8_devices_equals_one_device_step():
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5), stats1, stats8)
 
 
+def test_gradient_accumulation_averages_the_micro_batch_gradients():
+    config = paper_recipe("inception_resnet_v2")
+    model = create_model("inception_resnet_v2", num_classes=10, width_multiplier=0.1, min_depth=4,
+                         block_counts=(1, 1, 1), dropout_rate=0.0)
+    tx, schedule = optax.sgd(1.0), optax.constant_schedule(1.0)  # linear in the gradient
+    state = random_train_state(model, tx, 75)
+    rng = np.random.default_rng(0)
+    batch = {"image": rng.uniform(-1, 1, (8, 75, 75, 3)).astype(np.float32),
+             "label": rng.integers(0, 10, 8).astype(np.int32)}
+    halves = [jax.tree.map(lambda x, i=i: x[4 * i:4 * (i + 1)], batch) for i in range(2)]
+    single = jax.jit(make_train_step(model, tx, schedule, config.optimizer))
+    accumulated = jax.jit(make_train_step(model, tx, schedule, config.optimizer, grad_accum_steps=2))
+
+    per_half = [single(state, half, jax.random.key(0)) for half in halves]
+    both, metrics = accumulated(state, batch, jax.random.key(0))
+    assert float(metrics["train/loss"]) == pytest.approx(np.mean([float(m["train/loss"]) for _, m in per_half]),
+                                                         rel=1e-5)
+    mean_params = jax.tree.map(lambda a, b: (a + b) / 2, per_half[0][0].params, per_half[1][0].params)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5), both.params, mean_params)
+
+
 def test_fsdp_shards_large_parameters_over_the_data_axis():
     mesh = mesh_lib.make_mesh()
     abstract = {"big": jax.ShapeDtypeStruct((1024, 1024), jnp.float32), "small": jax.ShapeDtypeStruct((8,), jnp.float32)}
@@ -185,6 +206,7 @@ def test_sigkill_then_same_command_resumes_and_matches_an_uninterrupted_run(tmp_
     assert strip(read_metrics(str(tmp_path / "b"))) == strip(read_metrics(str(tmp_path / "a")))
     final_a, final_b = _final_state(str(tmp_path / "a")), _final_state(str(tmp_path / "b"))
     assert int(final_b["step"]) == 40
+    assert any(name.startswith("events.out.tfevents") for name in os.listdir(tmp_path / "b"))  # TensorBoard
     jax.tree.map(np.testing.assert_array_equal, final_a, final_b)  # bitwise on CPU
 
 
@@ -204,6 +226,26 @@ def test_non_finite_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoin
     checkpoints = TrainCheckpoints(str(tmp_path))
     assert checkpoints.latest_step() == 1
     assert all(np.isfinite(leaf).all() for leaf in jax.tree.leaves(_final_state(str(tmp_path))["params"]))
+
+
+def test_init_from_weights_copies_every_matching_leaf_and_keeps_a_new_classifier(tmp_path):
+    options = dict(width_multiplier=0.1, min_depth=4, block_counts=(1, 1, 1), aux_head=True)
+    model = create_model("inception_resnet_v2", num_classes=10, **options)
+    tx = make_optimizer(paper_recipe("inception_resnet_v2").optimizer, optax.constant_schedule(0.1))
+    fresh = random_train_state(model, tx, 75, seed=0)
+    pretrained_model = create_model("inception_resnet_v2", num_classes=1000, **options)
+    pretrained = random_variables(pretrained_model, 75, seed=1)
+    save_weights(str(tmp_path), "inception_resnet_v2", dict(num_classes=1000, **options), pretrained)
+
+    state = start_from_weights(fresh, tx, str(tmp_path))
+    np.testing.assert_array_equal(state.params["Mixed_6a"]["Branch_0"]["Conv2d_1a_3x3"]["conv"]["kernel"],
+                                  pretrained["params"]["Mixed_6a"]["Branch_0"]["Conv2d_1a_3x3"]["conv"]["kernel"])
+    np.testing.assert_array_equal(state.batch_stats["Block8"]["Branch_0"]["Conv2d_0a_1x1"]["bn"]["var"],
+                                  pretrained["batch_stats"]["Block8"]["Branch_0"]["Conv2d_0a_1x1"]["bn"]["var"])
+    # 1000-class heads do not fit 10 classes: they keep their fresh initialisation.
+    np.testing.assert_array_equal(state.params["Logits"]["kernel"], fresh.params["Logits"]["kernel"])
+    np.testing.assert_array_equal(state.params["AuxLogits"]["Logits"]["bias"], fresh.params["AuxLogits"]["Logits"]["bias"])
+    jax.tree.map(np.testing.assert_array_equal, state.ema_params, state.params)
 
 
 # ---------------------------------------------------------------- errors that tell the user what to do

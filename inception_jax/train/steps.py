@@ -74,17 +74,21 @@ def make_train_step(model, tx, schedule, optimizer_config, grad_accum_steps: int
 
 
 def make_eval_step(model):
-    """Returns `eval_step(variables, batch) -> sums` of loss, top-1/top-5 hits and examples over unmasked rows."""
+    """Returns `eval_step(variables, batch) -> sums` over unmasked rows of loss, top-1/top-5 hits, examples, and
+    `died`: the fraction of exactly-zero activations before average pooling (section 3.3's dead network)."""
     top_k = min(5, model.num_classes)
 
     def eval_step(variables, batch):
-        logits = model.apply(variables, batch["image"], train=False).astype(jnp.float32)
+        logits, state = model.apply(variables, batch["image"], train=False, mutable=[ENDPOINTS])
+        logits = logits.astype(jnp.float32)
         labels, mask = batch["label"], batch["mask"].astype(jnp.float32)
+        pre_pool = state[ENDPOINTS]["endpoints"]["PrePool"]
+        zero_fraction = jnp.mean((pre_pool == 0).astype(jnp.float32), axis=(1, 2, 3))
         losses = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
         ranked = jax.lax.top_k(logits, top_k)[1]
         hits_top1 = (ranked[:, 0] == labels).astype(jnp.float32)
         hits_top5 = jnp.any(ranked == labels[:, None], axis=-1).astype(jnp.float32)
         return {"loss": jnp.sum(losses * mask), "top1": jnp.sum(hits_top1 * mask),
-                "top5": jnp.sum(hits_top5 * mask), "count": jnp.sum(mask)}
+                "top5": jnp.sum(hits_top5 * mask), "died": jnp.sum(zero_fraction * mask), "count": jnp.sum(mask)}
 
     return eval_step
