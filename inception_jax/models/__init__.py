@@ -8,7 +8,8 @@ import importlib
 from inception_jax.models.network import Network
 
 # Family modules, in the order `list_models` reports them.
-FAMILIES = ("inception_v3", "inception_v4", "inception_resnet", "bn_inception")
+FAMILIES = ("inception_v3", "inception_v4", "inception_resnet", "bn_inception",
+            "alexnet", "nin", "vgg", "googlenet", "resnet")
 
 
 def _variants() -> dict[str, type[Network]]:

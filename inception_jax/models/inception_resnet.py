@@ -14,7 +14,6 @@ the add, BatchNorm only on the conv layers. `residual_scales` gives the (A, B, C
 """
 from __future__ import annotations
 
-import dataclasses
 from typing import ClassVar
 
 import flax.linen as nn
@@ -142,10 +141,6 @@ class InceptionResNet(Network):
     widths_c: ClassVar[tuple]
     reduction_a: ClassVar[tuple]
     reduction_b: ClassVar[tuple]
-
-    @property
-    def opts(self) -> NetOptions:
-        return dataclasses.replace(super().opts, bn_on_summations=self.bn_on_summations)
 
     def stem(self, x, train: bool, endpoints: dict):
         raise NotImplementedError

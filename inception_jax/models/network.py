@@ -7,6 +7,7 @@ The whole dict is sown once, as `intermediates/endpoints`, when the caller makes
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, ClassVar
 
 import flax.linen as nn
@@ -52,10 +53,9 @@ class Network(nn.Module):
 
     @property
     def opts(self) -> NetOptions:
-        return NetOptions(width_multiplier=self.width_multiplier, min_depth=self.min_depth,
-                          bn_momentum=self.bn_momentum, bn_epsilon=self.bn_epsilon, bn_use_scale=self.bn_use_scale,
-                          dtype=self.dtype, param_dtype=self.param_dtype,
-                          avg_pool_count_include_pad=self.avg_pool_count_include_pad)
+        """The options every layer reads, copied from this network's fields of the same names."""
+        return NetOptions(**{f.name: getattr(self, f.name) for f in dataclasses.fields(NetOptions)
+                             if hasattr(self, f.name)})
 
     @nn.compact
     def __call__(self, images, train: bool = False):
