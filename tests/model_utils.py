@@ -26,6 +26,6 @@ def random_train_state(model, tx, image_size: int, seed: int = 0):
     from inception_jax.train.state import TrainState
 
     variables = random_variables(model, image_size, seed)
-    params, batch_stats = variables["params"], variables["batch_stats"]
+    params, batch_stats = variables["params"], variables.get("batch_stats", {})
     return TrainState(step=jnp.zeros((), jnp.int32), params=params, batch_stats=batch_stats,
                       opt_state=tx.init(params), ema_params=params, ema_batch_stats=batch_stats)

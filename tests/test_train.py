@@ -144,6 +144,19 @@ def test_gradient_accumulation_averages_the_micro_batch_gradients():
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5), both.params, mean_params)
 
 
+def test_networks_without_batchnorm_train():
+    config = paper_recipe("nin")
+    model = create_model("nin", num_classes=10, width_multiplier=0.1, min_depth=4)
+    schedule = optax.constant_schedule(0.01)
+    tx = make_optimizer(config.optimizer, schedule)
+    state = random_train_state(model, tx, 64)
+    assert state.batch_stats == {}
+    batch = {"image": np.zeros((4, 64, 64, 3), np.float32), "label": np.arange(4, dtype=np.int32)}
+    new_state, metrics = jax.jit(make_train_step(model, tx, schedule, config.optimizer))(state, batch,
+                                                                                          jax.random.key(0))
+    assert np.isfinite(float(metrics["train/loss"])) and int(new_state.step) == 1
+
+
 def test_fsdp_shards_large_parameters_over_the_data_axis():
     mesh = mesh_lib.make_mesh()
     abstract = {"big": jax.ShapeDtypeStruct((1024, 1024), jnp.float32), "small": jax.ShapeDtypeStruct((8,), jnp.float32)}

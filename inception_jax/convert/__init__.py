@@ -14,5 +14,6 @@ from inception_jax.convert.keras import from_keras
 from inception_jax.convert.mismatch import WeightMismatchError
 from inception_jax.convert.slim import from_slim
 from inception_jax.convert.timm import from_timm, to_timm
+from inception_jax.convert.torchvision import from_torchvision
 
-__all__ = ["from_timm", "to_timm", "from_keras", "from_slim", "WeightMismatchError"]
+__all__ = ["from_timm", "to_timm", "from_torchvision", "from_keras", "from_slim", "WeightMismatchError"]

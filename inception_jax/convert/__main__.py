@@ -3,6 +3,7 @@
     python -m inception_jax.convert --from timm --model inception_v4 --input inception_v4.safetensors --output DIR
     python -m inception_jax.convert --from keras --model inception_resnet_v2 --input model.weights.h5 --output DIR
     python -m inception_jax.convert --from slim --model inception_v3 --input inception_v3.ckpt --output DIR
+    python -m inception_jax.convert --from torchvision --model resnet50 --input resnet50-0676ba61.pth --output DIR
 
 DIR receives the variables and the model name and options that rebuild the network (`load_weights(DIR)`).
 """
@@ -14,10 +15,10 @@ import sys
 
 import flax.linen as nn
 
-from inception_jax.convert import WeightMismatchError, from_keras, from_slim, from_timm
+from inception_jax.convert import WeightMismatchError, from_keras, from_slim, from_timm, from_torchvision
 from inception_jax.train.checkpoint import save_weights
 
-SOURCES = ("timm", "keras", "slim")
+SOURCES = ("timm", "keras", "slim", "torchvision")
 
 
 def model_options(module: nn.Module) -> dict:
@@ -32,15 +33,19 @@ def convert(source: str, model_name: str, path: str, keep_background: bool = Fal
         return from_timm(model_name, path)
     if source == "keras":
         return from_keras(model_name, path)
+    if source == "torchvision":
+        return from_torchvision(model_name, path)
     return from_slim(model_name, path, keep_background=keep_background)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m inception_jax.convert", description=__doc__.split("\n\n")[0])
     parser.add_argument("--from", dest="source", choices=SOURCES, required=True, help="format of the weights")
-    parser.add_argument("--model", required=True, help="inception_v3, inception_v4 or inception_resnet_v2")
+    parser.add_argument("--model", required=True,
+                        help="timm/slim: inception_v3, inception_v4, inception_resnet_v2; keras: v3, IR-v2; "
+                             "torchvision: alexnet, vgg*, googlenet, resnet*")
     parser.add_argument("--input", required=True,
-                        help="timm: .safetensors/.pth/.bin; keras: .weights.h5/.h5; slim: checkpoint prefix")
+                        help="timm/torchvision: .safetensors/.pth/.bin; keras: .weights.h5/.h5; slim: checkpoint prefix")
     parser.add_argument("--output", required=True, help="directory to write the converted weights to")
     parser.add_argument("--keep-background", action="store_true",
                         help="slim only: keep the background class of 1001-class checkpoints")

@@ -76,11 +76,9 @@ class BNInception(Network):
 
     min_size = 32
     default_size = 224
+    has_aux_head = False  # neither the paper nor the authors' release has one
 
     def body(self, x, train: bool, endpoints: dict):
-        if self.aux_head:
-            raise ValueError("bn_inception has no auxiliary head in the paper or the authors' release; "
-                             "create it with aux_head=False.")
         o = self.opts
         if self.separable_stem:
             x = self.block(x, train, endpoints, SeparableStemConv, o, name="Conv2d_1a_7x7")

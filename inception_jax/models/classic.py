@@ -6,9 +6,8 @@ AlexNet, ZFNet, VGG, Network-in-Network and the paper's GoogLeNet predate BatchN
 These networks come from Caffe and PyTorch, so they pad explicitly (`padding=kernel // 2`) instead of with TF's
 SAME, which pads strided layers asymmetrically and would shift every window against the released weights.
 
-`ClassicNetwork` is `Network` with a `head` method to override: AlexNet, ZFNet and VGG classify with fully
-connected layers (`FullyConnectedHeadNetwork`) and NIN with a conv. It also refuses `aux_head=True` on networks
-that have no auxiliary classifier.
+AlexNet, ZFNet and VGG override `Network.head` with fully connected layers (`FullyConnectedHeadNetwork`), and NIN
+with a conv. `ClassicNetwork` refuses `aux_head=True` on networks that have no auxiliary classifier.
 """
 from __future__ import annotations
 
@@ -20,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from inception_jax.models.layers import ENDPOINTS, NetOptions, check_input_size, conv_init, linear_init
+from inception_jax.models.layers import NetOptions, conv_init, linear_init
 from inception_jax.models.network import Network
 
 
@@ -110,39 +109,13 @@ def adaptive_avg_pool(x, grid: int):
 
 
 class ClassicNetwork(Network):
-    """`Network` with an overridable classifier `head`, for networks whose head is not pool → dense.
+    """`Network` for the networks before Inception-v2: no auxiliary classifier unless one declares it (GoogLeNet).
 
     Endpoints: `PrePool` is the body's last feature map, `PreLogits` what the classifier reads (the pooled
     features, or the last hidden layer of a fully connected head), `Logits` the logits.
     """
 
-    # Networks with side classifiers (GoogLeNet) set this; the others refuse `aux_head=True`.
     has_aux_head: ClassVar[bool] = False
-
-    @nn.compact
-    def __call__(self, images, train: bool = False):
-        """Maps NHWC images to logits [N, num_classes] (or the `PreLogits` features if num_classes=0)."""
-        name = type(self).__name__
-        check_input_size(images, self.min_size, name)
-        if self.aux_head and not self.has_aux_head:
-            raise ValueError(f"{name} has no auxiliary classifier; create it with aux_head=False.")
-        endpoints = {}
-        x = endpoints["PrePool"] = self.body(jnp.asarray(images, self.dtype), train, endpoints)
-        x = self.head(x, train, endpoints)
-        self.sow(ENDPOINTS, "endpoints", endpoints, init_fn=lambda: None, reduce_fn=lambda _, new: new)
-        return x
-
-    def head(self, x, train: bool, endpoints: dict):
-        """Global average pool → dropout → Dense "Logits", as in `Network`."""
-        x = endpoints["PreLogits"] = jnp.mean(x, axis=(1, 2))
-        if self.num_classes:
-            x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
-            x = endpoints["Logits"] = self.logits_layer()(x)
-        return x
-
-    def logits_layer(self) -> nn.Dense:
-        return nn.Dense(self.num_classes, kernel_init=linear_init, dtype=self.dtype, param_dtype=self.param_dtype,
-                        name="Logits")
 
 
 class FullyConnectedHeadNetwork(ClassicNetwork):

@@ -98,8 +98,8 @@ class GoogLeNet(ClassicNetwork):
 
     Max pools are 3×3/2 with Caffe's round-up (Figure 3 gives 112 → 56 → 28 → 14 → 7 at 224 px). With
     `aux_head` (on by default, as in the paper) the side classifiers run in training and whenever endpoints are
-    requested. 6,998,552 parameters at 1000 classes without the side classifiers (Table 1 sums to 6.8M without
-    biases and the classifier), 13,378,280 with them (derived here).
+    requested. 6,998,552 parameters at 1000 classes without the side classifiers (Table 1's column adds up to
+    about 6.8M), 13,378,280 with them (derived here).
 
     Options that give torchvision's variant (`TORCHVISION_OPTIONS`): `batch_norm` (conv-BN-ReLU), `lrn`,
     `tower_kernel` (3 for torchvision's 3×3 where the paper has 5×5), `pool4_window` (2 in torchvision) and

@@ -50,6 +50,7 @@ class Network(nn.Module):
 
     min_size: ClassVar[int] = 75
     default_size: ClassVar[int] = 299
+    has_aux_head: ClassVar[bool] = True  # networks without one refuse aux_head=True
 
     @property
     def opts(self) -> NetOptions:
@@ -60,21 +61,32 @@ class Network(nn.Module):
     @nn.compact
     def __call__(self, images, train: bool = False):
         """Maps NHWC images in [-1, 1] to logits [N, num_classes] (or pooled features if num_classes=0)."""
-        check_input_size(images, self.min_size, type(self).__name__)
+        name = type(self).__name__
+        check_input_size(images, self.min_size, name)
+        if self.aux_head and not self.has_aux_head:
+            raise ValueError(f"{name} has no auxiliary classifier; create it with aux_head=False.")
         endpoints = {}
-        x = self.body(jnp.asarray(images, self.dtype), train, endpoints)
-        endpoints["PrePool"] = x  # the paper's "died" signal: all zeros here when a network dies (section 3.3)
-        x = endpoints["PreLogits"] = jnp.mean(x, axis=(1, 2))
-        if self.num_classes:
-            x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
-            x = endpoints["Logits"] = nn.Dense(self.num_classes, kernel_init=linear_init, dtype=self.dtype,
-                                               param_dtype=self.param_dtype, name="Logits")(x)
+        # The paper's "died" signal: all zeros here when a network dies (section 3.3).
+        x = endpoints["PrePool"] = self.body(jnp.asarray(images, self.dtype), train, endpoints)
+        x = self.head(x, train, endpoints)
         self.sow(ENDPOINTS, "endpoints", endpoints, init_fn=lambda: None, reduce_fn=lambda _, new: new)
         return x
 
     def body(self, x, train: bool, endpoints: dict):
         """The network up to its last feature map; records endpoints in `endpoints`."""
         raise NotImplementedError
+
+    def head(self, x, train: bool, endpoints: dict):
+        """Global average pool → dropout → Dense "Logits"; networks with other classifiers override it."""
+        x = endpoints["PreLogits"] = jnp.mean(x, axis=(1, 2))
+        if self.num_classes:
+            x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
+            x = endpoints["Logits"] = self.logits_layer()(x)
+        return x
+
+    def logits_layer(self) -> nn.Dense:
+        return nn.Dense(self.num_classes, kernel_init=linear_init, dtype=self.dtype, param_dtype=self.param_dtype,
+                        name="Logits")
 
     def block(self, x, train: bool, endpoints: dict, block_class, *args, name: str, **kwargs):
         """Builds and applies a top-level block, recording its output under `name`."""

@@ -51,11 +51,13 @@ class Shortcut(nn.Module):
         return ConvBN(o, self.features, 1, self.stride, 0, activation=False, name="projection")(x, train)
 
 
-def residual_sum(opts: NetOptions, kind: str, residual, x, stride: int, train: bool, pre_activation: bool = False):
-    """residual + shortcut(x) (Figure 2), or the residual alone in a plain network."""
+def residual_sum(opts: NetOptions, kind: str, residual, x, features: int, stride: int, train: bool,
+                 pre_activation: bool = False):
+    """residual + shortcut(x) (Figure 2), or the residual alone in a plain network; `features` is the block's
+    output width before `width_multiplier`."""
     if kind == NO_SHORTCUT:
         return residual
-    return residual + Shortcut(opts, kind, residual.shape[-1], stride, pre_activation, name="shortcut")(x, train)
+    return residual + Shortcut(opts, kind, features, stride, pre_activation, name="shortcut")(x, train)
 
 
 class BasicBlock(nn.Module):
@@ -74,7 +76,7 @@ class BasicBlock(nn.Module):
         o, f = self.opts, self.features
         h = ConvBN(o, f, 3, self.stride, 1, name="conv_3x3_a")(x, train)
         h = ConvBN(o, f, 3, 1, 1, activation=False, name="conv_3x3_b")(h, train)
-        return nn.relu(residual_sum(o, self.shortcut, h, x, self.stride, train))
+        return nn.relu(residual_sum(o, self.shortcut, h, x, f, self.stride, train))
 
 
 class Bottleneck(nn.Module):
@@ -98,7 +100,7 @@ class Bottleneck(nn.Module):
         h = ConvBN(o, f, 1, stride_1x1, 0, name="conv_1x1_reduce")(x, train)
         h = ConvBN(o, f, 3, stride_3x3, 1, name="conv_3x3")(h, train)
         h = ConvBN(o, 4 * f, 1, 1, 0, activation=False, name="conv_1x1_expand")(h, train)
-        return nn.relu(residual_sum(o, self.shortcut, h, x, self.stride, train))
+        return nn.relu(residual_sum(o, self.shortcut, h, x, 4 * f, self.stride, train))
 
 
 def conv_without_bias(opts: NetOptions, features: int, kernel: int, stride: int, name: str) -> nn.Conv:
@@ -141,17 +143,17 @@ class PreActBlock(nn.Module):
         o = self.opts
         expansion = 4 if len(self.kernels) == 3 else 1
         out = expansion * self.features
-        h = PreActivation(o, name="preact")(x, train) if self.preactivate_input else x
-        if changes_shape(x, out, self.stride, o):
-            x = h
-        strided = self.kernels.index(3) if self.stride_on_3x3 else 0
+        normalized = PreActivation(o, name="preact")(x, train) if self.preactivate_input else x
+        shortcut_input = normalized if changes_shape(x, out, self.stride, o) else x
+        strided_layer = self.kernels.index(3) if self.stride_on_3x3 else 0
+        h = normalized
         for index, kernel in enumerate(self.kernels):
             if index:
                 h = PreActivation(o, name=f"preact_{index}")(h, train)
             features = out if index == len(self.kernels) - 1 else self.features
-            h = conv_without_bias(o, features, kernel, self.stride if index == strided else 1,
+            h = conv_without_bias(o, features, kernel, self.stride if index == strided_layer else 1,
                                   name=f"conv_{index}_{kernel}x{kernel}")(h)
-        return residual_sum(o, PROJECTION, h, x, self.stride, train, pre_activation=True)
+        return residual_sum(o, PROJECTION, h, shortcut_input, out, self.stride, train, pre_activation=True)
 
 
 class ResNet(ClassicNetwork):

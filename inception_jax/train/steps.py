@@ -19,8 +19,8 @@ def cross_entropy(logits, labels, num_classes: int, label_smoothing: float = 0.0
 def make_train_step(model, tx, schedule, optimizer_config, grad_accum_steps: int = 1):
     """Returns `train_step(state, batch, rng) -> (state, metrics)`; jit it with the mesh's shardings.
 
-    The loss is label-smoothed cross-entropy on the logits plus `aux_loss_weight` times the same on the
-    auxiliary logits. With `grad_accum_steps` k > 1 the global batch is split into k micro-batches whose
+    The loss is label-smoothed cross-entropy on the logits plus `aux_loss_weight` times the same on each
+    auxiliary classifier's logits (endpoints `AuxLogits`, and GoogLeNet's `AuxLogits2`). With `grad_accum_steps` k > 1 the global batch is split into k micro-batches whose
     gradients are averaged (BatchNorm then normalises over each micro-batch).
     """
     cfg = optimizer_config
@@ -31,11 +31,12 @@ def make_train_step(model, tx, schedule, optimizer_config, grad_accum_steps: int
                                         mutable=["batch_stats", ENDPOINTS], rngs={"dropout": rng})
         loss = cross_entropy(logits, labels, num_classes, cfg.label_smoothing)
         total = loss
-        aux_logits = new_state[ENDPOINTS]["endpoints"].get("AuxLogits")
-        if aux_logits is not None and cfg.aux_loss_weight:
-            total = total + cfg.aux_loss_weight * cross_entropy(aux_logits, labels, num_classes, cfg.label_smoothing)
+        for name, aux_logits in new_state[ENDPOINTS]["endpoints"].items():
+            if name.startswith("AuxLogits") and cfg.aux_loss_weight:
+                total = total + cfg.aux_loss_weight * cross_entropy(aux_logits, labels, num_classes,
+                                                                    cfg.label_smoothing)
         top1 = jnp.mean(jnp.argmax(logits, -1) == labels)
-        return total, (new_state["batch_stats"], top1)
+        return total, (new_state.get("batch_stats", {}), top1)  # networks before BatchNorm have none
 
     grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
 
