@@ -18,7 +18,7 @@ run: $(STAMP)
 	$(PY) -m inception_jax.main --workdir=$(or $(WORKDIR),runs/default)
 
 test: $(STAMP)
-	$(PY) -m pytest -q -n 2 tests
+	$(PY) -m pytest -q -n 2 --dist loadfile tests
 
 clean:
 	rm -rf $(VENV) runs

@@ -67,6 +67,11 @@ class TrainCheckpoints:
     def wait(self) -> None:
         self.manager.wait_until_finished()
 
+    def read_meta(self, step: int | None = None) -> dict[str, Any]:
+        """The JSON record saved with `step` (default: latest): its config and input position, without the state."""
+        step = self.manager.latest_step() if step is None else step
+        return self.manager.restore(step, args=ocp.args.Composite(**{_META: ocp.args.JsonRestore()}))[_META]
+
     def restore(self, abstract_state, step: int | None = None):
         """Restores `(state, meta)` of `step` (default: latest) into `abstract_state`'s structure and shardings.
 
