@@ -59,7 +59,7 @@ def digits_recipe(model_name: str, **model_options) -> ml_collections.ConfigDict
     """
     config = paper_recipe(model_name)
     # slim's BatchNorm decay 0.9997 suits 100 ImageNet epochs; a few hundred steps need 0.9.
-    config.model.update(width_multiplier=0.25, min_depth=8, bn_momentum=0.9, **model_options)
+    config.model.update({"width_multiplier": 0.25, "min_depth": 8, "bn_momentum": 0.9, **model_options})
     config.input.update(dataset="sklearn_digits", train_split="train", eval_split="test", image_size=75,
                         batch_size=64, eval_batch_size=120, crop_area_range=(0.5, 1.0), flip=False,
                         color_distortion=False)
