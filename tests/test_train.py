@@ -23,6 +23,7 @@ from inception_jax.train.metrics import read_metrics
 from inception_jax.train.optimizer import learning_rate_schedule, make_optimizer
 from inception_jax.train.recipe import paper_recipe
 from inception_jax.train.steps import make_train_step
+from inception_jax.train.sweep import load_config_file
 from inception_jax.train.trainer import build_model, start_from_weights, train_and_evaluate
 from model_utils import random_train_state, random_variables
 from train_utils import REPO, tiny_config, tiny_flags
@@ -282,21 +283,22 @@ def test_global_batch_not_divisible_by_device_count(tmp_path, data_dir):
 
 # ---------------------------------------------------------------- configs
 
-CONFIGS = sorted(f for f in os.listdir(os.path.join(REPO, "experiments", "configs")) if f.endswith(".py"))
+CONFIGS = sorted([os.path.join("experiments", "configs", f) for f in os.listdir(os.path.join(REPO, "experiments", "configs"))
+                  if f.endswith(".py")] + [os.path.join("experiments", d, "config.py") for d in os.listdir(
+                      os.path.join(REPO, "experiments")) if os.path.exists(os.path.join(REPO, "experiments", d, "config.py"))])
 REQUIRED_FIELDS = ("model_name", "seed", "total_steps", "log_every_steps", "eval_every_steps",
                    "checkpoint_every_steps", "input", "optimizer", "schedule")
 
 
-@pytest.mark.parametrize("filename", CONFIGS)
-def test_every_experiment_config_has_the_contract_fields(filename):
-    from ml_collections import config_flags  # noqa: F401 (config files are loaded the way main loads them)
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(filename[:-3], os.path.join(REPO, "experiments", "configs", filename))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    config = module.get_config(None)
-    assert isinstance(config, ml_collections.ConfigDict)
-    for field in REQUIRED_FIELDS:
-        assert field in config, f"{filename} lacks {field}"
+@pytest.mark.parametrize("path", CONFIGS)
+def test_every_experiment_config_has_the_contract_fields(path):
+    module = load_config_file(os.path.join(REPO, path))
     assert "python -m inception_jax.main" in module.__doc__
-    create_model(config.model_name, num_classes=10, **config.model)  # every option it sets exists
+    # Experiment folders' configs take `reduced=true` for their CPU-scale runs; experiments/configs/ take none.
+    arguments = [None] if path.startswith(os.path.join("experiments", "configs")) else [None, "reduced=true"]
+    for argument in arguments:
+        config = module.get_config(argument)
+        assert isinstance(config, ml_collections.ConfigDict)
+        for field in REQUIRED_FIELDS:
+            assert field in config, f"{path} lacks {field}"
+        create_model(config.model_name, num_classes=10, **config.model)  # every option it sets exists
