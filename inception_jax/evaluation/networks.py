@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import os
 from typing import Any
 
 import flax.linen as nn
@@ -36,9 +35,9 @@ class LoadedNetwork:
 
 def stored_config(workdir: str, step: int | None = None) -> tuple[ml_collections.ConfigDict, int]:
     """The config a training run stored with its checkpoint at `step` (default: latest), and that step."""
-    checkpoints = _open_checkpoints(workdir)
+    checkpoints = TrainCheckpoints.of_existing_run(workdir)
     try:
-        step = _pick_step(checkpoints, step)
+        step = checkpoints.resolve_step(step)
         # Only the JSON record, not the state: the state's structure depends on this config.
         meta = checkpoints.read_meta(step)
     finally:
@@ -57,7 +56,7 @@ def load_run(workdir: str, num_classes: int, mesh: jax.sharding.Mesh, step: int 
         functools.partial(init_train_state, model, tx, image_size=config.input.image_size), jax.random.key(0))
     shardings = mesh_lib.state_shardings(abstract_state, mesh, config.get("fsdp", False))
     target = jax.tree.map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s), abstract_state, shardings)
-    checkpoints = _open_checkpoints(workdir)
+    checkpoints = TrainCheckpoints.of_existing_run(workdir)
     try:
         state, _ = checkpoints.restore(target, step)
     except ValueError as error:
@@ -77,25 +76,3 @@ def load_converted(directory: str, num_classes: int, mesh: jax.sharding.Mesh) ->
                          f"(e.g. experiments/configs/inception_v4.py for ImageNet).")
     return LoadedNetwork(f"{type(model).__name__} ({directory})", model,
                          jax.device_put(variables, mesh_lib.replicated(mesh)), CONVERTED)
-
-
-def _open_checkpoints(workdir: str) -> TrainCheckpoints:
-    """The run's checkpoints; refuses a directory without any, which opening would otherwise create."""
-    if not os.path.isdir(os.path.join(workdir, "checkpoints")):
-        raise FileNotFoundError(f"{workdir} holds no training checkpoints (no {workdir}/checkpoints); pass the "
-                                f"--workdir of a run of `python -m inception_jax.main`, or --weights for converted "
-                                f"weights.")
-    return TrainCheckpoints(workdir)
-
-
-def _pick_step(checkpoints: TrainCheckpoints, step: int | None) -> int:
-    """`step` if it was saved, else the latest saved step when `step` is None."""
-    saved = list(checkpoints.manager.all_steps())
-    if not saved:
-        raise FileNotFoundError(f"{checkpoints.directory} holds no finished checkpoint yet.")
-    if step is None:
-        return max(saved)
-    if step not in saved:
-        raise ValueError(f"{checkpoints.directory} has no checkpoint at step {step}; its steps are "
-                         f"{sorted(saved)}. Pass one of them as --step, or leave --step out for the latest.")
-    return step

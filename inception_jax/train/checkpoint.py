@@ -56,8 +56,32 @@ class TrainCheckpoints:
             self.directory, options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True),
             item_handlers={_STATE: ocp.StandardCheckpointHandler(), _META: ocp.JsonCheckpointHandler()})
 
+    @classmethod
+    def of_existing_run(cls, workdir: str) -> "TrainCheckpoints":
+        """The checkpoints of a finished or running training run; refuses a directory without any."""
+        if not os.path.isdir(os.path.join(workdir, "checkpoints")):  # checked first: opening would create it
+            raise FileNotFoundError(f"{workdir} holds no training checkpoints; pass the --workdir of a run of "
+                                    f"`python -m inception_jax.main`, or train one there first.")
+        return cls(workdir)
+
     def latest_step(self) -> int | None:
         return self.manager.latest_step()
+
+    def resolve_step(self, step: int | None = None) -> int:
+        """`step` if it was saved, or the latest saved step when `step` is None; errors list the saved steps."""
+        saved = sorted(self.manager.all_steps())
+        if not saved:
+            raise FileNotFoundError(f"{self.directory} holds no finished checkpoint yet.")
+        if step is None:
+            return saved[-1]
+        if step not in saved:
+            raise ValueError(f"{self.directory} has no checkpoint at step {step}; its steps are {saved}. "
+                             f"Pass one of them, or none for the latest.")
+        return step
+
+    def state_metadata(self, step: int):
+        """Shapes and dtypes of the train state saved at `step`, without reading it."""
+        return self.manager.item_metadata(step)[_STATE]
 
     def save(self, step: int, state, meta: dict[str, Any]) -> None:
         """Starts an asynchronous save; `wait()` blocks until it is on disk."""
@@ -78,7 +102,7 @@ class TrainCheckpoints:
         A checkpoint of another model or configuration raises a ValueError naming the mismatched leaves.
         """
         step = self.manager.latest_step() if step is None else step
-        stored = self.manager.item_metadata(step)[_STATE]
+        stored = self.state_metadata(step)
         mismatch = _describe_mismatch(abstract_state, stored)
         if mismatch:
             raise ValueError(f"The checkpoint at {self.directory} (step {step}) does not fit this model and "
