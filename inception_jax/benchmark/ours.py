@@ -1,0 +1,120 @@
+"""Our side of the benchmark: the project's real train step, or the eval-mode forward pass, compiled and timed.
+
+Parameters are random values in the shapes `model.init` would give, built on the host: compiling the initialiser
+costs ~30 s per network on CPU and is not what is being measured. The step is compiled ahead of time, so
+compilation is timed on its own and the compiled executable's memory and cost analyses come for free.
+"""
+from __future__ import annotations
+
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from inception_jax.benchmark import profiling
+from inception_jax.benchmark.peers import log, measure
+from inception_jax.summary import abstract_variables
+from inception_jax.train.optimizer import learning_rate_schedule, make_optimizer
+from inception_jax.train.recipe import optimizer_config, schedule_config
+from inception_jax.train.state import TrainState
+from inception_jax.train.steps import make_train_step
+
+# The learning-rate schedule needs an epoch length; it changes no cost.
+STEPS_PER_EPOCH = 10_000
+
+
+def random_variables(model, image_size: int, seed: int = 0):
+    """Variables shaped like `model.init`'s: fan-in-scaled normal weights, BatchNorm variances in [0.5, 1.5]."""
+    rng = np.random.default_rng(seed)
+
+    def fill(path, leaf):
+        if jax.tree_util.keystr(path).endswith("['var']"):
+            return jnp.asarray(rng.uniform(0.5, 1.5, leaf.shape), leaf.dtype)
+        fan_in = np.prod(leaf.shape[:-1]) if leaf.ndim > 1 else 1
+        return jnp.asarray(rng.standard_normal(leaf.shape) / np.sqrt(fan_in), leaf.dtype)
+
+    return jax.tree_util.tree_map_with_path(fill, abstract_variables(model, image_size))
+
+
+def synthetic_batch(model, batch: int, image_size: int, seed: int = 0) -> dict:
+    """Device-resident images in [-1, 1]-ish and labels, as the input pipeline would hand them over."""
+    images_key, labels_key = jax.random.split(jax.random.key(seed))
+    return {"image": jax.random.normal(images_key, (batch, image_size, image_size, 3), jnp.float32),
+            "label": jax.random.randint(labels_key, (batch,), 0, model.num_classes)}
+
+
+def _train_program(model, batch: dict, image_size: int, donate: bool):
+    """The jitted train step of the paper's recipe and its arguments (state, batch, rng)."""
+    config = optimizer_config()
+    schedule = learning_rate_schedule(schedule_config(), batch["label"].shape[0], STEPS_PER_EPOCH)
+    tx = make_optimizer(config, schedule)
+    variables = random_variables(model, image_size)
+    params, batch_stats = variables["params"], variables.get("batch_stats", {})  # older networks have no BN
+    state = TrainState(step=jnp.zeros((), jnp.int32), params=params, batch_stats=batch_stats,
+                       opt_state=tx.init(params), ema_params=jax.tree.map(jnp.copy, params),
+                       ema_batch_stats=jax.tree.map(jnp.copy, batch_stats))
+    # Donation lets XLA write the new state over the old one instead of holding both.
+    step = jax.jit(make_train_step(model, tx, schedule, config), donate_argnums=0 if donate else ())
+    return step, (state, batch, jax.random.key(1))
+
+
+def _infer_program(model, batch: dict, image_size: int, donate: bool):
+    """The jitted eval-mode forward pass and its arguments (variables, images); nothing to donate."""
+    forward = jax.jit(lambda variables, images: model.apply(variables, images, train=False))
+    return forward, (random_variables(model, image_size), batch["image"])
+
+
+def compiled_memory(compiled) -> dict:
+    """The compiled executable's own account of its buffers, in bytes (absent where the backend gives none)."""
+    analysis = compiled.memory_analysis()
+    if analysis is None:
+        return {}
+    fields = ("argument", "output", "alias", "temp", "generated_code")
+    return {name: int(getattr(analysis, f"{name}_size_in_bytes")) for name in fields}
+
+
+def measure_ours(model, *, mode: str, batch: int, image_size: int, steps: int, repeats: int, warmup: int,
+                 min_window_s: float, donate: bool = True, hlo_path: str | None = None,
+                 profile_dir: str | None = None) -> dict:
+    """Compiles and times our train step (`mode="train"`) or forward pass (`"infer"`) on synthetic data.
+
+    `donate=False` keeps the train state's buffers alive across the step (for measuring what donation saves).
+    With `hlo_path` the optimised HLO is written there; with `profile_dir` one more window of steps is traced
+    with `jax.profiler` into it, and the result gets the most expensive HLO instructions of that trace.
+    """
+    data = synthetic_batch(model, batch, image_size)
+    program = _train_program if mode == "train" else _infer_program
+    function, arguments = program(model, data, image_size, donate)
+
+    log(f"[ours] compiling the {mode} step (tracing, lowering, XLA)")
+    start = time.perf_counter()
+    compiled = function.lower(*arguments).compile()
+    compile_s = time.perf_counter() - start
+    log(f"[ours] compiled in {compile_s:.1f} s")
+    if hlo_path:
+        with open(hlo_path, "w") as hlo_file:
+            hlo_file.write(compiled.as_text())
+
+    if mode == "train":
+        state, *inputs = arguments
+
+        def run_steps(n):
+            nonlocal state
+            for _ in range(n):
+                state, _ = compiled(state, *inputs)
+            jax.block_until_ready(state)
+    else:
+        def run_steps(n):
+            jax.block_until_ready([compiled(*arguments) for _ in range(n)])
+
+    result = measure(run_steps, batch=batch, steps=steps, repeats=repeats, warmup=warmup, min_window_s=min_window_s,
+                     label="ours")
+    result.update(compile_s=compile_s, compiled_memory=compiled_memory(compiled),
+                  device_peak_bytes=(jax.devices()[0].memory_stats() or {}).get("peak_bytes_in_use"))
+    cost = compiled.cost_analysis() or {}
+    if "flops" in cost:
+        result["xla_flops_per_step"] = float(cost["flops"])
+    if profile_dir:
+        result["profile"] = profiling.profile_steps(run_steps, result["steps"], profile_dir, compiled.as_text())
+    return result

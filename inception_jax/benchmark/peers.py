@@ -1,0 +1,268 @@
+"""The timing protocol, and the peers it is applied to: timm (PyTorch, eager) and Keras 3 applications on JAX.
+
+Every implementation, ours included, is timed by `measure`. Each peer runs in its own interpreter, because
+timm lives in a separate virtual environment and Keras must not share a process (or an XLA client) with ours.
+This file is that interpreter's script:
+
+    .timm-ref/bin/python -P inception_jax/benchmark/peers.py timm --model inception_v3 --mode train --batch 8
+    KERAS_BACKEND=jax .venv/bin/python -P inception_jax/benchmark/peers.py keras --model inception_v3 ...
+
+At the top it imports only the standard library (torch, timm, JAX and Keras are imported inside the runner
+that needs them), so the timm interpreter needs neither JAX nor this package. `-P` keeps this file's folder off
+`sys.path`. Progress goes to stderr; the result is one `RESULT_MARKER` line of JSON on stdout.
+
+What a peer's step is:
+  * train: forward, cross-entropy, backward and an RMSProp update with the paper's settings
+    (decay 0.9, momentum 0.9, epsilon 1.0); timm's `torch.optim.RMSprop`, Keras's `optimizers.RMSprop` applied
+    in the stateless jitted step that Keras documents for custom JAX training loops (device-resident data,
+    state buffers donated, as in ours).
+  * infer: the eval-mode forward pass (timm under `torch.inference_mode`, Keras's jitted `stateless_call`).
+timm runs eagerly in its default NCHW layout with `torch.set_num_threads(<usable cores>)`; bfloat16 is
+`torch.autocast`. Keras bfloat16 is the `mixed_bfloat16` policy (float32 variables, as ours).
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import math
+import os
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+PEERS = ("timm", "keras")
+RESULT_MARKER = "BENCHMARK_RESULT "
+# Keras 3 applications per network name; Keras has no Inception-v4 or Inception-ResNet-v1.
+KERAS_APPLICATIONS = {"inception_v3": "InceptionV3", "inception_resnet_v2": "InceptionResNetV2"}
+NUM_CLASSES = 1000
+LEARNING_RATE = 0.045  # the paper's; any value costs the same
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity), which is what every framework is given."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+# ---------------------------------------------------------------------------------------------- memory
+
+
+def reset_peak_rss() -> None:
+    """Restarts the kernel's resident-set high-water mark, so that start-up and compilation peaks are excluded."""
+    try:
+        with open("/proc/self/clear_refs", "w") as clear_refs:
+            clear_refs.write("5")
+    except OSError:  # not Linux: `peak_rss_bytes` falls back to the lifetime peak
+        pass
+
+
+def peak_rss_bytes() -> int:
+    """Peak resident memory since the last `reset_peak_rss` (VmHWM), or the process lifetime's without /proc."""
+    try:
+        with open("/proc/self/status") as status:
+            return int(re.search(r"VmHWM:\s+(\d+) kB", status.read()).group(1)) * 1024
+    except (OSError, AttributeError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+# ---------------------------------------------------------------------------------------------- protocol
+
+
+def measure(run_steps, *, batch: int, steps: int, repeats: int, warmup: int, min_window_s: float,
+            label: str) -> dict:
+    """Times `run_steps(n)`, which must return only once its n steps are done, with the shared protocol.
+
+    `warmup` untimed steps come first (the first one may compile). Then `repeats` windows of `steps` steps are
+    timed; `steps=0` picks enough steps to fill `min_window_s`, judged from the last warm-up step. Images/s is
+    the median window's. Peak memory is the resident-set peak over the timed windows.
+    """
+    if warmup < 1 or repeats < 1:
+        raise ValueError(f"warmup={warmup} and repeats={repeats} must both be at least 1.")
+    warmup_seconds = []
+    for index in range(warmup):
+        start = time.perf_counter()
+        run_steps(1)
+        warmup_seconds.append(time.perf_counter() - start)
+        log(f"[{label}] warm-up step {index + 1}/{warmup}: {warmup_seconds[-1]:.2f} s")
+    steps = steps or max(1, math.ceil(min_window_s / warmup_seconds[-1]))
+    reset_peak_rss()
+    window_seconds = []
+    for index in range(repeats):
+        start = time.perf_counter()
+        run_steps(steps)
+        window_seconds.append(time.perf_counter() - start)
+        log(f"[{label}] window {index + 1}/{repeats}: {steps} steps, {steps * batch / window_seconds[-1]:.2f} img/s")
+    per_window = [steps * batch / seconds for seconds in window_seconds]
+    return {"status": "ok", "images_per_s": statistics.median(per_window), "images_per_s_windows": per_window,
+            "step_s": statistics.median(window_seconds) / steps, "steps": steps, "repeats": repeats,
+            "warmup_s": warmup_seconds, "peak_rss_bytes": peak_rss_bytes()}
+
+
+def unavailable(reason: str) -> dict:
+    """The result of a peer that has no such network."""
+    return {"status": "n/a", "reason": reason}
+
+
+# ---------------------------------------------------------------------------------------------- runners
+
+
+def run_timm(args) -> dict:
+    """timm's network, eager PyTorch on the CPU (the build the reference environment installs)."""
+    import timm  # noqa: PLC0415 (only in the timm interpreter)
+    import torch  # noqa: PLC0415
+
+    if not timm.is_model(args.model):
+        return unavailable(f"timm has no {args.model}")
+    torch.set_num_threads(usable_cores())
+    torch.manual_seed(0)
+    model = timm.create_model(args.model, pretrained=False, num_classes=NUM_CLASSES)
+    images = torch.randn(args.batch, 3, args.image_size, args.image_size)
+    labels = torch.randint(0, NUM_CLASSES, (args.batch,))
+    autocast = functools.partial(torch.autocast, "cpu", dtype=torch.bfloat16, enabled=args.dtype == "bfloat16")
+
+    if args.mode == "train":
+        model.train()
+        optimizer = torch.optim.RMSprop(model.parameters(), lr=LEARNING_RATE, alpha=0.9, eps=1.0, momentum=0.9)
+
+        def run_steps(n):
+            for _ in range(n):
+                optimizer.zero_grad(set_to_none=True)
+                with autocast():
+                    loss = torch.nn.functional.cross_entropy(model(images), labels)
+                loss.backward()
+                optimizer.step()
+    else:
+        model.eval()
+
+        def run_steps(n):
+            with torch.inference_mode(), autocast():
+                for _ in range(n):
+                    model(images)
+
+    result = measure(run_steps, batch=args.batch, steps=args.steps, repeats=args.repeats, warmup=args.warmup,
+                     min_window_s=args.min_window_s, label="timm")
+    result["versions"] = {"torch": torch.__version__, "timm": timm.__version__}
+    result["setup"] = f"eager, NCHW, {torch.get_num_threads()} threads"
+    return result
+
+
+def run_keras(args) -> dict:
+    """Keras 3's application network on the JAX backend, stepped by a jitted stateless function."""
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    import jax  # noqa: PLC0415 (only in the Keras interpreter)
+    import keras  # noqa: PLC0415
+
+    if keras.backend.backend() != "jax":
+        raise RuntimeError(f"Keras runs on {keras.backend.backend()!r}; set KERAS_BACKEND=jax before it starts.")
+    if args.model not in KERAS_APPLICATIONS:
+        return unavailable(f"keras.applications has no {args.model}")
+    if args.dtype == "bfloat16":
+        keras.config.set_dtype_policy("mixed_bfloat16")
+    keras.utils.set_random_seed(0)
+    model = getattr(keras.applications, KERAS_APPLICATIONS[args.model])(
+        weights=None, input_shape=(args.image_size, args.image_size, 3), classes=NUM_CLASSES,
+        classifier_activation=None)
+    images_key, labels_key = jax.random.split(jax.random.key(0))
+    images = jax.random.normal(images_key, (args.batch, args.image_size, args.image_size, 3))
+    labels = jax.random.randint(labels_key, (args.batch,), 0, NUM_CLASSES)
+    trainable = [v.value for v in model.trainable_variables]
+    non_trainable = [v.value for v in model.non_trainable_variables]
+
+    if args.mode == "train":
+        optimizer = keras.optimizers.RMSprop(learning_rate=LEARNING_RATE, rho=0.9, momentum=0.9, epsilon=1.0)
+        optimizer.build(model.trainable_variables)
+        cross_entropy = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+        def loss_fn(trainable, non_trainable, x, y):
+            logits, non_trainable = model.stateless_call(trainable, non_trainable, x, training=True)
+            return cross_entropy(y, logits), non_trainable
+
+        grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+
+        @functools.partial(jax.jit, donate_argnums=0)
+        def train_step(state, x, y):
+            trainable, non_trainable, optimizer_variables = state
+            (loss, non_trainable), grads = grad_fn(trainable, non_trainable, x, y)
+            trainable, optimizer_variables = optimizer.stateless_apply(optimizer_variables, grads, trainable)
+            return (trainable, non_trainable, optimizer_variables), loss
+
+        state = (trainable, non_trainable, [v.value for v in optimizer.variables])
+
+        def run_steps(n):
+            nonlocal state
+            for _ in range(n):
+                state, loss = train_step(state, images, labels)
+            jax.block_until_ready(state)
+    else:
+        forward = jax.jit(lambda trainable, non_trainable, x: model.stateless_call(
+            trainable, non_trainable, x, training=False)[0])
+
+        def run_steps(n):
+            jax.block_until_ready([forward(trainable, non_trainable, images) for _ in range(n)])
+
+    result = measure(run_steps, batch=args.batch, steps=args.steps, repeats=args.repeats, warmup=args.warmup,
+                     min_window_s=args.min_window_s, label="keras")
+    result["versions"] = {"keras": keras.__version__, "jax": jax.__version__}
+    result["setup"] = "jitted stateless step, NHWC"
+    return result
+
+
+RUNNERS = {"timm": run_timm, "keras": run_keras}
+
+
+# ---------------------------------------------------------------------------------------------- launcher
+
+
+def run_peer(peer: str, python: str, *, model: str, mode: str, batch: int, image_size: int, dtype: str,
+             steps: int, repeats: int, warmup: int, min_window_s: float) -> dict:
+    """Runs one peer in its own interpreter `python`; its progress streams to this process's stderr.
+
+    A peer that crashes gives a "failed" result (the comparison goes on) rather than an exception.
+    """
+    if peer not in RUNNERS:
+        raise ValueError(f"Unknown peer {peer!r}; choose from {', '.join(PEERS)}.")
+    if not os.access(python, os.X_OK):
+        raise FileNotFoundError(f"{peer}'s interpreter {python!r} does not exist. Create a virtual environment "
+                                f"with its framework installed and pass its python with --{peer}-python.")
+    command = [python, "-P", os.path.abspath(__file__), peer, "--model", model, "--mode", mode,
+               "--batch", str(batch), "--image-size", str(image_size), "--dtype", dtype, "--steps", str(steps),
+               "--repeats", str(repeats), "--warmup", str(warmup), "--min-window-s", str(min_window_s)]
+    env = dict(os.environ, KERAS_BACKEND="jax") if peer == "keras" else None
+    log(f"[{peer}] starting: {' '.join(command)}")
+    completed = subprocess.run(command, stdout=subprocess.PIPE, text=True, env=env, check=False)
+    results = [line[len(RESULT_MARKER):] for line in completed.stdout.splitlines() if line.startswith(RESULT_MARKER)]
+    if completed.returncode or not results:
+        return {"status": "failed", "reason": f"exit status {completed.returncode}; its error is printed above"}
+    return json.loads(results[-1])
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description="Times one peer implementation (run by inception_jax.benchmark).")
+    parser.add_argument("peer", choices=PEERS)
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--mode", choices=("train", "infer"), required=True)
+    parser.add_argument("--batch", type=int, required=True)
+    parser.add_argument("--image-size", type=int, required=True)
+    parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32")
+    parser.add_argument("--steps", type=int, default=0)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--min-window-s", type=float, default=2.0)
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    result = RUNNERS[args.peer](args)
+    print(RESULT_MARKER + json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()

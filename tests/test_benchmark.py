@@ -1,0 +1,95 @@
+"""The benchmark CLI end to end on a tiny Inception-v3, and its report logic with made-up peer results.
+
+The CLI runs in a subprocess, as users run it: with one CPU device (not the 8 of conftest) and without
+TensorFlow, torch or Keras imported. Peers are not run (CI has no timm); their results are faked.
+"""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from inception_jax.benchmark import peers, report
+
+TINY = ["--model", "inception_v3", "--set", "width_multiplier=0.1", "--image-size", "75", "--batch", "2",
+        "--repeats", "2", "--steps", "2", "--warmup", "1"]
+# Frameworks the benchmark process must not load: the GPU machine has no TensorFlow, peers run elsewhere.
+FORBIDDEN_MODULES = ("tensorflow", "torch", "keras", "inception_jax.data")
+
+
+def run_cli(tmp_path, *args):
+    json_path = tmp_path / "result.json"
+    check_imports = (f"import runpy, sys; sys.argv = ['benchmark', *{list(args)!r}, '--json', {str(json_path)!r}]; "
+                     "runpy.run_module('inception_jax.benchmark', run_name='__main__'); "
+                     f"loaded = [m for m in {FORBIDDEN_MODULES!r} if m in sys.modules]; "
+                     "assert not loaded, f'benchmark imported {loaded}'")
+    # The trace-time optimisations only slow compiling down; they do not change what is measured here.
+    env = dict(os.environ, JAX_DISABLE_MOST_OPTIMIZATIONS="1")
+    completed = subprocess.run([sys.executable, "-c", check_imports], capture_output=True, text=True, env=env,
+                               timeout=300, check=False)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return json.loads(json_path.read_text()), completed.stdout
+
+
+@pytest.mark.parametrize("mode", ["train", "infer"])
+def test_cli_measures_and_writes_json(tmp_path, mode):
+    record, printed = run_cli(tmp_path, *TINY, "--mode", mode)
+    ours = record["results"]["ours"]
+    assert record["config"]["mode"] == mode and record["config"]["options"] == {"width_multiplier": 0.1}
+    assert ours["status"] == "ok" and ours["steps"] == 2 and len(ours["images_per_s_windows"]) == 2
+    assert min(ours["images_per_s_windows"]) <= ours["images_per_s"] <= max(ours["images_per_s_windows"])
+    assert ours["images_per_s"] == pytest.approx(2 / ours["step_s"], rel=0.5)
+    assert ours["compile_s"] > 0 and ours["peak_rss_bytes"] > 10 ** 7
+    assert ours["compiled_memory"]["temp"] > 0
+    flops_per_mac = {"train": 6, "infer": 2}[mode]
+    assert record["flops"]["flops_per_image"] == flops_per_mac * record["flops"]["macs_per_image"] > 0
+    assert ours["tflops"] == pytest.approx(ours["images_per_s"] * record["flops"]["flops_per_image"] / 1e12)
+    assert ours["mfu"] is None and record["peak_tflops"] is None  # a CPU has no listed peak
+    assert record["ratios"] == {} and record["hardware"]["platform"] == "cpu"
+    assert f"inception_v3 · {mode} · batch 2" in printed and "ours (Flax, XLA)" in printed
+
+
+def fake_record(peer_results: dict) -> dict:
+    ours = {"status": "ok", "images_per_s": 4.0, "step_s": 2.0, "compile_s": 30.0, "warmup_s": [1.0],
+            "peak_rss_bytes": 3e9, "compiled_memory": {}}
+    results = {"ours": ours, **peer_results}
+    for result in results.values():
+        report.add_flop_rates(result, flops_per_image=1e10, peak=None)
+    return {"config": {"model": "inception_v3", "mode": "train", "batch": 8, "image_size": 299, "dtype": "float32",
+                       "remat": "none"},
+            "flops": {"flops_per_mac": 6, "flops_per_image": 1e10, "macs_per_image": 1.7e9},
+            "hardware": {"device_kind": "cpu", "cpu_model": "AMD EPYC", "usable_cores": 2,
+                         "load_average_before": (0.5, 0.5, 0.5)},
+            "results": results, "ratios": report.ratios(results)}
+
+
+def test_report_gives_ratios_and_marks_missing_peers():
+    timm = {"status": "ok", "images_per_s": 2.0, "step_s": 4.0, "warmup_s": [5.0, 4.0], "peak_rss_bytes": 1e9}
+    keras = peers.unavailable("keras.applications has no inception_v4")
+    record = fake_record({"timm": timm, "keras": keras})
+    assert record["ratios"] == {"timm": 2.0, "keras": None}
+    assert timm["tflops"] == pytest.approx(0.02)
+    text = report.format_report(record)
+    timm_row = next(line for line in text.splitlines() if line.startswith("timm"))
+    assert timm_row.split()[-1] == "2.00×" and "5.0" in timm_row  # peers' compile column is their first step
+    assert "n/a: keras.applications has no inception_v4" in text
+
+
+def test_peak_table_and_mfu():
+    assert report.peak_tflops("NVIDIA H100 80GB HBM3", "bfloat16") == 989.0
+    assert report.peak_tflops("NVIDIA H100 PCIe", "float32") == 378.0
+    assert report.peak_tflops("cpu", "float32") is None
+    result = {"status": "ok", "images_per_s": 1000.0}
+    report.add_flop_rates(result, flops_per_image=6 * 5.73e9, peak=989.0)
+    assert result["mfu"] == pytest.approx(1000 * 6 * 5.73e9 / 1e12 / 989.0)
+
+
+def test_measure_takes_the_median_window(monkeypatch):
+    clock = iter([0.0, 1.0,                    # warm-up step: 1 s → 2 steps fill the 2 s window
+                  10.0, 12.0, 20.0, 24.0, 30.0, 31.0])  # windows of 2, 4 and 1 s
+    monkeypatch.setattr(peers.time, "perf_counter", lambda: next(clock))
+    result = peers.measure(lambda n: None, batch=8, steps=0, repeats=3, warmup=1, min_window_s=2.0, label="fake")
+    assert result["steps"] == 2
+    assert result["images_per_s_windows"] == [8.0, 4.0, 16.0] and result["images_per_s"] == 8.0
+    assert result["step_s"] == 1.0
