@@ -54,7 +54,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m inception_jax.benchmark",
                                      description="Images/s of a network's train step or forward pass on this "
                                                  "machine, optionally against timm and Keras.")
-    parser.add_argument("--model", choices=list_models(), default="inception_v3")
+    parser.add_argument("--model", choices=list_models(), default="inception_v3", metavar="NAME",
+                        help="a network of inception_jax.list_models() (default: inception_v3)")
     parser.add_argument("--mode", choices=("train", "infer"), default="train",
                         help="train: the real train step (RMSProp, EMA, donated state); infer: eval-mode forward")
     parser.add_argument("--batch", type=int, default=8)
@@ -111,6 +112,7 @@ def cpu_model() -> str:
 
 
 def hardware() -> dict:
+    """The device, the CPU and its current load (other jobs on the machine skew every number)."""
     device = jax.devices()[0]
     return {"platform": device.platform, "device_kind": device.device_kind, "device_count": jax.device_count(),
             "cpu_model": cpu_model(), "usable_cores": usable_cores(), "load_average_before": os.getloadavg()}
@@ -129,6 +131,39 @@ def measure_input_pipeline(args) -> dict:
             "cores": cores, "images_per_s_per_core": images_per_s / cores}
 
 
+def benchmark(args, command: str) -> dict:
+    """Measures ours, then each requested peer, and assembles the record."""
+    model = create_model(args.model, dtype=getattr(jnp, args.dtype), remat=args.remat, **dict(args.set))
+    image_size = args.image_size or model.default_size
+    macs = count_macs(model, image_size)
+    flops_per_image = report.FLOPS_PER_MAC[args.mode] * macs
+    timing = {"steps": args.steps, "repeats": args.repeats, "warmup": args.warmup, "min_window_s": args.min_window_s}
+    record = {
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"), "command": command,
+        "config": {"model": args.model, "mode": args.mode, "batch": args.batch, "image_size": image_size,
+                   "dtype": args.dtype, "remat": args.remat, "options": dict(args.set), "donate": args.donate,
+                   **timing},
+        "hardware": hardware(),
+        "versions": {"python": platform.python_version(), "jax": jax.__version__, "jaxlib": jaxlib.__version__,
+                     "flax": flax.__version__, "optax": optax.__version__},
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),
+        "flops": {"macs_per_image": macs, "flops_per_mac": report.FLOPS_PER_MAC[args.mode],
+                  "flops_per_image": flops_per_image},
+    }
+    results = {"ours": measure_ours(model, mode=args.mode, batch=args.batch, image_size=image_size,
+                                    donate=args.donate, hlo_path=args.hlo, profile_dir=args.profile, **timing)}
+    pythons = {"timm": args.timm_python, "keras": args.keras_python}
+    for peer in args.compare:
+        results[peer] = run_peer(peer, pythons[peer], model=args.model, mode=args.mode, batch=args.batch,
+                                 image_size=image_size, dtype=args.dtype, **timing)
+    peak = report.peak_tflops(record["hardware"]["device_kind"], args.dtype)
+    for result in results.values():
+        report.add_flop_rates(result, flops_per_image, peak)
+    record["hardware"]["load_average_after"] = os.getloadavg()
+    record.update(peak_tflops=peak, results=results, ratios=report.ratios(results))
+    return record
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     command = shlex.join(["python", "-m", "inception_jax.benchmark", *(sys.argv[1:] if argv is None else argv)])
@@ -144,40 +179,6 @@ def main(argv=None) -> None:
     if args.json:
         report.write_json(record, args.json)
         log(f"wrote {args.json}")
-
-
-def benchmark(args, command: str) -> dict:
-    """Measures ours, then each requested peer, and assembles the record."""
-    model = create_model(args.model, dtype=getattr(jnp, args.dtype), remat=args.remat, **dict(args.set))
-    image_size = args.image_size or model.default_size
-    macs = count_macs(model, image_size)
-    flops_per_image = report.FLOPS_PER_MAC[args.mode] * macs
-    record = {
-        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"), "command": command,
-        "config": {"model": args.model, "mode": args.mode, "batch": args.batch, "image_size": image_size,
-                   "dtype": args.dtype, "remat": args.remat, "options": dict(args.set), "donate": args.donate,
-                   "steps": args.steps,
-                   "repeats": args.repeats, "warmup": args.warmup, "min_window_s": args.min_window_s},
-        "hardware": hardware(),
-        "versions": {"python": platform.python_version(), "jax": jax.__version__, "jaxlib": jaxlib.__version__,
-                     "flax": flax.__version__, "optax": optax.__version__},
-        "xla_flags": os.environ.get("XLA_FLAGS", ""),
-        "flops": {"macs_per_image": macs, "flops_per_mac": report.FLOPS_PER_MAC[args.mode],
-                  "flops_per_image": flops_per_image},
-    }
-    timing = {"steps": args.steps, "repeats": args.repeats, "warmup": args.warmup, "min_window_s": args.min_window_s}
-    results = {"ours": measure_ours(model, mode=args.mode, batch=args.batch, image_size=image_size,
-                                    donate=args.donate, hlo_path=args.hlo, profile_dir=args.profile, **timing)}
-    pythons = {"timm": args.timm_python, "keras": args.keras_python}
-    for peer in args.compare:
-        results[peer] = run_peer(peer, pythons[peer], model=args.model, mode=args.mode, batch=args.batch,
-                                 image_size=image_size, dtype=args.dtype, **timing)
-    peak = report.peak_tflops(record["hardware"]["device_kind"], args.dtype)
-    for result in results.values():
-        report.add_flop_rates(result, flops_per_image, peak)
-    record["hardware"]["load_average_after"] = os.getloadavg()
-    record.update(peak_tflops=peak, results=results, ratios=report.ratios(results))
-    return record
 
 
 if __name__ == "__main__":

@@ -59,8 +59,8 @@ def _train_program(model, batch: dict, image_size: int, donate: bool):
     return step, (state, batch, jax.random.key(1))
 
 
-def _infer_program(model, batch: dict, image_size: int, donate: bool):
-    """The jitted eval-mode forward pass and its arguments (variables, images); nothing to donate."""
+def _infer_program(model, batch: dict, image_size: int):
+    """The jitted eval-mode forward pass and its arguments (variables, images)."""
     forward = jax.jit(lambda variables, images: model.apply(variables, images, train=False))
     return forward, (random_variables(model, image_size), batch["image"])
 
@@ -84,8 +84,10 @@ def measure_ours(model, *, mode: str, batch: int, image_size: int, steps: int, r
     with `jax.profiler` into it, and the result gets the most expensive HLO instructions of that trace.
     """
     data = synthetic_batch(model, batch, image_size)
-    program = _train_program if mode == "train" else _infer_program
-    function, arguments = program(model, data, image_size, donate)
+    if mode == "train":
+        function, arguments = _train_program(model, data, image_size, donate)
+    else:
+        function, arguments = _infer_program(model, data, image_size)
 
     log(f"[ours] compiling the {mode} step (tracing, lowering, XLA)")
     start = time.perf_counter()

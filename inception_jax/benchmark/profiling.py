@@ -4,6 +4,10 @@ XLA:CPU records one trace event per executed HLO instruction (a fusion, a librar
 it. The compiled HLO text tells what each one is: its opcode, or for a fusion the opcodes of the computation
 it calls, and the JAX operation it came from (weight-gradient convolutions carry none). Times are thread time:
 XLA runs independent instructions on both threads at once, so they can add up to more than the wall time.
+
+Caveat: the event of a convolution that XLA:CPU runs with Eigen covers only its asynchronous dispatch, so such
+convolutions are under-counted. YNNPACK runs them synchronously: profile with `--stock-xla` for convolution
+times you can trust.
 """
 from __future__ import annotations
 

@@ -58,10 +58,6 @@ def _gigabytes(count) -> str:
     return f"{count / 1e9:.2f} GB" if count else "–"
 
 
-def _number(value, spec: str) -> str:
-    return format(value, spec) if value is not None else "–"
-
-
 def format_report(record: dict) -> str:
     """The human-readable summary: one row per implementation, then our/peer ratios and any profile."""
     config, flops, hardware = record["config"], record["flops"], record["hardware"]
@@ -84,10 +80,10 @@ def format_report(record: dict) -> str:
         compile_s = result.get("compile_s", result["warmup_s"][0])
         memory = result.get("device_peak_bytes") or result["peak_rss_bytes"]
         ratio = record["ratios"].get(name)
+        ratio_text = f"{ratio:.2f}×" if ratio else ""
         mfu = f"{100 * result['mfu']:.1f}%" if result.get("mfu") is not None else "–"
         lines.append(f"{label:<22}{result['images_per_s']:>8.2f}{1e3 * result['step_s']:>10.0f}{compile_s:>11.1f}"
-                     f"{_gigabytes(memory):>11}{result['tflops']:>9.3f}{mfu:>7}"
-                     f"{_number(ratio, '.2f') + '×' if ratio else '':>11}")
+                     f"{_gigabytes(memory):>11}{result['tflops']:>9.3f}{mfu:>7}{ratio_text:>11}")
     ours = record["results"]["ours"]
     lines += ["", "peak mem: device peak where the backend reports one, else the peak resident set over the timed "
               "steps; compile s: ours = trace + XLA compile, peers = first step."]
