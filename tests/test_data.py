@@ -160,6 +160,20 @@ def test_each_augmentation_step_can_be_switched_off():
     assert any(np.array_equal(f, plain[:, ::-1]) for f in flips)
 
 
+def test_crop_padding_takes_a_shifted_window_of_the_zero_padded_image():
+    image = np.random.default_rng(3).integers(1, 256, (16, 16, 3), dtype=np.uint8)
+    padded = (np.pad(image, ((2, 2), (2, 2), (0, 0))) / 255.0 - 0.5) * 2.0
+    offsets = set()
+    for s in range(12):
+        crop = preprocessing.preprocess_for_train(tf.constant(image), tf.constant([5, s]), image_size=16,
+                                                  crop_padding=2, flip=False, color_distortion=False).numpy()
+        matches = [(dy, dx) for dy in range(5) for dx in range(5)
+                   if np.allclose(crop, padded[dy:dy + 16, dx:dx + 16], atol=1e-6)]
+        assert len(matches) == 1
+        offsets.add(matches[0])
+    assert len(offsets) > 3
+
+
 def test_unknown_color_ordering_is_rejected():
     with pytest.raises(ValueError, match="random"):
         preprocessing.preprocess_for_train(

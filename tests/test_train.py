@@ -93,6 +93,61 @@ def test_one_optimizer_step_equals_tf1_rmsprop_by_hand():
         np.testing.assert_allclose(current[path[0]][path[1]], w, rtol=1e-5, atol=1e-6)
 
 
+def test_sgd_step_equals_momentum_sgd_by_hand():
+    cfg = paper_recipe("resnet50").optimizer
+    cfg.update(name="sgd", momentum=0.9, weight_decay=1e-4)
+    tx = make_optimizer(cfg, optax.constant_schedule(0.1))
+    rng = np.random.default_rng(1)
+    params = {"conv": {"kernel": rng.standard_normal((3, 3, 2, 4)).astype(np.float32)},
+              "bn": {"bias": rng.standard_normal(4).astype(np.float32)}}
+    grads = [jax.tree.map(lambda p: rng.standard_normal(p.shape).astype(np.float32), params) for _ in range(3)]
+    state, current = tx.init(params), params
+    for g in grads:
+        updates, state = tx.update(g, state, current)
+        current = optax.apply_updates(current, updates)
+    # PyTorch/Caffe SGD: v ← μ·v + (g + wd·w) (kernels only), w ← w − lr·v.
+    for layer, leaf in (("conv", "kernel"), ("bn", "bias")):
+        w, v = params[layer][leaf].astype(np.float64), 0.0
+        for g in grads:
+            v = 0.9 * v + g[layer][leaf] + (1e-4 * w if leaf == "kernel" else 0.0)
+            w = w - 0.1 * v
+        np.testing.assert_allclose(current[layer][leaf], w, rtol=1e-5, atol=1e-6)
+
+
+def test_unknown_optimizer_name_lists_the_valid_ones():
+    cfg = paper_recipe("inception_v3").optimizer
+    cfg.name = "adamw"
+    with pytest.raises(ValueError, match="rmsprop.*sgd"):
+        make_optimizer(cfg, optax.constant_schedule(0.1))
+
+
+def test_boundary_epochs_divide_the_rate_at_each_boundary_only():
+    cfg = paper_recipe("resnet56").schedule
+    cfg.update(base_learning_rate=0.1, reference_batch_size=128, decay_rate=0.1, boundaries_epochs=(82, 123))
+    schedule = learning_rate_schedule(cfg, 128, steps_per_epoch=391)
+    for step, expected in ((0, 0.1), (82 * 391 - 1, 0.1), (82 * 391, 0.01), (123 * 391 - 1, 0.01),
+                           (123 * 391, 0.001), (64_000, 0.001)):
+        assert float(schedule(step)) == pytest.approx(expected, rel=1e-6), step
+
+
+def test_lineage_config_uses_each_papers_recipe():
+    lineage = load_config_file(os.path.join(REPO, "experiments", "configs", "lineage.py"))
+    googlenet = lineage.get_config("model=googlenet")
+    assert googlenet.model.aux_head and googlenet.optimizer.aux_loss_weight == 0.3
+    assert (googlenet.schedule.decay_rate, googlenet.schedule.epochs_per_decay) == (0.96, 8.0)
+    cifar = lineage.get_config("model=plain56")
+    assert (cifar.input.dataset, cifar.input.image_size, cifar.input.crop_padding) == ("cifar10", 32, 4)
+    assert (cifar.optimizer.name, cifar.schedule.base_learning_rate, cifar.input.batch_size) == ("sgd", 0.1, 128)
+    # 32k and 48k of 64k iterations at 391 steps per epoch.
+    assert [round(e * 391, -3) for e in cifar.schedule.boundaries_epochs] == [32_000, 48_000]
+    for name in ("alexnet", "zfnet", "nin", "vgg16", "resnet50", "preact_resnet101", "plain34"):
+        config = lineage.get_config(f"model={name}")
+        assert config.optimizer.name == "sgd" and not config.model.aux_head
+        assert config.input.image_size == create_model(name).default_size
+    with pytest.raises(ValueError, match="experiments/configs"):
+        lineage.get_config("model=inception_v3")
+
+
 # ---------------------------------------------------------------- parallelism
 
 def test_sharded_step_over_8_devices_equals_one_device_step():
@@ -301,4 +356,4 @@ def test_every_experiment_config_has_the_contract_fields(path):
         assert isinstance(config, ml_collections.ConfigDict)
         for field in REQUIRED_FIELDS:
             assert field in config, f"{path} lacks {field}"
-        create_model(config.model_name, num_classes=10, **config.model)  # every option it sets exists
+        create_model(config.model_name, **{"num_classes": 10, **config.model})  # every option it sets exists

@@ -51,6 +51,7 @@ def default_input_config() -> ml_collections.ConfigDict:
 
     # Training augmentation; each step can be switched off.
     cfg.random_crop = True
+    cfg.crop_padding = 0  # > 0: pad-and-crop (He et al. CIFAR: 4) instead of the box crop below.
     cfg.crop_area_range = (0.5, 1.0)  # ImageNet: (0.05, 1.0). 8x8 digits lose their strokes below half.
     cfg.aspect_ratio_range = (3 / 4, 4 / 3)
     cfg.min_object_covered = 0.1
@@ -168,6 +169,7 @@ def _train_dataset(cfg: ml_collections.ConfigDict, seed: int, start_step: int) -
             augment_seed,
             image_size=cfg.image_size,
             random_crop=cfg.random_crop,
+            crop_padding=cfg.get("crop_padding", 0),
             crop_area_range=cfg.crop_area_range,
             aspect_ratio_range=cfg.aspect_ratio_range,
             min_object_covered=cfg.min_object_covered,

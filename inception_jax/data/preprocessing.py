@@ -45,6 +45,7 @@ def preprocess_for_train(
     *,
     image_size: int,
     random_crop: bool = True,
+    crop_padding: int = 0,
     crop_area_range: Sequence[float] = (0.05, 1.0),
     aspect_ratio_range: Sequence[float] = (3 / 4, 4 / 3),
     min_object_covered: float = 0.1,
@@ -60,6 +61,8 @@ def preprocess_for_train(
       seed: int32/int64 tensor of shape [2]; the same seed always gives the same augmentation.
       image_size: side of the square output.
       random_crop: take a distorted bounding-box crop; if False the whole image is resized.
+      crop_padding: if > 0, replaces the box crop: zero-pad each side by this many pixels and crop the original
+        size at a random offset (He et al.'s CIFAR augmentation, 4 pixels).
       crop_area_range: range of the crop's area as a fraction of the image's.
       aspect_ratio_range: range of the crop's width / height.
       min_object_covered: fraction of `bbox` the crop must contain.
@@ -71,7 +74,9 @@ def preprocess_for_train(
     if color_ordering not in COLOR_ORDERINGS:
         raise ValueError(f"color_ordering={color_ordering!r}; choose one of {COLOR_ORDERINGS}.")
     crop_seed, flip_seed, color_seed = tf.unstack(tf.random.split(seed, 3))
-    if random_crop:
+    if crop_padding:
+        image = _padded_random_crop(image, crop_seed, crop_padding)
+    elif random_crop:
         image = _distorted_bounding_box_crop(
             image, crop_seed, bbox, crop_area_range, aspect_ratio_range, min_object_covered
         )
@@ -105,6 +110,12 @@ def _distorted_bounding_box_crop(image, seed, bbox, area_range, aspect_ratio_ran
         use_image_if_no_bounding_boxes=True,
     )
     return tf.slice(image, begin, size)
+
+
+def _padded_random_crop(image, seed, padding: int):
+    """Zero-pads `padding` pixels on each side, then crops the unpadded size at a random offset."""
+    padded = tf.pad(image, [[padding, padding], [padding, padding], [0, 0]])
+    return tf.image.stateless_random_crop(padded, tf.shape(image), seed)
 
 
 def _resize(image: tf.Tensor, image_size: int) -> tf.Tensor:

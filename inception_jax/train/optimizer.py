@@ -15,11 +15,19 @@ from flax import traverse_util
 
 
 def learning_rate_schedule(schedule_config, global_batch_size: int, steps_per_epoch: int) -> optax.Schedule:
-    """`base_learning_rate · global_batch/reference_batch_size · decay_rate^⌊epoch/epochs_per_decay⌋`, with warmup."""
+    """`base_learning_rate · global_batch/reference_batch_size · decay_rate^⌊epoch/epochs_per_decay⌋`, with warmup.
+
+    With `boundaries_epochs` set, the exponent counts the boundaries passed instead.
+    """
     peak = schedule_config.base_learning_rate * global_batch_size / schedule_config.reference_batch_size
-    decay = optax.exponential_decay(
-        peak, transition_steps=max(1, round(schedule_config.epochs_per_decay * steps_per_epoch)),
-        decay_rate=schedule_config.decay_rate, staircase=True)
+    if schedule_config.get("boundaries_epochs"):
+        decay = optax.piecewise_constant_schedule(
+            peak, {round(epoch * steps_per_epoch): schedule_config.decay_rate
+                   for epoch in schedule_config.boundaries_epochs})
+    else:
+        decay = optax.exponential_decay(
+            peak, transition_steps=max(1, round(schedule_config.epochs_per_decay * steps_per_epoch)),
+            decay_rate=schedule_config.decay_rate, staircase=True)
     warmup_steps = round(schedule_config.warmup_epochs * steps_per_epoch)
     if not warmup_steps:
         return decay
@@ -34,16 +42,26 @@ def kernel_mask(params):
     return traverse_util.unflatten_dict({path: path[-1] == "kernel" for path in flat})
 
 
+OPTIMIZERS = ("rmsprop", "sgd")
+
+
 def make_optimizer(optimizer_config, schedule: optax.Schedule) -> optax.GradientTransformation:
-    """clip (optional) → + weight_decay·kernel → RMSProp (TF1) with momentum, all from optax."""
+    """clip (optional) → + weight_decay·kernel → RMSProp (TF1) or SGD, with momentum, all from optax."""
     cfg = optimizer_config
+    name = cfg.get("name", "rmsprop")
+    if name not in OPTIMIZERS:
+        raise ValueError(f"optimizer.name={name!r} is not one of {OPTIMIZERS}; set --config.optimizer.name.")
     parts = []
     if cfg.grad_clip_norm:
         parts.append(optax.clip_by_global_norm(cfg.grad_clip_norm))
     if cfg.weight_decay:
         parts.append(optax.add_decayed_weights(cfg.weight_decay, mask=kernel_mask))
-    parts.append(optax.rmsprop(schedule, decay=cfg.rms_decay, eps=cfg.epsilon, initial_scale=1.0,
-                               eps_in_sqrt=True, momentum=cfg.momentum or None))
+    if name == "sgd":
+        # PyTorch/Caffe momentum (v ← g + μv, θ ← θ − lr·v), as the lineage papers' recipes were run.
+        parts.append(optax.sgd(schedule, momentum=cfg.momentum or None, nesterov=cfg.get("nesterov", False)))
+    else:
+        parts.append(optax.rmsprop(schedule, decay=cfg.rms_decay, eps=cfg.epsilon, initial_scale=1.0,
+                                   eps_in_sqrt=True, momentum=cfg.momentum or None))
     return optax.chain(*parts)
 
 

@@ -11,24 +11,33 @@ import ml_collections
 
 
 def optimizer_config() -> ml_collections.ConfigDict:
-    """RMSProp (TF1 semantics), regularisation, losses and EMA of the paper's recipe."""
+    """RMSProp (TF1 semantics), regularisation, losses and EMA of the paper's recipe.
+
+    `name="sgd"` (with `momentum`, `nesterov`) is the optimizer of the networks before Inception-v3 (lineage.py).
+    """
     return ml_collections.ConfigDict({
-        "rms_decay": 0.9, "momentum": 0.9, "epsilon": 1.0, "weight_decay": 4e-5, "grad_clip_norm": 0.0,
+        "name": "rmsprop", "nesterov": False, "rms_decay": 0.9, "momentum": 0.9, "epsilon": 1.0, "weight_decay": 4e-5, "grad_clip_norm": 0.0,
         "label_smoothing": 0.1, "aux_loss_weight": 0.4, "ema_decay": 0.9999})
 
 
 def schedule_config() -> ml_collections.ConfigDict:
-    """0.045 · batch/reference, ×0.94 every 2 epochs (staircase), optional linear warmup."""
+    """0.045 · batch/reference, ×0.94 every 2 epochs (staircase), optional linear warmup.
+
+    Non-empty `boundaries_epochs` multiplies by `decay_rate` at each listed epoch instead (ResNet's ÷10 steps).
+    """
     return ml_collections.ConfigDict({
         "base_learning_rate": 0.045, "reference_batch_size": 256, "decay_rate": 0.94, "epochs_per_decay": 2.0,
-        "warmup_epochs": 0.0})
+        "boundaries_epochs": (), "warmup_epochs": 0.0})
 
 
 def paper_recipe(model_name: str) -> ml_collections.ConfigDict:
     """Every field a config has; fields are contracts that tools depend on, so keep their names."""
     config = ml_collections.ConfigDict()
     config.model_name = model_name
-    config.model = ml_collections.ConfigDict({"aux_head": model_name != "bn_inception", "dropout_rate": 0.2})
+    from inception_jax.models import get_model_class  # noqa: PLC0415
+
+    config.model = ml_collections.ConfigDict({"aux_head": get_model_class(model_name).has_aux_head,
+                                              "dropout_rate": 0.2})
     config.seed = 0
     config.total_steps = 0  # 0: derive from total_epochs.
     config.total_epochs = 100.0
@@ -60,15 +69,22 @@ def digits_recipe(model_name: str, **model_options) -> ml_collections.ConfigDict
     config = paper_recipe(model_name)
     # slim's BatchNorm decay 0.9997 suits 100 ImageNet epochs; a few hundred steps need 0.9.
     config.model.update({"width_multiplier": 0.25, "min_depth": 8, "bn_momentum": 0.9, **model_options})
-    config.input.update(dataset="sklearn_digits", train_split="train", eval_split="test", image_size=75,
-                        batch_size=64, eval_batch_size=120, crop_area_range=(0.5, 1.0), flip=False,
-                        color_distortion=False)
+    config.input = digits_input(image_size=75)
     config.total_epochs = 12.0
     config.log_every_steps = 22
     config.eval_every_steps = 22
     config.checkpoint_every_steps = 88
     config.optimizer.ema_decay = 0.99
     config.schedule.reference_batch_size = 64
+    return config
+
+
+def digits_input(image_size: int, **overrides) -> ml_collections.ConfigDict:
+    """Input settings for the embedded digits (1,437 train / 360 test images) shown at `image_size`."""
+    from inception_jax.data import pipeline  # noqa: PLC0415
+
+    config = pipeline.default_input_config()  # whose defaults are the digits'
+    config.update(image_size=image_size, batch_size=64, eval_batch_size=120, **overrides)
     return config
 
 
