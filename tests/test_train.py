@@ -63,19 +63,23 @@ def test_warmup_keeps_decay_boundaries_on_whole_epochs():
     assert float(schedule(19)) == pytest.approx(0.045) and float(schedule(20)) == pytest.approx(0.045 * 0.94)
 
 
-def test_one_optimizer_step_equals_tf1_rmsprop_by_hand():
-    cfg = paper_recipe("inception_v4").optimizer
-    lr = 0.045
-    tx = make_optimizer(cfg, optax.constant_schedule(lr))
-    rng = np.random.default_rng(0)
+def _optimizer_steps(tx, seed: int, steps: int):
+    """Random kernel and bias, `steps` random gradients, and the parameters after applying them with `tx`."""
+    rng = np.random.default_rng(seed)
     params = {"conv": {"kernel": rng.standard_normal((3, 3, 2, 4)).astype(np.float32)},
               "bn": {"bias": rng.standard_normal(4).astype(np.float32)}}
-    grads = [jax.tree.map(lambda p: rng.standard_normal(p.shape).astype(np.float32), params) for _ in range(2)]
-
+    grads = [jax.tree.map(lambda p: rng.standard_normal(p.shape).astype(np.float32), params) for _ in range(steps)]
     state, current = tx.init(params), params
     for g in grads:
         updates, state = tx.update(g, state, current)
         current = optax.apply_updates(current, updates)
+    return params, grads, current
+
+
+def test_one_optimizer_step_equals_tf1_rmsprop_by_hand():
+    cfg = paper_recipe("inception_v4").optimizer
+    lr = 0.045
+    params, grads, current = _optimizer_steps(make_optimizer(cfg, optax.constant_schedule(lr)), seed=0, steps=2)
 
     # TF1 RMSPropOptimizer: ms starts at 1; ms ← ρ·ms + (1-ρ)·g²; mom ← μ·mom + lr·g/√(ms+ε); w ← w - mom.
     # slim's L2 regulariser adds wd·w to kernel gradients only.
@@ -96,15 +100,7 @@ def test_one_optimizer_step_equals_tf1_rmsprop_by_hand():
 def test_sgd_step_equals_momentum_sgd_by_hand():
     cfg = paper_recipe("resnet50").optimizer
     cfg.update(name="sgd", momentum=0.9, weight_decay=1e-4)
-    tx = make_optimizer(cfg, optax.constant_schedule(0.1))
-    rng = np.random.default_rng(1)
-    params = {"conv": {"kernel": rng.standard_normal((3, 3, 2, 4)).astype(np.float32)},
-              "bn": {"bias": rng.standard_normal(4).astype(np.float32)}}
-    grads = [jax.tree.map(lambda p: rng.standard_normal(p.shape).astype(np.float32), params) for _ in range(3)]
-    state, current = tx.init(params), params
-    for g in grads:
-        updates, state = tx.update(g, state, current)
-        current = optax.apply_updates(current, updates)
+    params, grads, current = _optimizer_steps(make_optimizer(cfg, optax.constant_schedule(0.1)), seed=1, steps=3)
     # PyTorch/Caffe SGD: v ← μ·v + (g + wd·w) (kernels only), w ← w − lr·v.
     for layer, leaf in (("conv", "kernel"), ("bn", "bias")):
         w, v = params[layer][leaf].astype(np.float64), 0.0
