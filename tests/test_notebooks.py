@@ -17,7 +17,7 @@ from nbclient import NotebookClient
 from train_utils import REPO
 
 NOTEBOOKS = os.path.join(REPO, "notebooks")
-ORDER = ("architecture.ipynb", "ablations.ipynb", "inspect_run.ipynb")
+ORDER = ("architecture.ipynb", "ablations.ipynb", "inspect_run.ipynb", "deconvnet.ipynb")
 SMOKE = "INCEPTION_JAX_NOTEBOOK_SMOKE"
 CELL_TIMEOUT_S = 600
 
@@ -68,8 +68,14 @@ def _check_inspect_run(text, images):
     assert len(images) == 4  # curves, first digits, misclassified digits, confusion matrix
 
 
+def _check_deconvnet(text, images):
+    assert "zfnet at step 6: 360 test digits" in text
+    assert "conv2: feature maps" in text and "conv5: feature maps" in text
+    assert len(images) == 3  # conv1 filters, then one Figure-2 grid per layer
+
+
 CHECKS = {"architecture.ipynb": _check_architecture, "ablations.ipynb": _check_ablations,
-          "inspect_run.ipynb": _check_inspect_run}
+          "inspect_run.ipynb": _check_inspect_run, "deconvnet.ipynb": _check_deconvnet}
 
 
 def test_every_notebook_runs_top_to_bottom_in_smoke_mode(tmp_path, monkeypatch):

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from inception_jax.models.layers import NetOptions, conv_init, linear_init
+from inception_jax.models.layers import NetOptions, conv_init, linear_init, relu
 from inception_jax.models.network import Network
 
 
@@ -43,7 +43,7 @@ class ConvReLU(nn.Module):
         x = nn.Conv(o.depth(self.features), (self.kernel, self.kernel), (self.stride, self.stride),
                     padding=self.padding, feature_group_count=self.groups, kernel_init=conv_init, dtype=o.dtype,
                     param_dtype=o.param_dtype, name="conv")(x)
-        return nn.relu(x)
+        return relu(x)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,7 +143,7 @@ class FullyConnectedHeadNetwork(ClassicNetwork):
 
     def hidden_layer(self, x, name: str):
         o = self.opts
-        return nn.relu(nn.Dense(o.depth(4096), kernel_init=linear_init, dtype=o.dtype, param_dtype=o.param_dtype,
+        return relu(nn.Dense(o.depth(4096), kernel_init=linear_init, dtype=o.dtype, param_dtype=o.param_dtype,
                                 name=name)(x))
 
 

@@ -5,8 +5,9 @@ its figure in the paper; `Tower` turns one branch into modules and `mixed` conca
 """
 from __future__ import annotations
 
+import contextvars
 import dataclasses
-from typing import Any, NamedTuple, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 import flax.linen as nn
 import jax.numpy as jnp
@@ -18,6 +19,16 @@ ENDPOINTS = "intermediates"
 # slim's inception_utils: He-normal (truncated) for conv-BN layers, Glorot for linear projections and logits.
 conv_init = nn.initializers.variance_scaling(2.0, "fan_in", "truncated_normal")
 linear_init = nn.initializers.xavier_uniform()
+
+# Replaces every network's ReLU while set, at trace time: `inception_jax.deconvnet` swaps in a ReLU whose
+# backward pass rectifies the signal (Zeiler & Fergus's deconvnet). Unset, `relu` is `jax.nn.relu`.
+RELU_OVERRIDE: contextvars.ContextVar[Callable | None] = contextvars.ContextVar("relu_override", default=None)
+
+
+def relu(x):
+    """The rectifier of every network (see `RELU_OVERRIDE`)."""
+    override = RELU_OVERRIDE.get()
+    return nn.relu(x) if override is None else override(x)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,7 +115,7 @@ class ConvBN(nn.Module):
                     use_bias=False, kernel_init=conv_init, dtype=o.dtype, param_dtype=o.param_dtype, name="conv")(x)
         x = nn.BatchNorm(use_running_average=not train, momentum=o.bn_momentum, epsilon=o.bn_epsilon,
                          use_scale=o.bn_use_scale, dtype=o.dtype, param_dtype=o.param_dtype, name="bn")(x)
-        return nn.relu(x) if self.activation else x
+        return relu(x) if self.activation else x
 
 
 class Tower(nn.Module):
@@ -171,7 +182,7 @@ class ScaledResidual(nn.Module):
         if o.bn_on_summations:
             x = nn.BatchNorm(use_running_average=not train, momentum=o.bn_momentum, epsilon=o.bn_epsilon,
                              use_scale=o.bn_use_scale, dtype=o.dtype, param_dtype=o.param_dtype, name="bn")(x)
-        return nn.relu(x) if self.activation else x
+        return relu(x) if self.activation else x
 
 
 class AuxHead(nn.Module):

@@ -13,7 +13,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from inception_jax.models.classic import ClassicNetwork, ConvReLU, max_pool
-from inception_jax.models.layers import NetOptions, conv_init
+from inception_jax.models.layers import NetOptions, conv_init, relu
 
 
 class MlpConv(nn.Module):
@@ -65,7 +65,7 @@ class NetworkInNetwork(ClassicNetwork):
             return features
         class_maps = nn.Conv(self.num_classes, (1, 1), kernel_init=conv_init, dtype=self.dtype,
                              param_dtype=self.param_dtype, name="Logits")(x)
-        endpoints["ClassMaps"] = nn.relu(class_maps)
+        endpoints["ClassMaps"] = relu(class_maps)
         x = endpoints["Logits"] = jnp.mean(endpoints["ClassMaps"], axis=(1, 2))
         return x
 

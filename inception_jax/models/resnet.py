@@ -17,7 +17,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from inception_jax.models.classic import ClassicNetwork, max_pool, variant
-from inception_jax.models.layers import ConvBN, NetOptions, conv_init
+from inception_jax.models.layers import ConvBN, NetOptions, conv_init, relu
 
 PROJECTION, ZERO_PADDING, NO_SHORTCUT = "projection", "zero_padding", "none"
 
@@ -76,7 +76,7 @@ class BasicBlock(nn.Module):
         o, f = self.opts, self.features
         h = ConvBN(o, f, 3, self.stride, 1, name="conv_3x3_a")(x, train)
         h = ConvBN(o, f, 3, 1, 1, activation=False, name="conv_3x3_b")(h, train)
-        return nn.relu(residual_sum(o, self.shortcut, h, x, f, self.stride, train))
+        return relu(residual_sum(o, self.shortcut, h, x, f, self.stride, train))
 
 
 class Bottleneck(nn.Module):
@@ -100,7 +100,7 @@ class Bottleneck(nn.Module):
         h = ConvBN(o, f, 1, stride_1x1, 0, name="conv_1x1_reduce")(x, train)
         h = ConvBN(o, f, 3, stride_3x3, 1, name="conv_3x3")(h, train)
         h = ConvBN(o, 4 * f, 1, 1, 0, activation=False, name="conv_1x1_expand")(h, train)
-        return nn.relu(residual_sum(o, self.shortcut, h, x, 4 * f, self.stride, train))
+        return relu(residual_sum(o, self.shortcut, h, x, 4 * f, self.stride, train))
 
 
 def conv_without_bias(opts: NetOptions, features: int, kernel: int, stride: int, name: str) -> nn.Conv:
@@ -117,7 +117,7 @@ class PreActivation(nn.Module):
     @nn.compact
     def __call__(self, x, train: bool = False):
         o = self.opts
-        return nn.relu(nn.BatchNorm(use_running_average=not train, momentum=o.bn_momentum, epsilon=o.bn_epsilon,
+        return relu(nn.BatchNorm(use_running_average=not train, momentum=o.bn_momentum, epsilon=o.bn_epsilon,
                                     use_scale=o.bn_use_scale, dtype=o.dtype, param_dtype=o.param_dtype,
                                     name="bn")(x))
 
