@@ -24,6 +24,7 @@ import numpy as np
 from flax import traverse_util
 
 from inception_jax.convert.mismatch import WeightMismatchError, check_shapes
+from inception_jax.convert.pytorch_layout import classifier_outputs, from_flax, numpy_state_dict, to_flax, torch_shape
 from inception_jax.convert.weight_layers import WeightLayer, from_variables, to_variables, weight_layers
 from inception_jax.models import create_model
 
@@ -131,29 +132,6 @@ def timm_options(model_name: str, num_classes: int, aux_head: bool) -> dict:
                 dropout_rate=0.0, avg_pool_count_include_pad=model_name == "inception_v3")
 
 
-def load_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Reads a state_dict from a `.safetensors` file, or a `.pth`/`.pt`/`.bin` file (which needs PyTorch)."""
-    path = os.fspath(path)
-    if path.endswith(".safetensors"):
-        try:
-            from safetensors.numpy import load_file
-        except ImportError as error:
-            raise ImportError("Reading .safetensors files needs the safetensors package: "
-                              "pip install safetensors") from error
-        return load_file(path)
-    if path.endswith((".pth", ".pt", ".bin")):
-        try:
-            import torch
-        except ImportError as error:
-            raise ImportError(f"Reading {path} needs PyTorch (pip install torch). Without it, save the weights "
-                              "as .safetensors (safetensors.torch.save_file) and convert that file.") from error
-        loaded = torch.load(path, map_location="cpu", weights_only=True)
-        # timm's training checkpoints keep the weights under "state_dict".
-        loaded = loaded.get("state_dict", loaded)
-        return {key: value.numpy() for key, value in loaded.items()}
-    raise ValueError(f"Cannot read {path}: expected a .safetensors, .pth, .pt or .bin file.")
-
-
 def from_timm(model_name: str, state_dict: Mapping[str, np.ndarray] | str | os.PathLike):
     """Builds the Flax network equivalent to timm's `model_name` and converts its weights.
 
@@ -170,22 +148,18 @@ def from_timm(model_name: str, state_dict: Mapping[str, np.ndarray] | str | os.P
       WeightMismatchError: keys missing, unexpected or of the wrong shape (all are counted, some named).
     """
     _check_supported(model_name)
-    if isinstance(state_dict, (str, os.PathLike)):
-        state_dict = load_state_dict(state_dict)
-    state_dict = {key: _as_numpy(value) for key, value in state_dict.items()}
-    classifier = _CLASSIFIERS[model_name]
-    weight = state_dict.get(f"{classifier}.weight", state_dict.get(f"{classifier}.bias"))
-    num_classes = 0 if weight is None else weight.shape[0]
+    state_dict = numpy_state_dict(state_dict)
+    num_classes = classifier_outputs(state_dict, _CLASSIFIERS[model_name])
     aux_head = model_name == "inception_v3" and any(key.startswith("AuxLogits.") for key in state_dict)
     module = create_model(model_name, **timm_options(model_name, num_classes, aux_head))
     pairs = _paired(weight_layers(module), timm_layer_names(model_name, aux_head, num_classes))
 
-    expected = {key: _timm_shape(layer.shapes[field]) for layer, name in pairs
+    expected = {key: torch_shape(layer.shapes[field]) for layer, name in pairs
                 for field, key in _keys(layer, name).items()}
     counters = {f"{name}.{_BATCH_COUNTER}" for layer, name in pairs if layer.kind == "conv_bn"}
     found = {key: value.shape for key, value in state_dict.items() if key not in counters}
     check_shapes(f"timm state_dict given for {model_name}", expected, found, _network_hint(model_name, found))
-    arrays = [{field: _to_flax(state_dict[key]) for field, key in _keys(layer, name).items()} for layer, name in pairs]
+    arrays = [{field: to_flax(state_dict[key]) for field, key in _keys(layer, name).items()} for layer, name in pairs]
     return module, to_variables([layer for layer, _ in pairs], arrays)
 
 
@@ -217,7 +191,7 @@ def to_timm(model_name: str, variables, num_batches_tracked: int | None = 0) -> 
         if layer.kind == "conv_bn" and "scale" not in fields:
             fields = {**fields, "scale": np.ones_like(fields["bias"])}
         for field, suffix in _SUFFIXES[layer.kind].items():
-            state_dict[f"{name}.{suffix}"] = _from_flax(fields[field])
+            state_dict[f"{name}.{suffix}"] = from_flax(fields[field])
         if layer.kind == "conv_bn" and num_batches_tracked is not None:
             state_dict[f"{name}.{_BATCH_COUNTER}"] = np.array(num_batches_tracked, np.int64)
     return state_dict
@@ -226,11 +200,6 @@ def to_timm(model_name: str, variables, num_batches_tracked: int | None = 0) -> 
 def _check_supported(model_name: str) -> None:
     if model_name not in _CLASSIFIERS:
         raise ValueError(f"timm has no counterpart of {model_name!r} here; supported: {', '.join(_CLASSIFIERS)}.")
-
-
-def _as_numpy(value) -> np.ndarray:
-    # Torch tensors (detached, on the CPU) convert without importing torch.
-    return value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
 
 
 def _paired(layers: list[WeightLayer], names: list[str]) -> list[tuple[WeightLayer, str]]:
@@ -243,25 +212,6 @@ def _paired(layers: list[WeightLayer], names: list[str]) -> list[tuple[WeightLay
 def _keys(layer: WeightLayer, name: str) -> dict[str, str]:
     """timm's key for each of the layer's Flax fields."""
     return {field: f"{name}.{_SUFFIXES[layer.kind][field]}" for field in layer.shapes}
-
-
-def _to_flax(array: np.ndarray) -> np.ndarray:
-    if array.ndim == 4:
-        return array.transpose(2, 3, 1, 0)  # OIHW → HWIO
-    return array.T if array.ndim == 2 else array  # linear (out, in) → (in, out)
-
-
-def _from_flax(array: np.ndarray) -> np.ndarray:
-    if array.ndim == 4:
-        return np.ascontiguousarray(array.transpose(3, 2, 0, 1))  # HWIO → OIHW
-    return np.ascontiguousarray(array.T) if array.ndim == 2 else array
-
-
-def _timm_shape(flax_shape: tuple[int, ...]) -> tuple[int, ...]:
-    if len(flax_shape) == 4:
-        height, width, fan_in, fan_out = flax_shape
-        return fan_out, fan_in, height, width
-    return tuple(reversed(flax_shape))
 
 
 def _network_hint(model_name: str, found: Mapping[str, tuple]) -> str:

@@ -31,8 +31,7 @@ from typing import Mapping, NamedTuple
 import numpy as np
 
 from inception_jax.convert.mismatch import check_shapes
-# The PyTorch layout helpers are shared with the timm converter.
-from inception_jax.convert.timm import _as_numpy, _timm_shape as _torch_shape, _to_flax, load_state_dict
+from inception_jax.convert.pytorch_layout import classifier_outputs, numpy_state_dict, to_flax, torch_shape
 from inception_jax.convert.weight_layers import WeightLayer, to_variables, weight_layers
 from inception_jax.models import alexnet, create_model, googlenet, vgg
 from inception_jax.models.resnet import IMAGENET_DEPTHS
@@ -152,12 +151,8 @@ def from_torchvision(model_name: str, state_dict: Mapping[str, np.ndarray] | str
       WeightMismatchError: keys missing, unexpected or of the wrong shape (all are counted, some named).
     """
     _check_supported(model_name)
-    if isinstance(state_dict, (str, os.PathLike)):
-        state_dict = load_state_dict(state_dict)
-    state_dict = {key: _as_numpy(value) for key, value in state_dict.items()}
-    classifier = _CLASSIFIERS[model_name]
-    weight = state_dict.get(f"{classifier}.weight", state_dict.get(f"{classifier}.bias"))
-    num_classes = 0 if weight is None else weight.shape[0]
+    state_dict = numpy_state_dict(state_dict)
+    num_classes = classifier_outputs(state_dict, _CLASSIFIERS[model_name])
     aux_logits = model_name == "googlenet" and any(key.startswith(("aux1.", "aux2.")) for key in state_dict)
     module, pairs = _build(model_name, num_classes, aux_logits)
 
@@ -180,7 +175,7 @@ def _build(model_name: str, num_classes: int, aux_logits: bool):
 
 
 def _expected_shapes(pairs: list[tuple[WeightLayer, TorchLayer]]) -> dict[str, tuple]:
-    return {key: _torch_shape(layer.shapes[field]) for layer, torch_layer in pairs
+    return {key: torch_shape(layer.shapes[field]) for layer, torch_layer in pairs
             for field, key in _keys(layer, torch_layer).items()}
 
 
@@ -202,7 +197,7 @@ def _to_flax_layout(array: np.ndarray, grid: int) -> np.ndarray:
     if grid:  # (out, C·g·g) flattened channel-major → (g·g·C, out) flattened as the NHWC map is
         out_features = array.shape[0]
         return array.reshape(out_features, -1, grid, grid).transpose(2, 3, 1, 0).reshape(-1, out_features)
-    return _to_flax(array)
+    return to_flax(array)
 
 
 def _network_hint(model_name: str, found: Mapping[str, tuple]) -> str:
