@@ -19,6 +19,8 @@ import sys
 from absl import app, flags
 from ml_collections import config_flags
 
+from inception_jax.train import mesh
+
 config_flags.DEFINE_config_file("config", None, "Experiment config whose `input` says what to evaluate on "
                                 "(default: the first workdir's stored config).", lock_config=True)
 flags.DEFINE_multi_string("workdir", [], "Training run (python -m inception_jax.main --workdir); repeatable.")
@@ -29,10 +31,7 @@ flags.DEFINE_list("crops", ["1"], "Crop counts to evaluate, from 1, 12 and 144 (
 flags.DEFINE_bool("ensemble", False, "Also average the softmax of all networks (one ensemble each of raw and EMA).")
 flags.DEFINE_integer("max_examples", None, "Evaluate only the first N images of the split (quick checks).")
 flags.DEFINE_string("json", None, "Also write the results to this JSON file.")
-flags.DEFINE_bool("distributed", False, "Call jax.distributed.initialize() (multi-host GPU/TPU jobs).")
-flags.DEFINE_string("coordinator_address", None, "host:port of process 0, when not auto-detected.")
-flags.DEFINE_integer("num_processes", None, "Number of processes, when not auto-detected.")
-flags.DEFINE_integer("process_id", None, "This process's index, when not auto-detected.")
+mesh.define_distributed_flags()
 FLAGS = flags.FLAGS
 
 
@@ -49,10 +48,8 @@ def main(argv):
     import jax  # noqa: PLC0415 (after flag parsing: keeps `--help` fast)
 
     from inception_jax.evaluation import evaluator, report  # noqa: PLC0415
-    from inception_jax.train import mesh  # noqa: PLC0415
 
-    if FLAGS.distributed:
-        mesh.initialize_distributed(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
+    mesh.initialize_from_flags(FLAGS)
     try:
         input_config = evaluator.evaluation_input(FLAGS.workdir, FLAGS.step,
                                                   FLAGS.config.input if FLAGS.config is not None else None)

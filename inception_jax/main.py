@@ -11,6 +11,8 @@ import os
 from absl import app, flags
 from ml_collections import config_flags
 
+from inception_jax.train import mesh
+
 # The embedded default lives with the other configs, in the repository.
 _DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "experiments",
                                "configs", "default.py")
@@ -18,10 +20,7 @@ _DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(_
 config_flags.DEFINE_config_file("config", _DEFAULT_CONFIG, "Experiment config file (a get_config(arg) module).",
                                 lock_config=True)
 flags.DEFINE_string("workdir", "runs/default", "Directory for checkpoints, metrics.jsonl and TensorBoard events.")
-flags.DEFINE_bool("distributed", False, "Call jax.distributed.initialize() (multi-host GPU/TPU jobs).")
-flags.DEFINE_string("coordinator_address", None, "host:port of process 0, when not auto-detected.")
-flags.DEFINE_integer("num_processes", None, "Number of processes, when not auto-detected.")
-flags.DEFINE_integer("process_id", None, "This process's index, when not auto-detected.")
+mesh.define_distributed_flags()
 FLAGS = flags.FLAGS
 
 
@@ -29,10 +28,9 @@ def main(argv):
     del argv
     logging.getLogger().setLevel(logging.INFO)
     logging.getLogger("absl").setLevel(logging.WARNING)  # Orbax logs each save's internals through absl.
-    from inception_jax.train import mesh, trainer  # after flag parsing: keeps `--help` fast
+    from inception_jax.train import trainer  # after flag parsing: keeps `--help` fast
 
-    if FLAGS.distributed:
-        mesh.initialize_distributed(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
+    mesh.initialize_from_flags(FLAGS)
     metrics = trainer.train_and_evaluate(FLAGS.config, FLAGS.workdir)
     logging.info("Final evaluation: %s", "  ".join(f"{k} {v:.4f}" for k, v in sorted(metrics.items())))
 

@@ -27,6 +27,22 @@ def initialize_distributed(coordinator_address: str | None = None, num_processes
                  jax.local_device_count(), jax.device_count())
 
 
+def define_distributed_flags() -> None:
+    """The multi-host flags of the command-line tools (`--distributed` and its three overrides)."""
+    from absl import flags  # noqa: PLC0415 (only the CLIs need absl)
+
+    flags.DEFINE_bool("distributed", False, "Call jax.distributed.initialize() (multi-host GPU/TPU jobs).")
+    flags.DEFINE_string("coordinator_address", None, "host:port of process 0, when not auto-detected.")
+    flags.DEFINE_integer("num_processes", None, "Number of processes, when not auto-detected.")
+    flags.DEFINE_integer("process_id", None, "This process's index, when not auto-detected.")
+
+
+def initialize_from_flags(flag_values) -> None:
+    """`initialize_distributed` with the values of `define_distributed_flags`, if `--distributed` is set."""
+    if flag_values.distributed:
+        initialize_distributed(flag_values.coordinator_address, flag_values.num_processes, flag_values.process_id)
+
+
 def make_mesh(devices=None) -> jax.sharding.Mesh:
     """A 1-D mesh over `devices` (default: every device of every process).
 
