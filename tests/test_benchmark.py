@@ -93,3 +93,20 @@ def test_measure_takes_the_median_window(monkeypatch):
     assert result["steps"] == 2
     assert result["images_per_s_windows"] == [8.0, 4.0, 16.0] and result["images_per_s"] == 8.0
     assert result["step_s"] == 1.0
+
+
+def test_keras_stock_runs_keras_with_the_callers_xla_flags(monkeypatch):
+    seen = {}
+
+    def fake_run(command, env, **kwargs):
+        seen.update(peer=command[3], env=env)
+        return subprocess.CompletedProcess(command, 0, stdout=peers.RESULT_MARKER + '{"status": "ok"}\n')
+
+    monkeypatch.setattr(peers.subprocess, "run", fake_run)
+    monkeypatch.setenv("XLA_FLAGS", "--tuned")
+    result = peers.run_peer("keras-stock", sys.executable, model="inception_v3", mode="train", batch=2,
+                            image_size=75, dtype="float32", steps=1, repeats=1, warmup=1, min_window_s=0.0,
+                            xla_flags="")
+    assert result == {"status": "ok"} and seen["peer"] == "keras-stock"
+    assert seen["env"]["XLA_FLAGS"] == "" and seen["env"]["KERAS_BACKEND"] == "jax"
+    assert peers.RUNNERS["keras-stock"] is peers.RUNNERS["keras"]

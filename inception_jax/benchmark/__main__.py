@@ -25,7 +25,7 @@ from inception_jax.summary import count_macs
 DEFAULT_TIMM_PYTHON = os.path.join(".timm-ref", "bin", "python")
 # XLA:CPU hands convolutions to YNNPACK by default. On the stem's large feature maps its weight-gradient
 # convolutions are 3-10x slower than XLA's own (Eigen) ones, and with it off an Inception-v3 train step is
-# ~1.6x faster while inference is unchanged (benchmarks/PERFORMANCE.md). CPU-only; ignored by GPU backends.
+# ~1.6x faster while inference is unchanged (README, "Performance"). CPU-only; ignored by GPU backends.
 TUNED_XLA_FLAGS = ("--xla_cpu_experimental_ynn_fusion_type=-individual_convolution",)
 
 
@@ -80,7 +80,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="train without donating the state's buffers (to measure what donation saves)")
     parser.add_argument("--stock-xla", action="store_true",
                         help=f"leave XLA_FLAGS as they are; by default {' '.join(TUNED_XLA_FLAGS)} is added, "
-                             "for us and the Keras peer alike")
+                             "for us and the keras peer alike (keras-stock always runs without it)")
     parser.add_argument("--json", metavar="PATH", help="write the full record as JSON")
     parser.add_argument("--hlo", metavar="PATH", help="write our compiled (optimised) HLO as text")
     parser.add_argument("--profile", metavar="DIR", help="trace one more window with jax.profiler into DIR and "
@@ -131,7 +131,7 @@ def measure_input_pipeline(args) -> dict:
             "cores": cores, "images_per_s_per_core": images_per_s / cores}
 
 
-def benchmark(args, command: str) -> dict:
+def benchmark(args, command: str, stock_xla_flags: str) -> dict:
     """Measures ours, then each requested peer, and assembles the record."""
     model = create_model(args.model, dtype=getattr(jnp, args.dtype), remat=args.remat, **dict(args.set))
     image_size = args.image_size or model.default_size
@@ -152,10 +152,11 @@ def benchmark(args, command: str) -> dict:
     }
     results = {"ours": measure_ours(model, mode=args.mode, batch=args.batch, image_size=image_size,
                                     donate=args.donate, hlo_path=args.hlo, profile_dir=args.profile, **timing)}
-    pythons = {"timm": args.timm_python, "keras": args.keras_python}
+    pythons = {"timm": args.timm_python, "keras": args.keras_python, "keras-stock": args.keras_python}
     for peer in args.compare:
         results[peer] = run_peer(peer, pythons[peer], model=args.model, mode=args.mode, batch=args.batch,
-                                 image_size=image_size, dtype=args.dtype, **timing)
+                                 image_size=image_size, dtype=args.dtype,
+                                 xla_flags=stock_xla_flags if peer == "keras-stock" else None, **timing)
     peak = report.peak_tflops(record["hardware"]["device_kind"], args.dtype)
     for result in results.values():
         report.add_flop_rates(result, flops_per_image, peak)
@@ -167,6 +168,7 @@ def benchmark(args, command: str) -> dict:
 def main(argv=None) -> None:
     args = parse_args(argv)
     command = shlex.join(["python", "-m", "inception_jax.benchmark", *(sys.argv[1:] if argv is None else argv)])
+    stock_xla_flags = os.environ.get("XLA_FLAGS", "")
     if not args.stock_xla:
         add_tuned_xla_flags()  # before JAX starts its backend, which reads XLA_FLAGS once
     if args.input_pipeline:
@@ -174,7 +176,7 @@ def main(argv=None) -> None:
         print(f"input pipeline: {record['images_per_s']:.0f} images/s on {record['cores']} cores = "
               f"{record['images_per_s_per_core']:.0f} images/s per core")
     else:
-        record = benchmark(args, command)
+        record = benchmark(args, command, stock_xla_flags)
         print(report.format_report(record))
     if args.json:
         report.write_json(record, args.json)

@@ -34,7 +34,8 @@ import subprocess
 import sys
 import time
 
-PEERS = ("timm", "keras")
+# "keras-stock": Keras with XLA_FLAGS as the caller had them, without our CPU tuning: what a Keras user gets.
+PEERS = ("timm", "keras", "keras-stock")
 RESULT_MARKER = "BENCHMARK_RESULT "
 # Keras 3 applications per network name; Keras has no Inception-v4 or Inception-ResNet-v1.
 KERAS_APPLICATIONS = {"inception_v3": "InceptionV3", "inception_resnet_v2": "InceptionResNetV2"}
@@ -214,15 +215,17 @@ def run_keras(args) -> dict:
     return result
 
 
-RUNNERS = {"timm": run_timm, "keras": run_keras}
+RUNNERS = {"timm": run_timm, "keras": run_keras, "keras-stock": run_keras}
 
 
 # ---------------------------------------------------------------------------------------------- launcher
 
 
 def run_peer(peer: str, python: str, *, model: str, mode: str, batch: int, image_size: int, dtype: str,
-             steps: int, repeats: int, warmup: int, min_window_s: float) -> dict:
+             steps: int, repeats: int, warmup: int, min_window_s: float, xla_flags: str | None = None) -> dict:
     """Runs one peer in its own interpreter `python`; its progress streams to this process's stderr.
+
+    `xla_flags` replaces XLA_FLAGS for the peer (None: it inherits ours).
 
     A peer that crashes gives a "failed" result (the comparison goes on) rather than an exception.
     """
@@ -234,7 +237,9 @@ def run_peer(peer: str, python: str, *, model: str, mode: str, batch: int, image
     command = [python, "-P", os.path.abspath(__file__), peer, "--model", model, "--mode", mode,
                "--batch", str(batch), "--image-size", str(image_size), "--dtype", dtype, "--steps", str(steps),
                "--repeats", str(repeats), "--warmup", str(warmup), "--min-window-s", str(min_window_s)]
-    env = dict(os.environ, KERAS_BACKEND="jax") if peer == "keras" else None
+    env = dict(os.environ, KERAS_BACKEND="jax") if peer.startswith("keras") else dict(os.environ)
+    if xla_flags is not None:
+        env["XLA_FLAGS"] = xla_flags
     log(f"[{peer}] starting: {' '.join(command)}")
     completed = subprocess.run(command, stdout=subprocess.PIPE, text=True, env=env, check=False)
     results = [line[len(RESULT_MARKER):] for line in completed.stdout.splitlines() if line.startswith(RESULT_MARKER)]

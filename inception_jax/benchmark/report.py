@@ -20,7 +20,8 @@ PEAK_TFLOPS = (
     ("H200", {"bfloat16": 989.0, "float32": 495.0}),
     ("A100", {"bfloat16": 312.0, "float32": 156.0}),
 )
-IMPLEMENTATION_NAMES = {"ours": "ours (Flax, XLA)", "timm": "timm (PyTorch eager)", "keras": "Keras 3 (JAX)"}
+IMPLEMENTATION_NAMES = {"ours": "ours (Flax, XLA)", "timm": "timm (PyTorch eager)", "keras": "Keras 3 (JAX)",
+                        "keras-stock": "Keras 3 (JAX, stock XLA flags)"}
 
 
 def peak_tflops(device_kind: str, dtype: str) -> float | None:
