@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import inception_jax
+from inception_jax.models import layers
 from inception_jax.summary import count_macs, count_params, endpoint_shapes
 from model_utils import random_variables
 
@@ -255,3 +256,19 @@ def test_block_remat_keeps_the_function_and_its_gradients():
     with pytest.raises(ValueError, match="choose one of none, block"):
         jax.eval_shape(inception_jax.create_model("inception_v4", remat="all").init, jax.random.key(0),
                        jnp.zeros((1, 75, 75, 3)))
+
+
+@pytest.mark.parametrize("padding", ["SAME", "VALID", [(0, 0), (0, 0)]])
+def test_pointwise_convolutions_run_as_matmuls_with_the_same_result(padding, monkeypatch):
+    einsums, einsum = [], jnp.einsum
+    monkeypatch.setattr(jnp, "einsum", lambda *a, **k: einsums.append(a[0]) or einsum(*a, **k))
+    x = jnp.asarray(np.random.default_rng(0).standard_normal((2, 6, 6, 3)), jnp.float32)
+    conv = layers.conv2d(5, (1, 1), padding=padding)
+    variables = conv.init(jax.random.key(0), x)
+    expected = jax.lax.conv_general_dilated(x, variables["params"]["kernel"], (1, 1), "VALID",
+                                            dimension_numbers=("NHWC", "HWIO", "NHWC")) + variables["params"]["bias"]
+    np.testing.assert_allclose(conv.apply(variables, x), expected, atol=1e-6)
+    assert len(einsums) == 2  # init and apply
+    strided = layers.conv2d(5, (1, 1), strides=(2, 2))
+    strided.apply(strided.init(jax.random.key(0), x), x)
+    assert len(einsums) == 2  # a strided 1×1 stays a convolution

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from inception_jax.models.layers import NetOptions, conv_init, linear_init, relu
+from inception_jax.models.layers import NetOptions, conv2d, conv_init, linear_init, relu
 from inception_jax.models.network import Network
 
 
@@ -40,7 +40,7 @@ class ConvReLU(nn.Module):
     @nn.compact
     def __call__(self, x, train: bool = False):
         o = self.opts
-        x = nn.Conv(o.depth(self.features), (self.kernel, self.kernel), (self.stride, self.stride),
+        x = conv2d(o.depth(self.features), (self.kernel, self.kernel), (self.stride, self.stride),
                     padding=self.padding, feature_group_count=self.groups, kernel_init=conv_init, dtype=o.dtype,
                     param_dtype=o.param_dtype, name="conv")(x)
         return relu(x)

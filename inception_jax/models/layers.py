@@ -11,6 +11,7 @@ from typing import Any, Callable, NamedTuple, Sequence
 
 import flax.linen as nn
 import jax.numpy as jnp
+from jax import lax
 
 # Networks sow one dict of endpoints, aux logits included, as `intermediates/endpoints`
 # (see `inception_jax.forward_with_endpoints`).
@@ -29,6 +30,26 @@ def relu(x):
     """The rectifier of every network (see `RELU_OVERRIDE`)."""
     override = RELU_OVERRIDE.get()
     return nn.relu(x) if override is None else override(x)
+
+
+def conv_or_matmul(lhs, rhs, window_strides, padding, lhs_dilation=None, rhs_dilation=None, dimension_numbers=None,
+                   feature_group_count=1, precision=None):
+    """`lax.conv_general_dilated` for NHWC/HWIO, except that a 1×1, stride-1, unpadded, ungrouped convolution is
+    computed as the matmul over channels it is (for a 1×1 kernel a padding string means no padding). XLA:CPU runs
+    these ~1.3× faster as a dot in a train step (README, "Performance"); the parameters and results are the same."""
+    undilated = all(d == 1 for d in (*(lhs_dilation or ()), *(rhs_dilation or ())))
+    unpadded = isinstance(padding, str) or all(tuple(p) == (0, 0) for p in padding)
+    if rhs.shape[:2] == (1, 1) and tuple(window_strides) == (1, 1) and feature_group_count == 1 and unpadded \
+            and undilated:
+        return jnp.einsum("...c,cd->...d", lhs, rhs[0, 0], precision=precision)
+    return lax.conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=lhs_dilation,
+                                    rhs_dilation=rhs_dilation, dimension_numbers=dimension_numbers,
+                                    feature_group_count=feature_group_count, precision=precision)
+
+
+def conv2d(*args, **kwargs) -> nn.Conv:
+    """`nn.Conv` (same parameters, same names) computing through `conv_or_matmul`: every network's conv layer."""
+    return nn.Conv(*args, conv_general_dilated=conv_or_matmul, **kwargs)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,7 +132,7 @@ class ConvBN(nn.Module):
     @nn.compact
     def __call__(self, x, train: bool = False):
         o = self.opts
-        x = nn.Conv(o.depth(self.features), _pair(self.kernel), _pair(self.stride), padding=self.padding,
+        x = conv2d(o.depth(self.features), _pair(self.kernel), _pair(self.stride), padding=self.padding,
                     use_bias=False, kernel_init=conv_init, dtype=o.dtype, param_dtype=o.param_dtype, name="conv")(x)
         x = nn.BatchNorm(use_running_average=not train, momentum=o.bn_momentum, epsilon=o.bn_epsilon,
                          use_scale=o.bn_use_scale, dtype=o.dtype, param_dtype=o.param_dtype, name="bn")(x)
@@ -176,7 +197,7 @@ class ScaledResidual(nn.Module):
     @nn.compact
     def __call__(self, x, branches, train: bool = False):
         o = self.opts
-        up = nn.Conv(x.shape[-1], (1, 1), use_bias=True, kernel_init=linear_init, dtype=o.dtype,
+        up = conv2d(x.shape[-1], (1, 1), use_bias=True, kernel_init=linear_init, dtype=o.dtype,
                      param_dtype=o.param_dtype, name="Conv2d_1x1")(branches)
         x = x + up if self.scale == 1.0 else x + self.scale * up
         if o.bn_on_summations:

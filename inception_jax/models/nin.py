@@ -13,7 +13,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from inception_jax.models.classic import ClassicNetwork, ConvReLU, max_pool
-from inception_jax.models.layers import NetOptions, conv_init, relu
+from inception_jax.models.layers import NetOptions, conv2d, conv_init, relu
 
 
 class MlpConv(nn.Module):
@@ -63,7 +63,7 @@ class NetworkInNetwork(ClassicNetwork):
         features = endpoints["PreLogits"] = jnp.mean(x, axis=(1, 2))
         if not self.num_classes:
             return features
-        class_maps = nn.Conv(self.num_classes, (1, 1), kernel_init=conv_init, dtype=self.dtype,
+        class_maps = conv2d(self.num_classes, (1, 1), kernel_init=conv_init, dtype=self.dtype,
                              param_dtype=self.param_dtype, name="Logits")(x)
         endpoints["ClassMaps"] = relu(class_maps)
         x = endpoints["Logits"] = jnp.mean(endpoints["ClassMaps"], axis=(1, 2))

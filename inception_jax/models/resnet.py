@@ -17,7 +17,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from inception_jax.models.classic import ClassicNetwork, max_pool, variant
-from inception_jax.models.layers import ConvBN, NetOptions, conv_init, relu
+from inception_jax.models.layers import ConvBN, NetOptions, conv2d, conv_init, relu
 
 PROJECTION, ZERO_PADDING, NO_SHORTCUT = "projection", "zero_padding", "none"
 
@@ -105,7 +105,7 @@ class Bottleneck(nn.Module):
 
 def conv_without_bias(opts: NetOptions, features: int, kernel: int, stride: int, name: str) -> nn.Conv:
     """The bare conv of the pre-activation blocks (BatchNorm comes before it, so it needs no bias)."""
-    return nn.Conv(opts.depth(features), (kernel, kernel), (stride, stride), padding=kernel // 2, use_bias=False,
+    return conv2d(opts.depth(features), (kernel, kernel), (stride, stride), padding=kernel // 2, use_bias=False,
                    kernel_init=conv_init, dtype=opts.dtype, param_dtype=opts.param_dtype, name=name)
 
 
