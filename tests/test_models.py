@@ -2,6 +2,7 @@
 import subprocess
 import sys
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -272,3 +273,22 @@ def test_pointwise_convolutions_run_as_matmuls_with_the_same_result(padding, mon
     strided = layers.conv2d(5, (1, 1), strides=(2, 2))
     strided.apply(strided.init(jax.random.key(0), x), x)
     assert len(einsums) == 2  # a strided 1×1 stays a convolution
+
+
+@pytest.mark.parametrize("window, strides, padding", [((3, 3), (2, 2), "VALID"), ((3, 3), (1, 1), "SAME"),
+                                                      ((2, 2), (2, 2), ((0, 1), (0, 1))),
+                                                      ((3, 3), (2, 2), ((1, 2), (1, 2)))])
+def test_max_pool_matches_flax_and_its_gradient_with_ties(window, strides, padding):
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.integers(0, 3, (2, 11, 10, 4)), jnp.float32)  # small integers: many tied maxima
+
+    def flax_pool(x):
+        return nn.max_pool(x, window, strides, padding=padding)
+
+    def our_pool(x):
+        return layers.max_pool(x, window, strides, padding)
+
+    np.testing.assert_array_equal(our_pool(x), flax_pool(x))
+    g = jnp.asarray(rng.standard_normal(flax_pool(x).shape), jnp.float32)
+    # Each window's gradient goes to its first maximum, as XLA's select-and-scatter does.
+    np.testing.assert_allclose(jax.vjp(our_pool, x)[1](g)[0], jax.vjp(flax_pool, x)[1](g)[0], atol=1e-6)

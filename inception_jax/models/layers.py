@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import contextvars
 import dataclasses
+import functools
 from typing import Any, Callable, NamedTuple, Sequence
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 from jax import lax
 
@@ -99,6 +101,49 @@ class Split(NamedTuple):
     layers: tuple
 
 
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2, 3))
+def _max_pool(x, window: tuple, strides: tuple, pads: tuple):
+    return lax.reduce_window(x, -jnp.inf, lax.max, (1, *window, 1), (1, *strides, 1), ((0, 0), *pads, (0, 0)))
+
+
+def _max_pool_forward(x, window, strides, pads):
+    y = _max_pool(x, window, strides, pads)
+    return y, (x, y)
+
+
+def _max_pool_backward(window, strides, pads, residuals, g):
+    """JAX's max-pool gradient (each window's gradient to its first maximum, in row-major order) as one strided
+    slice and pad per window tap, instead of XLA's select-and-scatter, which XLA:CPU runs slowly."""
+    x, y = residuals
+    padded = jnp.pad(x, ((0, 0), *pads, (0, 0)), constant_values=-jnp.inf)
+    (kh, kw), (sh, sw), (ho, wo), (hp, wp) = window, strides, y.shape[1:3], padded.shape[1:3]
+    taken = jnp.zeros(y.shape, bool)
+    dx = jnp.zeros_like(padded)
+    for i in range(kh):
+        for j in range(kw):
+            tap = padded[:, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw]
+            first = (tap == y) & ~taken
+            taken = taken | first
+            # Scatter back: tap (i, j) of output (r, c) is input (i + r·sh, j + c·sw).
+            dx = dx + lax.pad(jnp.where(first, g, 0).astype(g.dtype), jnp.zeros((), g.dtype),
+                              ((0, 0, 0), (i, hp - i - sh * (ho - 1) - 1, sh - 1),
+                               (j, wp - j - sw * (wo - 1) - 1, sw - 1), (0, 0, 0)))
+    (top, _), (left, _) = pads
+    return (dx[:, top:top + x.shape[1], left:left + x.shape[2]],)
+
+
+_max_pool.defvjp(_max_pool_forward, _max_pool_backward)
+
+
+def max_pool(x, window: tuple[int, int], strides: tuple[int, int], padding="VALID"):
+    """`nn.max_pool` over NHWC `x` (`padding`: "SAME", "VALID" or ((top, bottom), (left, right))), with the
+    same gradient computed faster on XLA:CPU (README, "Performance")."""
+    window, strides = tuple(window), tuple(strides)
+    if isinstance(padding, str):
+        padding = lax.padtype_to_pads(x.shape[1:3], window, strides, padding)
+    return _max_pool(x, window, strides, tuple(tuple(p) for p in padding))
+
+
 def _pair(k):
     return (k, k) if isinstance(k, int) else tuple(k)
 
@@ -115,7 +160,7 @@ def pool(x, spec: Pool, opts: NetOptions):
     """Applies a `Pool` spec with TF's padding semantics unless `opts` asks for PyTorch's."""
     window, strides = _pair(spec.window), _pair(spec.stride)
     if spec.kind == "max":
-        return nn.max_pool(x, window, strides, padding=spec.padding)
+        return max_pool(x, window, strides, padding=spec.padding)
     return nn.avg_pool(x, window, strides, padding=spec.padding, count_include_pad=opts.avg_pool_count_include_pad)
 
 
