@@ -21,7 +21,7 @@ PEAK_TFLOPS = (
     ("A100", {"bfloat16": 312.0, "float32": 156.0}),
 )
 IMPLEMENTATION_NAMES = {"ours": "ours (Flax, XLA)", "timm": "timm (PyTorch eager)", "keras": "Keras 3 (JAX)",
-                        "keras-stock": "Keras 3 (JAX, stock XLA flags)"}
+                        "keras-stock": "Keras 3 (JAX, stock XLA)"}
 
 
 def peak_tflops(device_kind: str, dtype: str) -> float | None:
@@ -69,13 +69,13 @@ def format_report(record: dict) -> str:
         f"FLOPs: {flops['flops_per_mac']}·MACs = {flops['flops_per_image'] / 1e9:.1f} GFLOP per image "
         f"({flops['macs_per_image'] / 1e9:.2f} GMACs)",
         "",
-        f"{'implementation':<22}{'img/s':>8}{'ms/step':>10}{'compile s':>11}{'peak mem':>11}{'TFLOP/s':>9}"
+        f"{'implementation':<26}{'img/s':>8}{'ms/step':>10}{'compile s':>11}{'peak mem':>11}{'TFLOP/s':>9}"
         f"{'MFU':>7}{'ours ÷ it':>11}",
     ]
     for name, result in record["results"].items():
         label = IMPLEMENTATION_NAMES.get(name, name)
         if result.get("status") != "ok":
-            lines.append(f"{label:<22}{result.get('status')}: {result.get('reason', '')}")
+            lines.append(f"{label:<26}{result.get('status')}: {result.get('reason', '')}")
             continue
         # Ours: XLA compilation alone; peers: their first step, which for Keras includes compiling.
         compile_s = result.get("compile_s", result["warmup_s"][0])
@@ -83,7 +83,7 @@ def format_report(record: dict) -> str:
         ratio = record["ratios"].get(name)
         ratio_text = f"{ratio:.2f}×" if ratio else ""
         mfu = f"{100 * result['mfu']:.1f}%" if result.get("mfu") is not None else "–"
-        lines.append(f"{label:<22}{result['images_per_s']:>8.2f}{1e3 * result['step_s']:>10.0f}{compile_s:>11.1f}"
+        lines.append(f"{label:<26}{result['images_per_s']:>8.2f}{1e3 * result['step_s']:>10.0f}{compile_s:>11.1f}"
                      f"{_gigabytes(memory):>11}{result['tflops']:>9.3f}{mfu:>7}{ratio_text:>11}")
     ours = record["results"]["ours"]
     lines += ["", "peak mem: device peak where the backend reports one, else the peak resident set over the timed "
