@@ -13,7 +13,7 @@ import pytest
 from fixtures.torchvision_weights import (LAYOUT_NETWORKS, LOGIT_NETWORKS, LOGITS_PATH, images, load_layouts,
                                           torchvision_state_dict)
 from inception_jax import forward_with_endpoints
-from inception_jax.convert import WeightMismatchError, from_torchvision
+from inception_jax.convert import WeightMismatchError, from_torchvision, to_torchvision
 from inception_jax.convert.torchvision import torchvision_shapes
 
 TOLERANCE = 1e-4  # max-abs, fp32
@@ -133,3 +133,20 @@ def test_another_networks_state_dict_is_recognised():
 def test_unsupported_network_lists_the_supported_ones():
     with pytest.raises(ValueError, match="supported: alexnet, vgg11, .*resnet152"):
         from_torchvision("vgg11_lrn", {})
+
+
+@pytest.mark.parametrize("name", list(LAYOUT_NETWORKS))
+def test_to_torchvision_gives_back_the_state_dict_exactly(name):
+    original = state_dict(name)
+    batches = {int(v) for k, v in original.items() if k.endswith("num_batches_tracked")}
+    _, variables = from_torchvision(name, original)
+    back = to_torchvision(name, variables, num_batches_tracked=batches.pop() if batches else 0)
+    assert set(back) == set(original)
+    for key, value in original.items():
+        assert back[key].dtype == value.dtype and np.array_equal(back[key], value), key
+
+
+def test_to_torchvision_refuses_variables_of_another_network():
+    _, variables = from_torchvision("resnet18", state_dict("resnet18"))
+    with pytest.raises(WeightMismatchError, match="resnet34"):
+        to_torchvision("resnet34", variables)

@@ -1,9 +1,10 @@
-"""Pretrained weights in and out: timm state_dicts, Keras 3 applications and TF-slim checkpoints.
+"""Pretrained weights in and out: timm and torchvision state_dicts, Keras 3 applications, TF-slim checkpoints.
 
     module, variables = inception_jax.convert.from_timm("inception_v4", "inception_v4.safetensors")
     module, variables = inception_jax.convert.from_keras("inception_resnet_v2", keras_model_or_weights_file)
     module, variables = inception_jax.convert.from_slim("inception_v3", "inception_v3.ckpt")
     state_dict = inception_jax.convert.to_timm("inception_v4", variables)
+    state_dict = inception_jax.convert.to_torchvision("resnet50", variables)
 
 Each `from_*` returns a network built to compute exactly what the source computes, and its variables
 (`params`, `batch_stats`). Weights that do not fit raise `WeightMismatchError`, naming the keys; nothing is ever
@@ -14,6 +15,6 @@ from inception_jax.convert.keras import from_keras
 from inception_jax.convert.mismatch import WeightMismatchError
 from inception_jax.convert.slim import from_slim
 from inception_jax.convert.timm import from_timm, to_timm
-from inception_jax.convert.torchvision import from_torchvision
+from inception_jax.convert.torchvision import from_torchvision, to_torchvision
 
-__all__ = ["from_timm", "to_timm", "from_torchvision", "from_keras", "from_slim", "WeightMismatchError"]
+__all__ = ["from_timm", "to_timm", "from_torchvision", "to_torchvision", "from_keras", "from_slim", "WeightMismatchError"]

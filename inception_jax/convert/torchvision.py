@@ -1,4 +1,5 @@
-"""torchvision → inception_jax: `from_torchvision` loads a torchvision state_dict into the equivalent Flax network.
+"""torchvision ↔ inception_jax: `from_torchvision` loads a torchvision state_dict into the equivalent Flax network,
+and `to_torchvision` writes Flax variables back as torchvision's state_dict.
 
 Networks: alexnet, vgg11/13/16/19, googlenet, resnet18/34/50/101/152. Each network's torchvision layer names are
 listed below in the order the Flax network runs its layers and paired with them one to one (see
@@ -30,9 +31,12 @@ from typing import Mapping, NamedTuple
 
 import numpy as np
 
+from flax import traverse_util
+
 from inception_jax.convert.mismatch import check_shapes
-from inception_jax.convert.pytorch_layout import classifier_outputs, numpy_state_dict, to_flax, torch_shape
-from inception_jax.convert.weight_layers import WeightLayer, to_variables, weight_layers
+from inception_jax.convert.pytorch_layout import (classifier_outputs, from_flax, numpy_state_dict, to_flax,
+                                                  torch_shape)
+from inception_jax.convert.weight_layers import WeightLayer, from_variables, to_variables, weight_layers
 from inception_jax.models import alexnet, create_model, googlenet, vgg
 from inception_jax.models.resnet import IMAGENET_DEPTHS
 
@@ -164,6 +168,32 @@ def from_torchvision(model_name: str, state_dict: Mapping[str, np.ndarray] | str
     return module, to_variables([layer for layer, _ in pairs], arrays)
 
 
+def to_torchvision(model_name: str, variables, num_batches_tracked: int | None = 0) -> dict[str, np.ndarray]:
+    """torchvision's state_dict (numpy arrays) for Flax `variables` of the network `from_torchvision` builds,
+    e.g. after fine-tuning in JAX: `torchvision.models.<model_name>().load_state_dict` takes it (as tensors).
+
+    `num_batches_tracked` is written for every BatchNorm (int64), or left out when None;
+    `to_torchvision(name, from_torchvision(name, sd)[1], n)` gives back `sd` exactly when its counters are `n`.
+    The class count and GoogLeNet's side classifiers are read from `variables`.
+
+    Raises:
+      WeightMismatchError: `variables` do not fit torchvision's network (the leaves are named).
+    """
+    _check_supported(model_name)
+    leaves = traverse_util.flatten_dict(variables["params"])
+    num_classes = leaves[("Logits", "kernel")].shape[-1] if ("Logits", "kernel") in leaves else 0
+    aux_logits = model_name == "googlenet" and any(key[0].startswith("AuxLogits") for key in leaves)
+    _, pairs = _build(model_name, num_classes, aux_logits)
+    arrays = from_variables([layer for layer, _ in pairs], variables, f"variables given for torchvision's {model_name}")
+    state_dict = {}
+    for (layer, torch_layer), fields in zip(pairs, arrays):
+        for field, key in _keys(layer, torch_layer).items():
+            state_dict[key] = _from_flax_layout(fields[field], torch_layer.grid if field == "kernel" else 0)
+        if layer.kind == "conv_bn" and num_batches_tracked is not None:
+            state_dict[f"{torch_layer.bn}.{_BATCH_COUNTER}"] = np.array(num_batches_tracked, np.int64)
+    return state_dict
+
+
 def _build(model_name: str, num_classes: int, aux_logits: bool):
     """The Flax network matching torchvision's, and its weight layers paired with torchvision's."""
     module = create_model(model_name, **torchvision_options(model_name, num_classes, aux_logits))
@@ -198,6 +228,14 @@ def _to_flax_layout(array: np.ndarray, grid: int) -> np.ndarray:
         out_features = array.shape[0]
         return array.reshape(out_features, -1, grid, grid).transpose(2, 3, 1, 0).reshape(-1, out_features)
     return to_flax(array)
+
+
+def _from_flax_layout(array: np.ndarray, grid: int) -> np.ndarray:
+    if grid:  # inverse of `_to_flax_layout`
+        out_features = array.shape[-1]
+        return np.ascontiguousarray(array.reshape(grid, grid, -1, out_features).transpose(3, 2, 0, 1)
+                                    .reshape(out_features, -1))
+    return from_flax(array)
 
 
 def _network_hint(model_name: str, found: Mapping[str, tuple]) -> str:
