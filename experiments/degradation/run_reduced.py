@@ -20,7 +20,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def mean_curve(run_dirs: list[str], key: str) -> tuple[list[int], np.ndarray]:
-    """Steps and the mean over runs of `key` (as an error rate for accuracies), on the steps all runs logged."""
+    """Steps and the mean over runs of `key` (eval accuracies as error rates, see `plot.series`), on the steps
+    all runs logged."""
     curves = [dict(zip(*series(read_metrics(d), key))) for d in run_dirs]
     steps = sorted(set.intersection(*(set(c) for c in curves)))
     return steps, np.mean([[c[s] for s in steps] for c in curves], axis=0)
@@ -37,8 +38,8 @@ def plot_figure_6(runs_by_network: dict[str, list[str]], path: str) -> None:
     for ax, kind in zip(axes[0], kinds):
         networks = sorted((n for n in runs_by_network if n.startswith(kind)), key=lambda n: int(n[len(kind):]))
         for colour, network in zip(("C0", "C3", "C2", "C1"), networks):
-            steps, train_error = mean_curve(runs_by_network[network], "train/top1")
-            ax.plot(steps, 1.0 - train_error, color=colour, linestyle="--", label=f"{network} train")
+            steps, train_accuracy = mean_curve(runs_by_network[network], "train/top1")
+            ax.plot(steps, 1.0 - train_accuracy, color=colour, linestyle="--", label=f"{network} train")
             steps, test_error = mean_curve(runs_by_network[network], "eval/top1")
             ax.plot(steps, test_error, color=colour, label=f"{network} test")
         ax.set(title="plain" if kind == "plain" else "ResNet", xlabel="step", yscale="log")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import flax.linen as nn
 
-from inception_jax.models.layers import Conv, ConvBN, NetOptions, Pool, Tower, conv_init, mixed
+from inception_jax.models.layers import Conv, ConvBN, NetOptions, Pool, Tower, conv2d, conv_init, mixed
 from inception_jax.models.network import Network
 
 
@@ -59,9 +59,9 @@ class SeparableStemConv(nn.Module):
     def __call__(self, x, train: bool = False):
         o = self.opts
         multiplier = min(o.depth(self.features) // 3, 8)
-        x = nn.Conv(x.shape[-1] * multiplier, (7, 7), (2, 2), padding="SAME", feature_group_count=x.shape[-1],
-                    use_bias=False, kernel_init=conv_init, dtype=o.dtype, param_dtype=o.param_dtype,
-                    name="depthwise")(x)
+        x = conv2d(x.shape[-1] * multiplier, (7, 7), (2, 2), padding="SAME", feature_group_count=x.shape[-1],
+                   use_bias=False, kernel_init=conv_init, dtype=o.dtype, param_dtype=o.param_dtype,
+                   name="depthwise")(x)
         return ConvBN(o, self.features, 1, name="pointwise")(x, train)
 
 

@@ -42,8 +42,8 @@ class ConvReLU(nn.Module):
     def __call__(self, x, train: bool = False):
         o = self.opts
         x = conv2d(o.depth(self.features), (self.kernel, self.kernel), (self.stride, self.stride),
-                    padding=self.padding, feature_group_count=self.groups, kernel_init=conv_init, dtype=o.dtype,
-                    param_dtype=o.param_dtype, name="conv")(x)
+                   padding=self.padding, feature_group_count=self.groups, kernel_init=conv_init, dtype=o.dtype,
+                   param_dtype=o.param_dtype, name="conv")(x)
         return relu(x)
 
 
@@ -145,7 +145,7 @@ class FullyConnectedHeadNetwork(ClassicNetwork):
     def hidden_layer(self, x, name: str):
         o = self.opts
         return relu(nn.Dense(o.depth(4096), kernel_init=linear_init, dtype=o.dtype, param_dtype=o.param_dtype,
-                                name=name)(x))
+                             name=name)(x))
 
 
 def variant(base: type, class_name: str, doc: str, **constants) -> type:

@@ -125,7 +125,7 @@ def _max_pool_backward(window, strides, pads, residuals, g):
             first = (tap == y) & ~taken
             taken = taken | first
             # Scatter back: tap (i, j) of output (r, c) is input (i + r·sh, j + c·sw).
-            dx = dx + lax.pad(jnp.where(first, g, 0).astype(g.dtype), jnp.zeros((), g.dtype),
+            dx = dx + lax.pad(jnp.where(first, g, 0), jnp.zeros((), g.dtype),
                               ((0, 0, 0), (i, hp - i - sh * (ho - 1) - 1, sh - 1),
                                (j, wp - j - sw * (wo - 1) - 1, sw - 1), (0, 0, 0)))
     (top, _), (left, _) = pads

@@ -64,7 +64,7 @@ class NetworkInNetwork(ClassicNetwork):
         if not self.num_classes:
             return features
         class_maps = conv2d(self.num_classes, (1, 1), kernel_init=conv_init, dtype=self.dtype,
-                             param_dtype=self.param_dtype, name="Logits")(x)
+                            param_dtype=self.param_dtype, name="Logits")(x)
         endpoints["ClassMaps"] = relu(class_maps)
         x = endpoints["Logits"] = jnp.mean(endpoints["ClassMaps"], axis=(1, 2))
         return x

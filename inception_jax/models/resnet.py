@@ -106,7 +106,7 @@ class Bottleneck(nn.Module):
 def conv_without_bias(opts: NetOptions, features: int, kernel: int, stride: int, name: str) -> nn.Conv:
     """The bare conv of the pre-activation blocks (BatchNorm comes before it, so it needs no bias)."""
     return conv2d(opts.depth(features), (kernel, kernel), (stride, stride), padding=kernel // 2, use_bias=False,
-                   kernel_init=conv_init, dtype=opts.dtype, param_dtype=opts.param_dtype, name=name)
+                  kernel_init=conv_init, dtype=opts.dtype, param_dtype=opts.param_dtype, name=name)
 
 
 class PreActivation(nn.Module):
@@ -118,8 +118,8 @@ class PreActivation(nn.Module):
     def __call__(self, x, train: bool = False):
         o = self.opts
         return relu(nn.BatchNorm(use_running_average=not train, momentum=o.bn_momentum, epsilon=o.bn_epsilon,
-                                    use_scale=o.bn_use_scale, dtype=o.dtype, param_dtype=o.param_dtype,
-                                    name="bn")(x))
+                                 use_scale=o.bn_use_scale, dtype=o.dtype, param_dtype=o.param_dtype,
+                                 name="bn")(x))
 
 
 class PreActBlock(nn.Module):
