@@ -148,6 +148,21 @@ def test_bn_inception_minimum_is_its_total_stride():
                        jnp.zeros((1, 224, 224, 3)))
 
 
+def test_bn_inception_separable_stem_is_slims_separable_conv():
+    model = inception_jax.create_model("bn_inception", separable_stem=True, num_classes=0)
+    variables = jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1, 224, 224, 3)))
+    # slim's inception_v2_test constant: the model variables of inception_v2_base, moving statistics included.
+    assert sum(leaf.size for leaf in jax.tree.leaves(variables)) == 10_173_112
+    # Depthwise (3 inputs × multiplier 8), then pointwise with biases; no BatchNorm, so no statistics.
+    stem = jax.tree.map(lambda leaf: leaf.shape, variables["params"]["Conv2d_1a_7x7"])
+    assert stem == {"depthwise": {"kernel": (7, 7, 1, 24)}, "pointwise": {"kernel": (1, 1, 24, 64), "bias": (64,)}}
+    assert "Conv2d_1a_7x7" not in variables["batch_stats"]
+    # slim inception_v2's trainable count at 1000 classes; γ adds one per BatchNorm channel, none in the stem.
+    assert count_params(inception_jax.create_model("bn_inception", separable_stem=True)) == 11_178_336
+    assert count_params(inception_jax.create_model("bn_inception", separable_stem=True, bn_use_scale=True)) \
+        == 11_188_224
+
+
 def test_registry_errors_list_the_valid_choices():
     with pytest.raises(ValueError, match="inception_resnet_v2_paper"):
         inception_jax.create_model("inception_resnet_v3")

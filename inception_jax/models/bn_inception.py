@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import flax.linen as nn
 
-from inception_jax.models.layers import Conv, ConvBN, NetOptions, Pool, Tower, conv2d, conv_init, mixed
+from inception_jax.models.layers import Conv, ConvBN, NetOptions, Pool, Tower, conv2d, conv_init, mixed, relu
 from inception_jax.models.network import Network
 
 
@@ -50,7 +50,8 @@ class BNInceptionReduction(nn.Module):
 
 
 class SeparableStemConv(nn.Module):
-    """The release's Conv2d_1a_7x7: depthwise 7×7/2 (multiplier 8), then pointwise 1×1 → BN → ReLU."""
+    """The release's Conv2d_1a_7x7, slim's `separable_conv2d`: depthwise 7×7/2 (multiplier 8), then pointwise
+    1×1 with biases → ReLU. No BatchNorm: slim's arg scope attaches it to `conv2d` only."""
 
     opts: NetOptions
     features: int = 64
@@ -62,7 +63,9 @@ class SeparableStemConv(nn.Module):
         x = conv2d(x.shape[-1] * multiplier, (7, 7), (2, 2), padding="SAME", feature_group_count=x.shape[-1],
                    use_bias=False, kernel_init=conv_init, dtype=o.dtype, param_dtype=o.param_dtype,
                    name="depthwise")(x)
-        return ConvBN(o, self.features, 1, name="pointwise")(x, train)
+        x = conv2d(o.depth(self.features), (1, 1), use_bias=True, kernel_init=conv_init, dtype=o.dtype,
+                   param_dtype=o.param_dtype, name="pointwise")(x)
+        return relu(x)
 
 
 class BNInception(Network):
