@@ -5,11 +5,13 @@ The golden logits in fixtures/torchvision_logits.npz were computed by torchvisio
 here, so these tests need neither torch nor torchvision.
 """
 import functools
+import sys
 
 import jax
 import numpy as np
 import pytest
 
+from fixtures import torch_writer
 from fixtures.torchvision_weights import (LAYOUT_NETWORKS, LOGIT_NETWORKS, LOGITS_PATH, images, load_layouts,
                                           torchvision_state_dict)
 from inception_jax import forward_with_endpoints
@@ -98,6 +100,15 @@ def test_safetensors_file_converts_like_the_dict(tmp_path):
 
     path = tmp_path / "resnet18.safetensors"
     save_file(state_dict("resnet18"), str(path))
+    _, from_file = from_torchvision("resnet18", path)
+    _, from_dict = from_torchvision("resnet18", state_dict("resnet18"))
+    assert jax.tree.all(jax.tree.map(np.array_equal, from_file, from_dict))
+
+
+def test_pth_file_converts_without_torch(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # makes `import torch` fail
+    path = tmp_path / "resnet18.pth"
+    torch_writer.save(state_dict("resnet18"), path)
     _, from_file = from_torchvision("resnet18", path)
     _, from_dict = from_torchvision("resnet18", state_dict("resnet18"))
     assert jax.tree.all(jax.tree.map(np.array_equal, from_file, from_dict))

@@ -8,7 +8,8 @@
 
 Each `from_*` returns a network built to compute exactly what the source computes, and its variables
 (`params`, `batch_stats`). Weights that do not fit raise `WeightMismatchError`, naming the keys; nothing is ever
-loaded partially. TensorFlow, Keras and PyTorch are imported only by the functions that read their formats.
+loaded partially. TensorFlow and Keras are imported only by the functions that read their formats; PyTorch's
+files are read without PyTorch (`torch_files`).
 The command line (`python -m inception_jax.convert --help`) writes converted weights as an Orbax checkpoint.
 """
 from inception_jax.convert.keras import from_keras

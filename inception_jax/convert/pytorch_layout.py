@@ -6,9 +6,12 @@ from typing import Mapping
 
 import numpy as np
 
+from inception_jax.convert import torch_files
+
 
 def load_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Reads a state_dict from a `.safetensors` file, or a `.pth`/`.pt`/`.bin` file (which needs PyTorch)."""
+    """Reads a state_dict from a `.safetensors` file, or a `.pth`/`.pt`/`.bin` file (`torch.save`'s formats, or a
+    TorchScript archive), without PyTorch."""
     path = os.fspath(path)
     if path.endswith(".safetensors"):
         try:
@@ -18,15 +21,7 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
                               "pip install safetensors") from error
         return load_file(path)
     if path.endswith((".pth", ".pt", ".bin")):
-        try:
-            import torch  # noqa: PLC0415
-        except ImportError as error:
-            raise ImportError(f"Reading {path} needs PyTorch (pip install torch). Without it, save the weights "
-                              "as .safetensors (safetensors.torch.save_file) and convert that file.") from error
-        loaded = torch.load(path, map_location="cpu", weights_only=True)
-        # timm's training checkpoints keep the weights under "state_dict".
-        loaded = loaded.get("state_dict", loaded)
-        return {key: value.numpy() for key, value in loaded.items()}
+        return torch_files.load_state_dict(path)
     raise ValueError(f"Cannot read {path}: expected a .safetensors, .pth, .pt or .bin file.")
 
 
