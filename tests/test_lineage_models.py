@@ -40,6 +40,7 @@ EXACT = [
     case("vgg19", 143_667_240),
     case("googlenet", 6_624_904, "torchvision-without-aux", **dict(TORCHVISION_GOOGLENET, aux_head=False)),
     case("googlenet", 13_004_888, "torchvision", **TORCHVISION_GOOGLENET),
+    case("googlenet", 6_617_624, "slim", **googlenet.SLIM_OPTIONS),  # slim inception_v1's trainable variables
     case("resnet18", 11_689_512),
     case("resnet34", 21_797_672),
     case("resnet50", 25_557_032),
@@ -112,6 +113,13 @@ def test_zfnet_figure_3_sizes_at_224():
     shapes = endpoint_shapes(inception_jax.create_model("zfnet"))
     assert [shapes[name][0] for name in ("conv1", "pool1", "conv2", "pool2", "conv5", "pool5")] == [
         110, 55, 26, 13, 13, 6]
+
+
+def test_slim_googlenet_base_has_slims_model_variable_count():
+    # slim's inception_v1_test constant: inception_v1_base's model variables, moving statistics included.
+    model = inception_jax.create_model("googlenet", **dict(googlenet.SLIM_OPTIONS, num_classes=0))
+    variables = jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1, 224, 224, 3)))
+    assert sum(leaf.size for leaf in jax.tree.leaves(variables)) == 5_607_184
 
 
 def test_googlenet_table_1_sizes_at_224():

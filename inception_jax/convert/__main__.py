@@ -42,8 +42,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m inception_jax.convert", description=__doc__.split("\n\n")[0])
     parser.add_argument("--from", dest="source", choices=SOURCES, required=True, help="format of the weights")
     parser.add_argument("--model", required=True,
-                        help="timm/slim: inception_v3, inception_v4, inception_resnet_v2; keras: v3, IR-v2; "
-                             "torchvision: alexnet, vgg*, googlenet, resnet*")
+                        help="timm/slim: inception_v3, inception_v4, inception_resnet_v2 (slim also bn_inception, "
+                             "googlenet); keras: v3, IR-v2; torchvision: alexnet, vgg*, googlenet, resnet*")
     parser.add_argument("--input", required=True,
                         help="timm/torchvision: .safetensors/.pth/.bin; keras: .weights.h5/.h5; slim: checkpoint prefix")
     parser.add_argument("--output", required=True, help="directory to write the converted weights to")

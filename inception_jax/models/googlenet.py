@@ -13,6 +13,7 @@ import jax.numpy as jnp
 
 from inception_jax.models.classic import ClassicNetwork, ConvReLU, LocalResponseNorm, adaptive_avg_pool, max_pool
 from inception_jax.models.layers import ConvBN, NetOptions, linear_init, relu, wants_aux
+from inception_jax.models.layers import max_pool as layers_max_pool
 
 AUX_LOSS_WEIGHT = 0.3
 
@@ -25,6 +26,12 @@ GOOGLENET_LRN = LocalResponseNorm(size=5, k=1.0, alpha=1e-4 / 5, beta=0.75)
 # `create_model("googlenet", **this)` builds it.
 TORCHVISION_OPTIONS = {"batch_norm": True, "bn_use_scale": True, "lrn": False, "tower_kernel": 3,
                        "pool4_window": 2, "aux_adaptive_pool": True}
+
+# The authors' TF-slim `inception_v1`, BN-GoogLeNet: BatchNorm after every conv (no γ, ε 1e-3), no LRN, a 3×3 conv
+# in the "5×5" branch, a 2×2 pool before 5a, TF's SAME padding, no side classifiers, keep probability 0.8.
+# 6,617,624 parameters at 1000 classes.
+SLIM_OPTIONS = {"batch_norm": True, "bn_use_scale": False, "lrn": False, "tower_kernel": 3, "pool4_window": 2,
+                "same_padding": True, "aux_head": False, "dropout_rate": 0.2}
 
 # Table 1, per inception module: (#1×1, #3×3 reduce, #3×3, #5×5 reduce, #5×5, pool proj).
 MODULE_WIDTHS = {
@@ -103,7 +110,10 @@ class GoogLeNet(ClassicNetwork):
 
     Options that give torchvision's variant (`TORCHVISION_OPTIONS`): `batch_norm` (conv-BN-ReLU), `lrn`,
     `tower_kernel` (3 for torchvision's 3×3 where the paper has 5×5), `pool4_window` (2 in torchvision) and
-    `aux_adaptive_pool`. Any input of at least 31×31 works (15×15 with torchvision's options).
+    `aux_adaptive_pool`. slim's (`SLIM_OPTIONS`) adds `same_padding`: TF's SAME padding for the 7×7/2 conv and
+    the stride-2 max pools, which pads after rather than before where the total padding is odd (Caffe pads the
+    conv 3 on each side, and rounds the pools' output up). Any input of at least 31×31 works (15×15 with
+    torchvision's options).
     """
 
     dropout_rate: float = 0.4
@@ -113,6 +123,7 @@ class GoogLeNet(ClassicNetwork):
     tower_kernel: int = 5
     pool4_window: int = 3
     aux_adaptive_pool: bool = False
+    same_padding: bool = False
 
     has_aux_head = True
     min_size = 31
@@ -120,23 +131,30 @@ class GoogLeNet(ClassicNetwork):
 
     def body(self, x, train: bool, endpoints: dict):
         o, conv = self.opts, conv_layer(self.batch_norm)
-        x = self.block(x, train, endpoints, conv, o, 64, 7, 2, 3, name="Conv2d_1a_7x7")
-        x = endpoints["MaxPool_2a_3x3"] = max_pool(x, 3, 2, ceil_mode=True)
+        x = self.block(x, train, endpoints, conv, o, 64, 7, 2, "SAME" if self.same_padding else 3,
+                       name="Conv2d_1a_7x7")
+        x = endpoints["MaxPool_2a_3x3"] = self.reduce(x, 3)
         x = self.normalize(x, endpoints, "LocalRespNorm_2a")
         x = self.block(x, train, endpoints, conv, o, 64, 1, name="Conv2d_2b_1x1")
         x = self.block(x, train, endpoints, conv, o, 192, 3, 1, 1, name="Conv2d_2c_3x3")
         x = self.normalize(x, endpoints, "LocalRespNorm_2c")
-        x = endpoints["MaxPool_3a_3x3"] = max_pool(x, 3, 2, ceil_mode=True)
+        x = endpoints["MaxPool_3a_3x3"] = self.reduce(x, 3)
         x = self.inception(x, train, endpoints, "Mixed_3b", "Mixed_3c")
-        x = endpoints["MaxPool_4a_3x3"] = max_pool(x, 3, 2, ceil_mode=True)
+        x = endpoints["MaxPool_4a_3x3"] = self.reduce(x, 3)
         x = self.inception(x, train, endpoints, "Mixed_4b")
         self.aux(x, train, endpoints, "AuxLogits")
         x = self.inception(x, train, endpoints, "Mixed_4c", "Mixed_4d", "Mixed_4e")
         self.aux(x, train, endpoints, "AuxLogits2")
         x = self.inception(x, train, endpoints, "Mixed_4f")
         k = self.pool4_window
-        x = endpoints[f"MaxPool_5a_{k}x{k}"] = max_pool(x, k, 2, ceil_mode=True)
+        x = endpoints[f"MaxPool_5a_{k}x{k}"] = self.reduce(x, k)
         return self.inception(x, train, endpoints, "Mixed_5b", "Mixed_5c")
+
+    def reduce(self, x, window: int):
+        """The stride-2 max pools: Caffe's rounded-up output, or TF's SAME padding."""
+        if self.same_padding:
+            return layers_max_pool(x, (window, window), (2, 2), padding="SAME")
+        return max_pool(x, window, 2, ceil_mode=True)
 
     def inception(self, x, train: bool, endpoints: dict, *names: str):
         for name in names:
