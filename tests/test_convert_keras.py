@@ -3,12 +3,12 @@ import jax
 import numpy as np
 import pytest
 
-from fixtures.keras_weights import keras_logits, random_keras_model
+from fixtures.keras_weights import MEASURED, keras_logits, random_keras_model
 from fixtures.timm_weights import images
 from inception_jax.convert import WeightMismatchError, from_keras
+from parity import assert_max_abs
 
 NETWORKS = ("inception_v3", "inception_resnet_v2")
-TOLERANCE = 1e-4  # max-abs, fp32
 # Keras's TensorFlow backend reads variables with np.array(tf.Variable), which NumPy 2 warns about.
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 
@@ -25,7 +25,7 @@ def test_logits_equal_keras(name, keras_models):
     assert (module.bn_use_scale, module.bn_epsilon, module.bn_momentum) == (False, 1e-3, 0.99)
     assert (module.num_classes, module.aux_head, module.dropout_rate) == (1000, False, 0.0)
     logits = jax.jit(module.apply)(variables, images())
-    assert np.abs(np.asarray(logits) - keras_logits(model, images())).max() < TOLERANCE
+    assert_max_abs(f"{name} against Keras", logits, keras_logits(model, images()), MEASURED[name])
 
 
 def test_weights_file_converts_like_the_model(keras_models, tmp_path):

@@ -11,12 +11,12 @@ import pytest
 from flax import traverse_util
 
 import inception_jax
-from fixtures.keras_weights import keras_logits, random_keras_model
+from fixtures.keras_weights import MEASURED, keras_logits, random_keras_model
 from fixtures.timm_weights import images
 from inception_jax.convert import WeightMismatchError, from_keras, from_slim
 from model_utils import random_variables
+from parity import assert_max_abs
 
-TOLERANCE = 1e-4  # max-abs, fp32
 SCOPES = {"inception_v3": "InceptionV3", "inception_v4": "InceptionV4", "inception_resnet_v2": "InceptionResnetV2"}
 KERAS_NETWORKS = ("inception_v3", "inception_resnet_v2")
 AUX_INPUT_CHANNELS = {"inception_v3": 768, "inception_resnet_v2": 1088}
@@ -129,7 +129,8 @@ def test_checkpoint_with_background_converts_to_keras_logits(name, tmp_path):
         assert np.array_equal(read[(*head, "kernel")], written[(*head, "kernel")][:, 1:])
         assert np.array_equal(read[(*head, "bias")], written[(*head, "bias")][1:])
     logits = jax.jit(module.apply)(converted, images())
-    assert np.abs(np.asarray(logits) - keras_logits(keras_model, images())[:, 1:]).max() < TOLERANCE
+    assert_max_abs(f"{name} from a slim checkpoint against Keras", logits, keras_logits(keras_model, images())[:, 1:],
+                   MEASURED[name])
 
 
 def test_v4_checkpoint_converts_to_the_variables_it_was_written_from(tmp_path):

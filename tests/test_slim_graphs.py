@@ -8,12 +8,12 @@ import pytest
 from inception_jax import forward_with_endpoints
 from inception_jax.convert import from_slim
 from inception_jax.models import googlenet
+from parity import assert_max_abs
 from slim_graphs import GRAPHS, build_and_run
 
 # Measured 2026-12-03 (JAX 0.10.2 on CPU against TensorFlow 2.21 on CPU): max-abs over the logits (and v3's aux
 # logits), which reach 1.2–2.7; asserted with a margin of 3×.
 MEASURED = {"inception_v3": 8.4e-7, "bn_inception": 1.8e-6, "googlenet": 1.5e-6}
-TOLERANCE = {name: 3 * measured for name, measured in MEASURED.items()}
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::DeprecationWarning")
 
 
@@ -36,13 +36,10 @@ def test_logits_equal_slims_at_full_size(converted):
     logits, endpoints = jax.jit(lambda v, x: forward_with_endpoints(module, v, x))(variables,
                                                                                  images(graph.image_size))
     background = int(graph.num_classes == 1001)  # dropped by from_slim
-    errors = {"Logits": float(np.abs(np.asarray(logits) - slim_outputs["Logits"][:, background:]).max())}
+    assert_max_abs(f"{name} against slim's graph", logits, slim_outputs["Logits"][:, background:], MEASURED[name])
     if graph.aux_logits:
-        errors["AuxLogits"] = float(np.abs(np.asarray(endpoints["AuxLogits"])
-                                           - slim_outputs["AuxLogits"][:, background:]).max())
-    assert max(errors.values()) < TOLERANCE[name], (
-        f"{name} against slim's graph: max-abs {errors} (measured {MEASURED[name]:.1e}, "
-        f"tolerance {TOLERANCE[name]:.1e})")
+        assert_max_abs(f"{name}'s aux logits against slim's graph", endpoints["AuxLogits"],
+                       slim_outputs["AuxLogits"][:, background:], MEASURED[name])
 
 
 def test_module_is_slims_variant(converted):
