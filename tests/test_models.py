@@ -215,10 +215,19 @@ def test_dropout_is_active_in_train_mode_only(small_resnet):
 
 def test_endpoints_come_from_the_same_pass_as_the_logits(small_resnet):
     model, variables = small_resnet
-    images = jax.random.uniform(jax.random.key(2), (2, 75, 75, 3), minval=-1, maxval=1)
+    # Large enough for 2×3 maps in the last block, so that pooling them is not the identity.
+    images = jax.random.uniform(jax.random.key(2), (2, 107, 139, 3), minval=-1, maxval=1)
     logits, endpoints = jax.jit(lambda v, x: inception_jax.forward_with_endpoints(model, v, x))(variables, images)
-    np.testing.assert_allclose(logits, endpoints["Logits"])
     np.testing.assert_allclose(logits, jax.jit(model.apply)(variables, images), rtol=1e-5, atol=1e-5)
+    # Each recorded endpoint is the input of the next layer in that pass: the classifier applied to PreLogits
+    # gives the logits, the aux head applied to PreAuxLogits the aux logits, and PreLogits pools Conv2d_7b_1x1.
+    head = variables["params"]["Logits"]
+    np.testing.assert_allclose(endpoints["PreLogits"] @ head["kernel"] + head["bias"], logits, rtol=1e-5, atol=1e-5)
+    aux = layers.AuxHead(model.opts, 10).apply({c: variables[c]["AuxLogits"] for c in ("params", "batch_stats")},
+                                               endpoints["PreAuxLogits"])
+    np.testing.assert_allclose(aux, endpoints["AuxLogits"], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(endpoints["Conv2d_7b_1x1"].mean(axis=(1, 2)), endpoints["PreLogits"], rtol=1e-5,
+                               atol=1e-6)
     assert endpoints["AuxLogits"].shape == (2, 10) and endpoints["Conv2d_7b_1x1"].shape[-1] == 384
 
 
