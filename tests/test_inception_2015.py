@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from fixtures import photos
-from fixtures.timm_weights import FIXTURES
+from fixtures.timm_weights import FIXTURES, load_layouts, timm_state_dict
 from inception_jax import forward_with_endpoints
-from inception_jax.convert import torch_files
+from inception_jax.convert import WeightMismatchError, torch_files
 from inception_jax.convert.inception_2015 import GRAPH_OPTIONS, from_inception_2015, graph_layer_names
 
 GOLDEN = FIXTURES / "inception_2015_activations.npz"
@@ -76,3 +76,9 @@ def test_the_photographs_are_told_apart(endpoints):
     # Real weights give each photograph its own features: the comparison is not of near-constant maps.
     features = endpoints["Mixed_7b"].mean(axis=(1, 2))
     assert np.corrcoef(features).max(where=~np.eye(3, dtype=bool), initial=-1) < 0.9
+
+
+def test_another_networks_weights_are_refused_naming_the_keys():
+    with pytest.raises(WeightMismatchError, match=r"376 missing \(layers\.conv\.weight.*\d+ unexpected "
+                                                   r"\(Conv2d_1a_3x3\.conv\.weight.*inception-2015-12-05\.pt"):
+        from_inception_2015(timm_state_dict(load_layouts()["inception_v3"]))

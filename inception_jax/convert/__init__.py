@@ -7,8 +7,8 @@
     state_dict = inception_jax.convert.to_torchvision("resnet50", variables)
     module, variables = inception_jax.convert.from_inception_2015("inception-2015-12-05.pt")  # the FID graph
 
-Each `from_*` returns a network built to compute exactly what the source computes, and its variables
-(`params`, `batch_stats`). Weights that do not fit raise `WeightMismatchError`, naming the keys; nothing is ever
+Each `from_*` returns a network built to compute exactly what the source computes (the 2015 graph: up to its
+Mixed_7c pool branch, see `inception_2015`), and its variables (`params`, `batch_stats`). Weights that do not fit raise `WeightMismatchError`, naming the keys; nothing is ever
 loaded partially. TensorFlow and Keras are imported only by the functions that read their formats; PyTorch's
 files are read without PyTorch (`torch_files`).
 The command line (`python -m inception_jax.convert --help`) writes converted weights as an Orbax checkpoint.
