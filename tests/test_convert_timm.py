@@ -37,13 +37,13 @@ def batch_count(state_dict) -> int:
 
 @pytest.mark.parametrize("name", list(NETWORKS))
 def test_logits_equal_timms(name, state_dicts, golden):
-    module, variables = from_timm(name, state_dicts[name])
+    module, variables, _ = from_timm(name, state_dicts[name])
     logits = jax.jit(module.apply)(variables, images())
     assert np.abs(np.asarray(logits) - golden[name]).max() < TOLERANCE
 
 
 def test_v3_aux_head_equals_timms(state_dicts, golden):
-    module, variables = from_timm("inception_v3", state_dicts["inception_v3"])
+    module, variables, _ = from_timm("inception_v3", state_dicts["inception_v3"])
     assert module.aux_head and module.avg_pool_count_include_pad
     head = {collection: variables[collection]["AuxLogits"] for collection in ("params", "batch_stats")}
     aux_logits = AuxHead(module.opts, module.num_classes).apply(head, aux_features())
@@ -52,14 +52,14 @@ def test_v3_aux_head_equals_timms(state_dicts, golden):
 
 def test_v3_without_aux_keys_converts_without_aux_head(state_dicts, golden):
     state_dict = {key: value for key, value in state_dicts["inception_v3"].items() if not key.startswith("AuxLogits.")}
-    module, variables = from_timm("inception_v3", state_dict)
+    module, variables, _ = from_timm("inception_v3", state_dict)
     assert not module.aux_head and "AuxLogits" not in variables["params"]
     logits = jax.jit(module.apply)(variables, images())
     assert np.abs(np.asarray(logits) - golden["inception_v3"]).max() < TOLERANCE
 
 
 def test_module_trains_like_timm(state_dicts):
-    module, _ = from_timm("inception_v4", state_dicts["inception_v4"])
+    module, _, _ = from_timm("inception_v4", state_dicts["inception_v4"])
     assert (module.bn_use_scale, module.bn_epsilon, module.bn_momentum, module.dropout_rate) == (True, 1e-3, 0.9, 0.0)
     assert not module.avg_pool_count_include_pad and module.num_classes == 1000
 
@@ -67,7 +67,7 @@ def test_module_trains_like_timm(state_dicts):
 @pytest.mark.parametrize("name", list(NETWORKS))
 def test_round_trip_reproduces_the_state_dict(name, state_dicts):
     state_dict = state_dicts[name]
-    _, variables = from_timm(name, state_dict)
+    _, variables, _ = from_timm(name, state_dict)
     back = to_timm(name, variables, num_batches_tracked=batch_count(state_dict))
     assert list(back) == list(state_dict)
     for key, value in state_dict.items():
@@ -77,13 +77,13 @@ def test_round_trip_reproduces_the_state_dict(name, state_dicts):
 def test_state_dict_without_batch_counters_converts_and_round_trips(state_dicts):
     state_dict = {key: value for key, value in state_dicts["inception_v3"].items()
                   if not key.endswith("num_batches_tracked")}
-    _, variables = from_timm("inception_v3", state_dict)
+    _, variables, _ = from_timm("inception_v3", state_dict)
     back = to_timm("inception_v3", variables, num_batches_tracked=None)
     assert list(back) == list(state_dict)
 
 
 def test_to_timm_writes_unit_gamma_for_variables_without_it(state_dicts):
-    _, variables = from_timm("inception_v3", state_dicts["inception_v3"])
+    _, variables, _ = from_timm("inception_v3", state_dicts["inception_v3"])
     leaves = traverse_util.flatten_dict(variables)
     without_gamma = traverse_util.unflatten_dict({key: leaf for key, leaf in leaves.items() if key[-1] != "scale"})
     back = to_timm("inception_v3", without_gamma)
@@ -104,8 +104,8 @@ def test_safetensors_file_converts_like_the_dict(state_dicts, tmp_path):
 
     path = tmp_path / "inception_v3.safetensors"
     save_file(state_dicts["inception_v3"], str(path))
-    _, from_file = from_timm("inception_v3", path)
-    _, from_dict = from_timm("inception_v3", state_dicts["inception_v3"])
+    _, from_file, _ = from_timm("inception_v3", path)
+    _, from_dict, _ = from_timm("inception_v3", state_dicts["inception_v3"])
     assert jax.tree.all(jax.tree.map(np.array_equal, from_file, from_dict))
 
 
@@ -119,8 +119,8 @@ def test_pth_training_checkpoint_is_read_with_torch(state_dicts, tmp_path, monke
 
     checkpoint = {"state_dict": {key: Tensor(value) for key, value in state_dicts["inception_v3"].items()}}
     monkeypatch.setitem(sys.modules, "torch", types.SimpleNamespace(load=lambda *args, **kwargs: checkpoint))
-    _, from_file = from_timm("inception_v3", tmp_path / "checkpoint.pth")
-    _, from_dict = from_timm("inception_v3", state_dicts["inception_v3"])
+    _, from_file, _ = from_timm("inception_v3", tmp_path / "checkpoint.pth")
+    _, from_dict, _ = from_timm("inception_v3", state_dicts["inception_v3"])
     assert jax.tree.all(jax.tree.map(np.array_equal, from_file, from_dict))
 
 
