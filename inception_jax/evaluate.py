@@ -10,6 +10,11 @@ from the first run's stored config, or from --config (with --config.FIELD=VALUE 
 to change a stored run's input (a moved data_dir, a smaller eval_batch_size), pass the experiment config that
 trained it with overrides.
 
+Each network's images are prepared as its saved spec says (`spec.json`: image size, crop, resize, mean/std), so
+converted torchvision weights get ImageNet normalisation and timm's Inception-ResNet-v2 its 0.897 bicubic crop.
+--image_size, --crop_fraction, --crop_mode, --interpolation, --mean and --std override that for every network,
+as do the config's `input.eval_crop_fraction`, `eval_crop_mode`, `eval_interpolation`, `mean` and `std` when set.
+
 1 crop is the trainer's evaluation exactly; 12 and 144 are defined in inception_jax/evaluation/crops.py. Progress
 (images done / total, images/s) is logged every 10 s. The logic lives in `inception_jax.evaluation.evaluator`, importable from tests and notebooks.
 """
@@ -31,6 +36,12 @@ flags.DEFINE_list("crops", ["1"], "Crop counts to evaluate, from 1, 12 and 144 (
 flags.DEFINE_bool("ensemble", False, "Also average the softmax of all networks (one ensemble each of raw and EMA).")
 flags.DEFINE_integer("max_examples", None, "Evaluate only the first N images of the split (quick checks).")
 flags.DEFINE_string("json", None, "Also write the results to this JSON file.")
+flags.DEFINE_integer("image_size", None, "Network input side for every network (default: each one's spec).")
+flags.DEFINE_float("crop_fraction", None, "Evaluation crop's share of the image (default: each network's spec).")
+flags.DEFINE_enum("crop_mode", None, ["central_fraction", "resize_shorter"], "Evaluation crop (default: spec's).")
+flags.DEFINE_enum("interpolation", None, ["bilinear", "bicubic"], "Resize kernel (default: each network's spec).")
+flags.DEFINE_list("mean", None, "Per-channel mean of [0, 1] pixels, e.g. 0.485,0.456,0.406 (default: spec's).")
+flags.DEFINE_list("std", None, "Per-channel std of [0, 1] pixels, e.g. 0.229,0.224,0.225 (default: spec's).")
 mesh.define_distributed_flags()
 FLAGS = flags.FLAGS
 
@@ -47,14 +58,21 @@ def main(argv):
         raise app.UsageError(f"--crops={','.join(FLAGS.crops)}: give crop counts such as 1,12,144.") from None
     import jax  # noqa: PLC0415 (after flag parsing: keeps `--help` fast)
 
+    from inception_jax import artifacts  # noqa: PLC0415
     from inception_jax.evaluation import evaluator, report  # noqa: PLC0415
 
     mesh.initialize_from_flags(FLAGS)
+    overrides = artifacts.input_overrides(FLAGS.config.input) if FLAGS.config is not None else {}
+    overrides.update({field: value for field, value in (
+        ("image_size", FLAGS.image_size), ("crop_fraction", FLAGS.crop_fraction), ("crop_mode", FLAGS.crop_mode),
+        ("interpolation", FLAGS.interpolation), ("mean", FLAGS.mean and tuple(map(float, FLAGS.mean))),
+        ("std", FLAGS.std and tuple(map(float, FLAGS.std)))) if value is not None})
     try:
         input_config = evaluator.evaluation_input(FLAGS.workdir, FLAGS.step,
                                                   FLAGS.config.input if FLAGS.config is not None else None)
         results = evaluator.evaluate(FLAGS.workdir, FLAGS.weights, crops, ema=FLAGS.ema, ensemble=FLAGS.ensemble,
-                                     step=FLAGS.step, input_config=input_config, max_examples=FLAGS.max_examples)
+                                     step=FLAGS.step, input_config=input_config, max_examples=FLAGS.max_examples,
+                                     input_overrides=overrides)
     except (ValueError, FileNotFoundError) as error:
         sys.exit(f"evaluate: {error}")
     if jax.process_index() == 0:

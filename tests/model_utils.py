@@ -21,11 +21,6 @@ def random_variables(model, image_size: int, seed: int = 0):
 
 def random_train_state(model, tx, image_size: int, seed: int = 0):
     """A `TrainState` with `random_variables` weights: skips compiling `init`, which costs ~30 s on CPU."""
-    import jax.numpy as jnp
+    from inception_jax.train.state import train_state_from_variables
 
-    from inception_jax.train.state import TrainState
-
-    variables = random_variables(model, image_size, seed)
-    params, batch_stats = variables["params"], variables.get("batch_stats", {})
-    return TrainState(step=jnp.zeros((), jnp.int32), params=params, batch_stats=batch_stats,
-                      opt_state=tx.init(params), ema_params=params, ema_batch_stats=batch_stats)
+    return train_state_from_variables(random_variables(model, image_size, seed), tx)

@@ -21,7 +21,7 @@ def keras_models():
 @pytest.mark.parametrize("name", NETWORKS)
 def test_logits_equal_keras(name, keras_models):
     model = keras_models[name]
-    module, variables = from_keras(name, model)
+    module, variables, _ = from_keras(name, model)
     assert (module.bn_use_scale, module.bn_epsilon, module.bn_momentum) == (False, 1e-3, 0.99)
     assert (module.num_classes, module.aux_head, module.dropout_rate) == (1000, False, 0.0)
     logits = jax.jit(module.apply)(variables, images())
@@ -31,8 +31,8 @@ def test_logits_equal_keras(name, keras_models):
 def test_weights_file_converts_like_the_model(keras_models, tmp_path):
     path = tmp_path / "model.weights.h5"
     keras_models["inception_v3"].save_weights(path)
-    module, from_file = from_keras("inception_v3", path)
-    _, from_model = from_keras("inception_v3", keras_models["inception_v3"])
+    module, from_file, _ = from_keras("inception_v3", path)
+    _, from_model, _ = from_keras("inception_v3", keras_models["inception_v3"])
     assert module.num_classes == 1000
     assert jax.tree.all(jax.tree.map(np.array_equal, from_file, from_model))
 

@@ -107,7 +107,7 @@ def save_checkpoint(prefix: str, variables: dict[str, np.ndarray]) -> None:
 @pytest.mark.parametrize("name", KERAS_NETWORKS)
 def test_checkpoint_with_background_converts_to_keras_logits(name, tmp_path):
     keras_model = random_keras_model(name, classes=1001)
-    _, variables = from_keras(name, keras_model)
+    _, variables, _ = from_keras(name, keras_model)
     aux = random_aux_head(name, 1001, np.random.default_rng(0))
     for collection in ("params", "batch_stats"):
         variables[collection]["AuxLogits"] = aux[collection]
@@ -118,11 +118,11 @@ def test_checkpoint_with_background_converts_to_keras_logits(name, tmp_path):
     prefix = str(tmp_path / "model.ckpt")
     save_checkpoint(prefix, stored)
 
-    module, with_background = from_slim(name, prefix, keep_background=True)
+    module, with_background, _ = from_slim(name, prefix, keep_background=True)
     assert (module.num_classes, module.aux_head, module.bn_use_scale) == (1001, True, False)
     assert jax.tree.all(jax.tree.map(np.array_equal, with_background, variables))
 
-    module, converted = from_slim(name, prefix)
+    module, converted, _ = from_slim(name, prefix)
     assert module.num_classes == 1000
     written, read = (traverse_util.flatten_dict(tree["params"]) for tree in (variables, converted))
     for head in (("Logits",), ("AuxLogits", "Logits")):
@@ -138,7 +138,7 @@ def test_v4_checkpoint_converts_to_the_variables_it_was_written_from(tmp_path):
     variables = random_variables(model, model.min_size)
     prefix = str(tmp_path / "model.ckpt")
     save_checkpoint(prefix, slim_variables("inception_v4", variables))
-    module, converted = from_slim("inception_v4", prefix, keep_background=True)
+    module, converted, _ = from_slim("inception_v4", prefix, keep_background=True)
     assert module == model
     assert jax.tree.all(jax.tree.map(np.array_equal, converted, variables))
 

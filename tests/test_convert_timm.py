@@ -45,7 +45,7 @@ def batch_count(state_dict) -> int:
 @functools.cache
 def converted(name: str):
     """(module, variables, jitted forward with endpoints) of timm's seeded weights, built once per network."""
-    module, variables = from_timm(name, timm_state_dict(load_layouts()[name]))
+    module, variables, _ = from_timm(name, timm_state_dict(load_layouts()[name]))
     return module, variables, jax.jit(lambda v, x: forward_with_endpoints(module, v, x))
 
 
@@ -95,7 +95,7 @@ def test_v3_aux_head_equals_timms(golden):
 
 def test_v3_without_aux_keys_converts_without_aux_head(state_dicts, golden):
     state_dict = {key: value for key, value in state_dicts["inception_v3"].items() if not key.startswith("AuxLogits.")}
-    module, variables = from_timm("inception_v3", state_dict)
+    module, variables, _ = from_timm("inception_v3", state_dict)
     assert not module.aux_head and "AuxLogits" not in variables["params"]
     logits = jax.jit(module.apply)(variables, images())
     assert_max_abs("inception_v3 without aux head against timm", logits, golden["inception_v3"],
@@ -103,7 +103,7 @@ def test_v3_without_aux_keys_converts_without_aux_head(state_dicts, golden):
 
 
 def test_module_trains_like_timm(state_dicts):
-    module, _ = from_timm("inception_v4", state_dicts["inception_v4"])
+    module, _, _ = from_timm("inception_v4", state_dicts["inception_v4"])
     assert (module.bn_use_scale, module.bn_epsilon, module.bn_momentum, module.dropout_rate) == (True, 1e-3, 0.9, 0.0)
     assert not module.avg_pool_count_include_pad and module.num_classes == 1000
 
@@ -111,7 +111,7 @@ def test_module_trains_like_timm(state_dicts):
 @pytest.mark.parametrize("name", list(NETWORKS))
 def test_round_trip_reproduces_the_state_dict(name, state_dicts):
     state_dict = state_dicts[name]
-    _, variables = from_timm(name, state_dict)
+    _, variables, _ = from_timm(name, state_dict)
     back = to_timm(name, variables, num_batches_tracked=batch_count(state_dict))
     assert list(back) == list(state_dict)
     for key, value in state_dict.items():
@@ -121,13 +121,13 @@ def test_round_trip_reproduces_the_state_dict(name, state_dicts):
 def test_state_dict_without_batch_counters_converts_and_round_trips(state_dicts):
     state_dict = {key: value for key, value in state_dicts["inception_v3"].items()
                   if not key.endswith("num_batches_tracked")}
-    _, variables = from_timm("inception_v3", state_dict)
+    _, variables, _ = from_timm("inception_v3", state_dict)
     back = to_timm("inception_v3", variables, num_batches_tracked=None)
     assert list(back) == list(state_dict)
 
 
 def test_to_timm_writes_unit_gamma_for_variables_without_it(state_dicts):
-    _, variables = from_timm("inception_v3", state_dicts["inception_v3"])
+    _, variables, _ = from_timm("inception_v3", state_dicts["inception_v3"])
     leaves = traverse_util.flatten_dict(variables)
     without_gamma = traverse_util.unflatten_dict({key: leaf for key, leaf in leaves.items() if key[-1] != "scale"})
     back = to_timm("inception_v3", without_gamma)
@@ -148,8 +148,8 @@ def test_safetensors_file_converts_like_the_dict(state_dicts, tmp_path):
 
     path = tmp_path / "inception_v3.safetensors"
     save_file(state_dicts["inception_v3"], str(path))
-    _, from_file = from_timm("inception_v3", path)
-    _, from_dict = from_timm("inception_v3", state_dicts["inception_v3"])
+    _, from_file, _ = from_timm("inception_v3", path)
+    _, from_dict, _ = from_timm("inception_v3", state_dicts["inception_v3"])
     assert jax.tree.all(jax.tree.map(np.array_equal, from_file, from_dict))
 
 
@@ -157,8 +157,8 @@ def test_pth_training_checkpoint_converts_without_torch(state_dicts, tmp_path, m
     monkeypatch.setitem(sys.modules, "torch", None)  # makes `import torch` fail
     path = tmp_path / "checkpoint.pth"
     torch_writer.save({"state_dict": state_dicts["inception_v3"], "epoch": 90}, path)  # timm's training checkpoint
-    _, from_file = from_timm("inception_v3", path)
-    _, from_dict = from_timm("inception_v3", state_dicts["inception_v3"])
+    _, from_file, _ = from_timm("inception_v3", path)
+    _, from_dict, _ = from_timm("inception_v3", state_dicts["inception_v3"])
     assert jax.tree.all(jax.tree.map(np.array_equal, from_file, from_dict))
 
 

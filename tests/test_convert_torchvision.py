@@ -44,7 +44,7 @@ def golden():
 @functools.cache
 def converted(name: str):
     """(variables, jitted forward with endpoints) of torchvision's seeded weights, built once per network."""
-    module, variables = from_torchvision(name, state_dict(name))
+    module, variables, _ = from_torchvision(name, state_dict(name))
     return variables, jax.jit(lambda v, x: forward_with_endpoints(module, v, x))
 
 
@@ -74,21 +74,21 @@ def test_googlenet_side_classifiers_equal_torchvisions(golden):
 
 def test_googlenet_without_side_classifier_keys_converts_without_them(golden):
     weights = {key: value for key, value in state_dict("googlenet").items() if not key.startswith("aux")}
-    module, variables = from_torchvision("googlenet", weights)
+    module, variables, _ = from_torchvision("googlenet", weights)
     assert not module.aux_head and "AuxLogits" not in variables["params"]
     assert_max_abs("googlenet without side classifiers", jax.jit(module.apply)(variables, images()),
                    golden["googlenet"], MEASURED["googlenet"])
 
 
 def test_modules_are_torchvisions_variants():
-    googlenet, _ = from_torchvision("googlenet", state_dict("googlenet"))
+    googlenet, _, _ = from_torchvision("googlenet", state_dict("googlenet"))
     assert (googlenet.batch_norm, googlenet.lrn, googlenet.tower_kernel, googlenet.pool4_window,
             googlenet.dropout_rate, googlenet.bn_momentum) == (True, False, 3, 2, 0.2, 0.9)
-    resnet, variables = from_torchvision("resnet50", state_dict("resnet50"))
+    resnet, variables, _ = from_torchvision("resnet50", state_dict("resnet50"))
     assert resnet.stride_on_3x3 and (resnet.bn_epsilon, resnet.bn_momentum) == (1e-5, 0.9)
     # v1.5: the first bottleneck of conv3_x strides its 3×3, and its BatchNorm statistics came along.
     assert variables["batch_stats"]["conv3_1"]["conv_3x3"]["bn"]["var"].shape == (128,)
-    alexnet, _ = from_torchvision("alexnet", state_dict("alexnet"))
+    alexnet, _, _ = from_torchvision("alexnet", state_dict("alexnet"))
     assert (alexnet.widths, alexnet.groups, alexnet.lrn, alexnet.conv1_padding) == ((64, 192, 384, 256, 256), 1,
                                                                                      False, 2)
 
@@ -103,14 +103,14 @@ def test_every_supported_layout_is_the_one_the_converter_expects(name):
 def test_class_count_comes_from_the_classifier():
     weights = dict(state_dict("resnet18"), **{"fc.weight": np.zeros((10, 512), np.float32),
                                               "fc.bias": np.zeros(10, np.float32)})
-    module, variables = from_torchvision("resnet18", weights)
+    module, variables, _ = from_torchvision("resnet18", weights)
     assert module.num_classes == 10 and variables["params"]["Logits"]["kernel"].shape == (512, 10)
 
 
 def test_state_dict_without_batch_counters_converts():
     weights = {key: value for key, value in state_dict("resnet18").items() if not key.endswith("num_batches_tracked")}
-    _, without = from_torchvision("resnet18", weights)
-    _, with_counters = from_torchvision("resnet18", state_dict("resnet18"))
+    _, without, _ = from_torchvision("resnet18", weights)
+    _, with_counters, _ = from_torchvision("resnet18", state_dict("resnet18"))
     assert jax.tree.all(jax.tree.map(np.array_equal, without, with_counters))
 
 
@@ -119,8 +119,8 @@ def test_safetensors_file_converts_like_the_dict(tmp_path):
 
     path = tmp_path / "resnet18.safetensors"
     save_file(state_dict("resnet18"), str(path))
-    _, from_file = from_torchvision("resnet18", path)
-    _, from_dict = from_torchvision("resnet18", state_dict("resnet18"))
+    _, from_file, _ = from_torchvision("resnet18", path)
+    _, from_dict, _ = from_torchvision("resnet18", state_dict("resnet18"))
     assert jax.tree.all(jax.tree.map(np.array_equal, from_file, from_dict))
 
 
@@ -128,8 +128,8 @@ def test_pth_file_converts_without_torch(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)  # makes `import torch` fail
     path = tmp_path / "resnet18.pth"
     torch_writer.save(state_dict("resnet18"), path)
-    _, from_file = from_torchvision("resnet18", path)
-    _, from_dict = from_torchvision("resnet18", state_dict("resnet18"))
+    _, from_file, _ = from_torchvision("resnet18", path)
+    _, from_dict, _ = from_torchvision("resnet18", state_dict("resnet18"))
     assert jax.tree.all(jax.tree.map(np.array_equal, from_file, from_dict))
 
 
@@ -169,7 +169,7 @@ def test_unsupported_network_lists_the_supported_ones():
 def test_to_torchvision_gives_back_the_state_dict_exactly(name):
     original = state_dict(name)
     batches = {int(v) for k, v in original.items() if k.endswith("num_batches_tracked")}
-    _, variables = from_torchvision(name, original)
+    _, variables, _ = from_torchvision(name, original)
     back = to_torchvision(name, variables, num_batches_tracked=batches.pop() if batches else 0)
     assert set(back) == set(original)
     for key, value in original.items():
@@ -177,6 +177,6 @@ def test_to_torchvision_gives_back_the_state_dict_exactly(name):
 
 
 def test_to_torchvision_refuses_variables_of_another_network():
-    _, variables = from_torchvision("resnet18", state_dict("resnet18"))
+    _, variables, _ = from_torchvision("resnet18", state_dict("resnet18"))
     with pytest.raises(WeightMismatchError, match="resnet34"):
         to_torchvision("resnet34", variables)

@@ -17,6 +17,7 @@ from jax.sharding import NamedSharding, PartitionSpec
 from PIL import Image
 from sklearn import datasets as sklearn_datasets
 
+from inception_jax.artifacts import InputSpec, input_spec_from_config
 from inception_jax.data import digits, folder, pipeline, preprocessing
 
 IMAGE_SIZE = 24  # Small output images keep the tests fast; the default is 75.
@@ -43,6 +44,11 @@ def cfg(digits_dir):
 def sharding() -> NamedSharding:
     mesh = jax.make_mesh((jax.device_count(),), ("data",), axis_types=(jax.sharding.AxisType.Explicit,))
     return NamedSharding(mesh, PartitionSpec("data"))
+
+
+def spec_of(cfg) -> InputSpec:
+    """The input contract a run of `cfg` uses (no pretrained weights): Inception's, at cfg's image size."""
+    return input_spec_from_config(cfg)
 
 
 def take(iterator, count: int) -> list[dict[str, np.ndarray]]:
@@ -127,7 +133,7 @@ def test_preprocessing_runs_inside_tf_data():
         seed = tf.stack([tf.constant(7, tf.int64), index])
         return (
             preprocessing.preprocess_for_train(image, seed, image_size=IMAGE_SIZE, color_ordering="fixed"),
-            preprocessing.preprocess_for_eval(image, image_size=IMAGE_SIZE),
+            preprocessing.preprocess_for_eval(image, InputSpec(image_size=IMAGE_SIZE)),
         )
 
     for train, evaluation in tf.data.Dataset.from_tensor_slices(encoded).enumerate().map(train_and_eval):
@@ -139,13 +145,38 @@ def test_preprocessing_runs_inside_tf_data():
 def test_eval_preprocessing_maps_uint8_range_to_signed_unit_range():
     for level, expected in ((0, -1.0), (255, 1.0)):
         image = tf.fill([10, 10, 3], tf.constant(level, tf.uint8))
-        np.testing.assert_allclose(preprocessing.preprocess_for_eval(image, image_size=IMAGE_SIZE), expected)
+        np.testing.assert_allclose(preprocessing.preprocess_for_eval(image, InputSpec(image_size=IMAGE_SIZE)), expected)
+
+
+def test_eval_normalises_with_the_specs_mean_and_std():
+    spec = InputSpec(image_size=8, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
+    image = tf.fill([10, 10, 3], tf.constant(128, tf.uint8))
+    expected = (128 / 255 - np.array(spec.mean)) / np.array(spec.std)
+    np.testing.assert_allclose(preprocessing.preprocess_for_eval(image, spec)[3, 3], expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("interpolation", ["bilinear", "bicubic"])
+@pytest.mark.parametrize("shape", [(30, 35), (61, 40)], ids=["landscape", "portrait"])  # offsets 3.5→4, 7
+def test_resize_shorter_is_torchvisions_resize_then_center_crop(shape, interpolation):
+    """PIL is what timm's and torchvision's transforms resize with: shorter side ⌊16 / 0.8⌋ = 20, centre 16²."""
+    pixels = np.random.default_rng(5).integers(0, 256, (*shape, 3), dtype=np.uint8)
+    spec = InputSpec(image_size=16, crop_fraction=0.8, crop_mode="resize_shorter", interpolation=interpolation)
+    height, width = shape
+    size = (20, int(20 * width / height)) if width >= height else (int(20 * height / width), 20)  # (h, w)
+    resample = {"bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC}[interpolation]
+    resized = np.asarray(Image.fromarray(pixels).resize(size[::-1], resample), np.float32) / 255
+    top, left = round((size[0] - 16) / 2), round((size[1] - 16) / 2)  # torchvision rounds half to even
+    expected = (resized[top:top + 16, left:left + 16] - 0.5) / 0.5
+    ours = preprocessing.preprocess_for_eval(tf.constant(pixels), spec).numpy()
+    assert ours.shape == (16, 16, 3)
+    # PIL resamples in 8-bit fixed point: at most one grey level apart, which is 2/255 in [-1, 1].
+    assert np.abs(ours - expected).max() <= 2 / 255 + 1e-6
 
 
 def test_each_augmentation_step_can_be_switched_off():
     image = tf.constant(np.random.default_rng(2).integers(0, 256, (16, 16, 3), dtype=np.uint8))
     seed = tf.constant([3, 4])
-    plain = preprocessing.preprocess_for_eval(image, image_size=IMAGE_SIZE, crop_fraction=1.0).numpy()
+    plain = preprocessing.preprocess_for_eval(image, InputSpec(image_size=IMAGE_SIZE, crop_fraction=1.0)).numpy()
     no_augmentation = preprocessing.preprocess_for_train(
         image, seed, image_size=IMAGE_SIZE, random_crop=False, flip=False, color_distortion=False
     )
@@ -185,7 +216,7 @@ def test_unknown_color_ordering_is_rejected():
 
 
 def test_train_batches_are_global_sharded_arrays(cfg, sharding):
-    batch = next(pipeline.train_iterator(cfg, sharding))
+    batch = next(pipeline.train_iterator(cfg, spec_of(cfg), sharding))
     assert set(batch) == {"image", "label"}
     assert batch["image"].shape == (BATCH_SIZE, IMAGE_SIZE, IMAGE_SIZE, 3) and batch["image"].dtype == np.float32
     assert batch["label"].shape == (BATCH_SIZE,) and batch["label"].dtype == np.int32
@@ -198,8 +229,8 @@ def test_train_batches_are_global_sharded_arrays(cfg, sharding):
 def test_same_seed_gives_same_batches_and_other_seeds_differ(cfg, sharding):
     cfg.flip = True
     cfg.color_distortion = True
-    first, again = (take(pipeline.train_iterator(cfg, sharding, seed=5), 3) for _ in range(2))
-    other = take(pipeline.train_iterator(cfg, sharding, seed=6), 3)
+    first, again = (take(pipeline.train_iterator(cfg, spec_of(cfg), sharding, seed=5), 3) for _ in range(2))
+    other = take(pipeline.train_iterator(cfg, spec_of(cfg), sharding, seed=6), 3)
     for a, b, c in zip(first, again, other):
         np.testing.assert_array_equal(a["image"], b["image"])
         np.testing.assert_array_equal(a["label"], b["label"])
@@ -208,8 +239,8 @@ def test_same_seed_gives_same_batches_and_other_seeds_differ(cfg, sharding):
 
 @pytest.mark.parametrize("start_step", [4, 11, 13])  # Mid-epoch 0, first step of epoch 1, mid-epoch 1.
 def test_resumed_iterator_matches_uninterrupted_run(cfg, sharding, start_step):
-    uninterrupted = take(pipeline.train_iterator(cfg, sharding, seed=3), start_step + 3)
-    resumed = take(pipeline.train_iterator(cfg, sharding, seed=3, start_step=start_step), 3)
+    uninterrupted = take(pipeline.train_iterator(cfg, spec_of(cfg), sharding, seed=3), start_step + 3)
+    resumed = take(pipeline.train_iterator(cfg, spec_of(cfg), sharding, seed=3, start_step=start_step), 3)
     for expected, actual in zip(uninterrupted[start_step:], resumed):
         np.testing.assert_array_equal(expected["image"], actual["image"])
         np.testing.assert_array_equal(expected["label"], actual["label"])
@@ -219,7 +250,7 @@ def test_each_epoch_is_a_fresh_permutation(tmp_path, sharding):
     write_constant_images(tmp_path / "train", 48)
     cfg = unaugmented(pipeline.default_input_config())
     cfg.update(dataset="folder", folder=str(tmp_path), image_size=4, batch_size=16)
-    batches = take(pipeline.train_iterator(cfg, sharding), 6)
+    batches = take(pipeline.train_iterator(cfg, spec_of(cfg), sharding), 6)
     epochs = [sum((example_ids(b["image"]) for b in batches[e * 3 : e * 3 + 3]), []) for e in range(2)]
     assert sorted(epochs[0]) == sorted(epochs[1]) == list(range(48))
     assert epochs[0] != epochs[1]
@@ -234,7 +265,7 @@ def test_processes_read_disjoint_shards(tmp_path, sharding, monkeypatch):
     for process in range(2):
         monkeypatch.setattr(jax, "process_index", lambda process=process: process)
         # 24 examples per process and 8 per local batch: one epoch is 3 steps.
-        batches = take(pipeline.train_iterator(cfg, sharding), 3)
+        batches = take(pipeline.train_iterator(cfg, spec_of(cfg), sharding), 3)
         assert all(b["image"].shape[0] == 8 for b in batches)
         seen.append(sum((example_ids(b["image"]) for b in batches), []))
     assert not set(seen[0]) & set(seen[1])
@@ -244,17 +275,17 @@ def test_processes_read_disjoint_shards(tmp_path, sharding, monkeypatch):
 def test_batch_size_not_divisible_by_devices_raises(cfg, sharding):
     cfg.batch_size = jax.device_count() + 1
     with pytest.raises(ValueError, match=f"batch_size={cfg.batch_size}.*{jax.device_count()} devices"):
-        pipeline.train_iterator(cfg, sharding)
+        pipeline.train_iterator(cfg, spec_of(cfg), sharding)
     cfg.eval_batch_size = 12
     with pytest.raises(ValueError, match="eval_batch_size=12"):
-        pipeline.eval_iterator(cfg, sharding)
+        pipeline.eval_iterator(cfg, spec_of(cfg), sharding)
 
 
 # --- evaluation -------------------------------------------------------------------------------------------------
 
 
 def test_eval_covers_each_example_once_and_masks_padding(cfg, sharding):
-    batches = [{name: np.asarray(value) for name, value in b.items()} for b in pipeline.eval_iterator(cfg, sharding)]
+    batches = [{name: np.asarray(value) for name, value in b.items()} for b in pipeline.eval_iterator(cfg, spec_of(cfg), sharding)]
     assert len(batches) == 3  # 360 examples in batches of 128: the last holds 104 and 24 padding.
     masks = np.concatenate([b["mask"] for b in batches])
     assert masks.dtype == bool and masks.sum() == 360 and not masks[360:].any()
@@ -266,7 +297,7 @@ def test_eval_covers_each_example_once_and_masks_padding(cfg, sharding):
     expected = collections.Counter()
     for row in test_rows:
         grey = np.round(sklearn_digits.images[row] * 255 / 16).astype(np.uint8)
-        image = preprocessing.preprocess_for_eval(np.repeat(grey[:, :, None], 3, axis=-1), image_size=IMAGE_SIZE)
+        image = preprocessing.preprocess_for_eval(np.repeat(grey[:, :, None], 3, axis=-1), InputSpec(image_size=IMAGE_SIZE))
         expected[(image.numpy().tobytes(), int(sklearn_digits.target[row]))] += 1
     assert collections.Counter(zip((image.tobytes() for image in images), labels.tolist())) == expected
 
@@ -279,7 +310,7 @@ def test_eval_shards_have_equal_batch_counts_and_cover_split(tmp_path, sharding,
     seen, batch_counts = [], []
     for process in range(2):
         monkeypatch.setattr(jax, "process_index", lambda process=process: process)
-        batches = [{name: np.asarray(v) for name, v in b.items()} for b in pipeline.eval_iterator(cfg, sharding)]
+        batches = [{name: np.asarray(v) for name, v in b.items()} for b in pipeline.eval_iterator(cfg, spec_of(cfg), sharding)]
         batch_counts.append(len(batches))
         for b in batches:
             seen += example_ids(b["image"][b["mask"]])
@@ -317,9 +348,9 @@ def test_bad_folder_images_are_converted_or_skipped_and_counted(tmp_path, shardi
     assert "Skipped 2 of 10 images" in caplog.text
     assert "truncated.jpg" in caplog.text and "random_bytes.jpg" in caplog.text
 
-    eval_masks = [np.asarray(b["mask"]) for b in pipeline.eval_iterator(cfg, sharding)]
+    eval_masks = [np.asarray(b["mask"]) for b in pipeline.eval_iterator(cfg, spec_of(cfg), sharding)]
     assert len(eval_masks) == 1 and eval_masks[0].all()
-    train_batches = take(pipeline.train_iterator(cfg, sharding), 2)  # One step per epoch: crosses an epoch.
+    train_batches = take(pipeline.train_iterator(cfg, spec_of(cfg), sharding), 2)  # One step per epoch: crosses an epoch.
     assert all(np.isfinite(b["image"]).all() for b in train_batches)
 
 
@@ -340,6 +371,22 @@ def test_unknown_dataset_lists_valid_choices(cfg):
     message = str(error.value)
     for expected in ("'mnistt'", "'sklearn_digits'", "'folder'", "any TFDS dataset name", "mnist"):
         assert expected in message
+
+
+def test_importing_the_pipeline_changes_no_tensorflow_setting_until_a_dataset_is_opened(digits_dir):
+    code = f"""
+import tensorflow as tf
+calls = []
+tf.config.set_visible_devices = lambda devices, kind=None: calls.append((list(devices), kind))
+from inception_jax.artifacts import InputSpec
+from inception_jax.data import pipeline
+assert calls == [], calls
+cfg = pipeline.default_input_config()
+cfg.data_dir = {digits_dir!r}
+pipeline.num_classes(cfg)
+assert calls == [([], "GPU")], calls
+"""
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=pathlib.Path(__file__).parents[1])
 
 
 def test_importing_inception_jax_does_not_import_tensorflow():

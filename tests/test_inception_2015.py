@@ -35,7 +35,7 @@ def endpoints(state_dict):
     assert photos.sha256(pixels) == str(golden["photos_sha256"]), (
         "This Pillow decodes the photographs into other pixels than the golden activations were computed on; "
         "rerun fixtures/make_inception_2015_fixtures.py with it.")
-    module, variables = from_inception_2015(state_dict)
+    module, variables, _ = from_inception_2015(state_dict)
     _, endpoints = jax.jit(lambda v, x: forward_with_endpoints(module, v, x))(variables, photos.to_inputs(pixels))
     return {block: np.asarray(endpoints[block]) for block in BLOCKS}
 
@@ -47,8 +47,9 @@ def test_the_archive_is_the_2015_graph(state_dict):
 
 
 def test_converted_network_has_the_graphs_conventions(state_dict):
-    module, variables = from_inception_2015(state_dict)
+    module, variables, spec = from_inception_2015(state_dict)
     assert {option: getattr(module, option) for option in GRAPH_OPTIONS} == GRAPH_OPTIONS
+    assert (spec.model_name, spec.input.image_size, spec.input.crop_fraction) == ("inception_v3", 299, 1.0)
     # Every number of the archive lands in the variables: 94 conv layers × (kernel, β, mean, variance).
     assert sum(leaf.size for leaf in jax.tree.leaves(variables)) == 21_802_784
 

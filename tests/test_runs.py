@@ -1,51 +1,86 @@
-"""load_run rebuilds a run's network and config from its checkpoint and restores the exact train state."""
+"""restore_run / load_run rebuild a run's network, spec and config from what it saved, and its exact train state."""
+import os
+import subprocess
+import sys
+
 import jax
 import numpy as np
 import optax
 import pytest
 
+from inception_jax import artifacts
 from inception_jax.runs import load_run
 from inception_jax.train.checkpoint import TrainCheckpoints
 from inception_jax.train.optimizer import make_optimizer
-from inception_jax.train.trainer import build_model
 from model_utils import random_train_state
-from train_utils import tiny_config
+from train_utils import REPO, tiny_config
+
+
+def write_run(workdir: str, config, steps=(3, 5), legacy: bool = False):
+    """Checkpoints at `steps` written the way the trainer writes them (no training); `legacy`: as before specs."""
+    spec = artifacts.model_spec_from_config(config, num_classes=10)
+    tx = make_optimizer(config.optimizer, optax.constant_schedule(0.1))
+    states = {step: random_train_state(spec.build(), tx, config.input.image_size, seed=step).replace(step=step)
+              for step in steps}
+    checkpoints = TrainCheckpoints(workdir)
+    for step, state in states.items():
+        record = ({"step": step, "data_step": step, "config": config.to_dict()} if legacy
+                  else artifacts.checkpoint_record(step, step, config))
+        checkpoints.save(step, state, record)
+    checkpoints.close()
+    if not legacy:
+        spec.write(workdir)
+    return spec, states
 
 
 @pytest.fixture(scope="module")
 def saved_run(tmp_path_factory):
-    """A workdir with checkpoints at steps 3 and 5 written the way the trainer writes them (no training)."""
     workdir = str(tmp_path_factory.mktemp("run"))
     config = tiny_config("/nonexistent/tfds")  # inspecting a run must not need its dataset
-    model = build_model(config, num_classes=10)
-    tx = make_optimizer(config.optimizer, optax.constant_schedule(0.1))
-    states = {step: random_train_state(model, tx, config.input.image_size, seed=step).replace(step=step)
-              for step in (3, 5)}
-    checkpoints = TrainCheckpoints(workdir)
-    for step, state in states.items():
-        checkpoints.save(step, state, {"step": step, "data_step": step, "config": config.to_dict()})
-    checkpoints.close()
-    return workdir, config, states
+    spec, states = write_run(workdir, config)
+    return workdir, config, spec, states
 
 
-def test_newest_checkpoint_is_restored_exactly_with_its_config_and_network(saved_run):
-    workdir, config, states = saved_run
-    model, restored_config, state = load_run(workdir)
-    assert restored_config.to_dict() == config.to_dict()  # tuples such as block_counts come back as tuples
-    assert (type(model).__name__, model.num_classes, model.block_counts) == ("InceptionResNetV2", 10, (1, 1, 1))
-    assert int(state.step) == 5
-    jax.tree.map(np.testing.assert_array_equal, jax.device_get(state), jax.device_get(states[5]))
+def test_newest_checkpoint_is_restored_exactly_with_its_spec_config_and_network(saved_run):
+    workdir, config, spec, states = saved_run
+    run = load_run(workdir)
+    assert run.config.to_dict() == config.to_dict()  # tuples such as block_counts come back as tuples
+    assert run.spec == spec and run.spec.input == artifacts.InputSpec(image_size=75)
+    assert (type(run.model).__name__, run.model.num_classes, run.model.block_counts) == (
+        "InceptionResNetV2", 10, (1, 1, 1))
+    assert run.step == 5 and int(run.state.step) == 5
+    jax.tree.map(np.testing.assert_array_equal, jax.device_get(run.state), jax.device_get(states[5]))
+    jax.tree.map(np.testing.assert_array_equal, jax.device_get(run.ema_variables),
+                 {"params": states[5].ema_params, "batch_stats": states[5].ema_batch_stats})
 
 
 def test_an_older_step_can_be_chosen_and_a_missing_one_names_the_kept_steps(saved_run):
-    workdir, _, states = saved_run
+    workdir, _, _, states = saved_run
     run = load_run(workdir, step=3)
     jax.tree.map(np.testing.assert_array_equal, jax.device_get(run.state.ema_params), states[3].ema_params)
     with pytest.raises(ValueError, match=r"no checkpoint at step 4; its steps are \[3, 5\]"):
         load_run(workdir, step=4)
 
 
+def test_a_run_saved_before_specs_is_rebuilt_from_its_config(tmp_path):
+    config = tiny_config("/nonexistent/tfds")
+    spec, states = write_run(str(tmp_path), config, steps=(2,), legacy=True)
+    run = artifacts.restore_run(str(tmp_path))
+    assert not (tmp_path / "spec.json").exists() and run.spec == spec and run.config.to_dict() == config.to_dict()
+    jax.tree.map(np.testing.assert_array_equal, jax.device_get(run.state.params), states[2].params)
+
+
 def test_a_workdir_without_checkpoints_says_how_to_make_one_and_is_left_alone(tmp_path):
     with pytest.raises(FileNotFoundError, match="holds no training checkpoints.*python -m inception_jax.main"):
         load_run(str(tmp_path / "typo"))
     assert not (tmp_path / "typo").exists()
+
+
+def test_inspecting_a_run_imports_neither_tensorflow_nor_the_trainer(saved_run):
+    code = (f"import sys; from inception_jax import artifacts; from inception_jax.runs import load_run; "
+            f"load_run({saved_run[0]!r}); "
+            f"print(sorted({{'tensorflow', 'inception_jax.train.trainer', 'inception_jax.data'}} & set(sys.modules)))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
+                            env={**os.environ, "JAX_PLATFORMS": "cpu"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "[]"

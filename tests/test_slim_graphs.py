@@ -27,7 +27,8 @@ def converted(request, tmp_path_factory):
     name = request.param
     prefix = str(tmp_path_factory.mktemp(name) / "model.ckpt")
     slim_outputs = build_and_run(name, prefix, images(GRAPHS[name].image_size))
-    return name, slim_outputs, *from_slim(name, prefix)
+    module, variables, _ = from_slim(name, prefix)
+    return name, slim_outputs, module, variables
 
 
 def test_logits_equal_slims_at_full_size(converted):

@@ -16,15 +16,16 @@ import optax
 import orbax.checkpoint as ocp
 import pytest
 
+from inception_jax import artifacts
 from inception_jax.models import create_model
 from inception_jax.train import mesh as mesh_lib
-from inception_jax.train.checkpoint import TrainCheckpoints, save_weights
+from inception_jax.train.checkpoint import TrainCheckpoints
 from inception_jax.train.metrics import read_metrics
 from inception_jax.train.optimizer import learning_rate_schedule, make_optimizer
 from inception_jax.train.recipe import paper_recipe
 from inception_jax.train.steps import make_train_step
 from inception_jax.train.sweep import load_config_file
-from inception_jax.train.trainer import build_model, start_from_weights, train_and_evaluate
+from inception_jax.train.trainer import start_from_weights, train_and_evaluate
 from model_utils import random_train_state, random_variables
 from train_utils import REPO, tiny_config, tiny_flags
 
@@ -300,7 +301,8 @@ def test_init_from_weights_copies_every_matching_leaf_and_keeps_a_new_classifier
     fresh = random_train_state(model, tx, 75, seed=0)
     pretrained_model = create_model("inception_resnet_v2", num_classes=1000, **options)
     pretrained = random_variables(pretrained_model, 75, seed=1)
-    save_weights(str(tmp_path), "inception_resnet_v2", dict(num_classes=1000, **options), pretrained)
+    artifacts.save_weights(str(tmp_path), artifacts.ModelSpec.of_module("inception_resnet_v2", pretrained_model),
+                           pretrained)
 
     state = start_from_weights(fresh, tx, str(tmp_path))
     np.testing.assert_array_equal(state.params["Mixed_6a"]["Branch_0"]["Conv2d_1a_3x3"]["conv"]["kernel"],
@@ -317,14 +319,14 @@ def test_init_from_weights_copies_every_matching_leaf_and_keeps_a_new_classifier
 
 def test_unknown_model_and_dataset_list_the_valid_names(data_dir):
     with pytest.raises(ValueError, match="inception_resnet_v2"):
-        build_model(tiny_config(data_dir, model_name="inception_v5"), 10)
+        artifacts.model_spec_from_config(tiny_config(data_dir, model_name="inception_v5"), 10)
     with pytest.raises(ValueError, match="sklearn_digits"):
         train_and_evaluate(tiny_config(data_dir, **{"input.dataset": "not_a_dataset"}), "/tmp/unused")
 
 
 def test_image_size_below_the_model_minimum_says_what_to_set(data_dir):
     with pytest.raises(ValueError, match=r"input.image_size=64 is below .* minimum of 75"):
-        build_model(tiny_config(data_dir, **{"input.image_size": 64}), 10)
+        artifacts.model_spec_from_config(tiny_config(data_dir, **{"input.image_size": 64}), 10)
 
 
 def test_global_batch_not_divisible_by_device_count(tmp_path, data_dir):

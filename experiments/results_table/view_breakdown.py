@@ -17,6 +17,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from inception_jax import artifacts
+from inception_jax.data import pipeline
 from inception_jax.evaluation import crops, inputs, networks
 from inception_jax.train import mesh as mesh_lib
 
@@ -35,10 +37,9 @@ SUBSETS = {
 
 def per_view_probabilities(workdir: str) -> tuple[np.ndarray, np.ndarray]:
     """[images, 144, classes] softmax of every view of every eval image (EMA weights), and the labels."""
-    config, _ = networks.stored_config(workdir)
+    config, _ = artifacts.read_run_config(workdir)
     mesh = mesh_lib.make_mesh()
-    network, = networks.load_run(workdir, inputs.num_classes(config.input), mesh,
-                                 kinds=(networks.EMA,))
+    network, = networks.load_run(workdir, pipeline.num_classes(config.input), mesh, kinds=(networks.EMA,))
 
     @jax.jit
     def softmax_per_view(variables, views):
@@ -47,9 +48,9 @@ def per_view_probabilities(workdir: str) -> tuple[np.ndarray, np.ndarray]:
         return jax.nn.softmax(logits.astype(jnp.float32)).reshape(images, num_views, -1)
 
     probabilities, labels = [], []
-    for batch in inputs.multiview_batches(config.input, 144, mesh_lib.batch_sharding(mesh)):
+    for batch in inputs.multiview_batches(config.input, [network.spec.input], 144, mesh_lib.batch_sharding(mesh)):
         keep = np.asarray(batch["mask"])
-        probabilities.append(np.asarray(softmax_per_view(network.variables, batch["views"]))[keep])
+        probabilities.append(np.asarray(softmax_per_view(network.variables, batch["views"][0]))[keep])
         labels.append(np.asarray(batch["label"])[keep])
     return np.concatenate(probabilities), np.concatenate(labels)
 

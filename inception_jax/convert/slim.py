@@ -22,6 +22,7 @@ import os
 
 import numpy as np
 
+from inception_jax.artifacts import INCEPTION_INPUT, ModelSpec
 from inception_jax.convert.mismatch import check_shapes
 from inception_jax.convert.weight_layers import WeightLayer, to_variables, weight_layers
 from inception_jax.models import create_model, googlenet
@@ -207,7 +208,8 @@ def _check_supported(model_name: str) -> None:
         raise ValueError(f"slim has no checkpoints of {model_name!r} here; supported: {', '.join(_SCOPES)}.")
 
 
-def from_slim(model_name: str, checkpoint_path: str | os.PathLike, keep_background: bool = False):
+def from_slim(model_name: str, checkpoint_path: str | os.PathLike, keep_background: bool = False,
+              input_overrides=None):
     """Builds the Flax network for a TF-slim checkpoint and converts its weights.
 
     Args:
@@ -216,13 +218,15 @@ def from_slim(model_name: str, checkpoint_path: str | os.PathLike, keep_backgrou
       checkpoint_path: the checkpoint prefix (`.../inception_v4.ckpt`) or its directory.
       keep_background: keep the 1001st class (slim's class 0, "background") of ImageNet checkpoints. By default
         it is dropped, leaving the 1000 ImageNet classes in their usual order. Other class counts are kept as is.
+      input_overrides: InputSpec fields that replace slim's evaluation input (`INCEPTION_INPUT`: central 87.5%,
+        bilinear, [-1, 1]; slim's own image size is 224 for the networks before Inception-v3).
 
     The aux head is converted when the checkpoint has one. Variables outside the network's scope (`global_step`)
     and those named after a network variable plus a suffix (optimizer slots such as `.../weights/RMSProp`, moving
     averages `.../ExponentialMovingAverage`) are not weights and are skipped.
 
     Returns:
-      `(module, variables)`; `module.apply(variables, images)` gives the checkpoint's logits.
+      `(module, variables, spec)`; `module.apply(variables, images)` gives the checkpoint's logits.
 
     Raises:
       WeightMismatchError: variables missing, unexpected or of the wrong shape (all are counted, some named).
@@ -262,7 +266,8 @@ def from_slim(model_name: str, checkpoint_path: str | os.PathLike, keep_backgrou
                  f"(this one has scopes: {', '.join(top_scopes) or 'none'}).")
     arrays = [{field: _to_flax(layer, field, reader.get_tensor(name), background)
                for field, name in zip(layer.shapes, layer_shapes)} for layer, layer_shapes in zip(layers, per_layer)]
-    return module, to_variables(layers, arrays)
+    input_spec = INCEPTION_INPUT.replace(image_size=module.default_size, **(input_overrides or {}))
+    return module, to_variables(layers, arrays), ModelSpec.of_module(model_name, module, input_spec)
 
 
 def _stored_shapes(layer: WeightLayer, scope: str, background: int) -> dict[str, tuple[int, ...]]:

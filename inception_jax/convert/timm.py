@@ -23,6 +23,7 @@ from typing import Mapping
 import numpy as np
 from flax import traverse_util
 
+from inception_jax.artifacts import IMAGENET_MEAN, IMAGENET_STD, InputSpec, ModelSpec
 from inception_jax.convert.mismatch import WeightMismatchError, check_shapes
 from inception_jax.convert.pytorch_layout import classifier_outputs, from_flax, numpy_state_dict, to_flax, torch_shape
 from inception_jax.convert.weight_layers import WeightLayer, from_variables, to_variables, weight_layers
@@ -39,6 +40,32 @@ _BATCH_COUNTER = "bn.num_batches_tracked"
 
 # The classifier's name in each network.
 _CLASSIFIERS = {"inception_v3": "fc", "inception_v4": "last_linear", "inception_resnet_v2": "classif"}
+
+# Each timm weight's evaluation input, as its `pretrained_cfg` gives it (timm 1.0.31): the shorter side resized
+# to ⌊299 / crop_pct⌋ with PIL, then the central 299² (timm's crop_mode "center").
+_TIMM_INPUT = InputSpec(image_size=299, crop_fraction=0.875, crop_mode="resize_shorter", interpolation="bicubic")
+PRETRAINED_INPUTS = {
+    "inception_v3.tv_in1k": _TIMM_INPUT,
+    "inception_v3.tf_in1k": _TIMM_INPUT,
+    "inception_v3.tf_adv_in1k": _TIMM_INPUT,
+    "inception_v3.gluon_in1k": _TIMM_INPUT.replace(mean=IMAGENET_MEAN, std=IMAGENET_STD),
+    "inception_v4.tf_in1k": _TIMM_INPUT,
+    "inception_resnet_v2.tf_in1k": _TIMM_INPUT.replace(crop_fraction=0.8975),
+    "inception_resnet_v2.tf_ens_adv_in1k": _TIMM_INPUT.replace(crop_fraction=0.8975),
+}
+# The tag timm loads for a bare architecture name.
+DEFAULT_TAGS = {"inception_v3": "tv_in1k", "inception_v4": "tf_in1k", "inception_resnet_v2": "tf_in1k"}
+
+
+def pretrained_input(weight_name: str) -> InputSpec:
+    """The input spec of a timm weight, `architecture.tag` (a bare architecture means timm's default tag)."""
+    architecture, _, tag = weight_name.partition(".")
+    _check_supported(architecture)
+    name = f"{architecture}.{tag or DEFAULT_TAGS[architecture]}"
+    if name not in PRETRAINED_INPUTS:
+        raise ValueError(f"Unknown timm weight {name!r}; known: {', '.join(PRETRAINED_INPUTS)}. Pass the input "
+                         f"contract yourself with input_overrides (see InputSpec).")
+    return PRETRAINED_INPUTS[name]
 
 
 def _seq(branch: str, count: int) -> tuple[str, ...]:
@@ -132,22 +159,27 @@ def timm_options(model_name: str, num_classes: int, aux_head: bool) -> dict:
                 dropout_rate=0.0, avg_pool_count_include_pad=model_name == "inception_v3")
 
 
-def from_timm(model_name: str, state_dict: Mapping[str, np.ndarray] | str | os.PathLike):
+def from_timm(model_name: str, state_dict: Mapping[str, np.ndarray] | str | os.PathLike,
+              input_overrides: Mapping | None = None):
     """Builds the Flax network equivalent to timm's `model_name` and converts its weights.
 
     Args:
-      model_name: "inception_v3", "inception_v4" or "inception_resnet_v2".
+      model_name: "inception_v3", "inception_v4" or "inception_resnet_v2", optionally with timm's weight tag
+        ("inception_resnet_v2.tf_in1k"), which picks the input spec (see `PRETRAINED_INPUTS`).
       state_dict: timm's keys mapped to arrays (numpy, or CPU torch tensors), or a path to a `.safetensors`,
         `.pth` or `.bin` file. The class count comes from the classifier (no classifier keys: `num_classes=0`);
         an Inception-v3 state_dict with `AuxLogits.*` keys turns the aux head on.
+      input_overrides: InputSpec fields that replace the weight's own (e.g. `{"crop_fraction": 1.0}`).
 
     Returns:
-      `(module, variables)`; `module.apply(variables, images)` gives timm's logits for NHWC images.
+      `(module, variables, spec)`; `module.apply(variables, images)` gives timm's logits for NHWC images
+      prepared as `spec.input` says.
 
     Raises:
       WeightMismatchError: keys missing, unexpected or of the wrong shape (all are counted, some named).
     """
-    _check_supported(model_name)
+    input_spec = pretrained_input(model_name).replace(**(input_overrides or {}))
+    model_name = model_name.partition(".")[0]
     state_dict = numpy_state_dict(state_dict)
     num_classes = classifier_outputs(state_dict, _CLASSIFIERS[model_name])
     aux_head = model_name == "inception_v3" and any(key.startswith("AuxLogits.") for key in state_dict)
@@ -160,7 +192,8 @@ def from_timm(model_name: str, state_dict: Mapping[str, np.ndarray] | str | os.P
     found = {key: value.shape for key, value in state_dict.items() if key not in counters}
     check_shapes(f"timm state_dict given for {model_name}", expected, found, _network_hint(model_name, found))
     arrays = [{field: to_flax(state_dict[key]) for field, key in _keys(layer, name).items()} for layer, name in pairs]
-    return module, to_variables([layer for layer, _ in pairs], arrays)
+    return module, to_variables([layer for layer, _ in pairs], arrays), ModelSpec.of_module(model_name, module,
+                                                                                           input_spec)
 
 
 def to_timm(model_name: str, variables, num_batches_tracked: int | None = 0) -> dict[str, np.ndarray]:

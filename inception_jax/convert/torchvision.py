@@ -19,10 +19,10 @@ The returned module computes what torchvision's does, which is not always the pa
   * resnet50/101/152: "v1.5", the stride on the bottleneck's 3×3 (`stride_on_3x3=True`).
 BatchNorm momentum 0.9 is PyTorch's 0.1 (Flax keeps its momentum of the old average).
 
-Inputs: NHWC, normalized as torchvision's weights expect (ImageNet mean/std), not the [-1, 1] the Inception
-networks take. The exception is GoogLeNet: torchvision's pretrained googlenet has `transform_input=True`, which
-maps mean/std-normalized images to [-1, 1] before its first layer; this module has no such step, so give it
-[-1, 1] images.
+Inputs: NHWC, prepared as torchvision's weights expect (`TORCHVISION_INPUT`: shorter side 256, central 224²,
+bilinear, ImageNet mean/std), which the returned spec records. The exception is GoogLeNet: torchvision's
+pretrained googlenet has `transform_input=True`, which maps mean/std-normalized images to [-1, 1] before its first
+layer; this module has no such step, so its spec asks for [-1, 1] images (mean = std = 0.5).
 """
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ import numpy as np
 
 from flax import traverse_util
 
+from inception_jax.artifacts import INCEPTION_MEAN, INCEPTION_STD, TORCHVISION_INPUT, InputSpec, ModelSpec
 from inception_jax.convert.mismatch import check_shapes
 from inception_jax.convert.pytorch_layout import (classifier_outputs, from_flax, numpy_state_dict, to_flax,
                                                   torch_shape)
@@ -138,7 +139,15 @@ def torchvision_shapes(model_name: str, num_classes: int = 1000, aux_logits: boo
     return _expected_shapes(_build(model_name, num_classes, aux_logits)[1])
 
 
-def from_torchvision(model_name: str, state_dict: Mapping[str, np.ndarray] | str | os.PathLike):
+def torchvision_input(model_name: str) -> InputSpec:
+    """How torchvision's weights for `model_name` expect their images (GoogLeNet's transform_input included)."""
+    if model_name == "googlenet":
+        return TORCHVISION_INPUT.replace(mean=INCEPTION_MEAN, std=INCEPTION_STD)
+    return TORCHVISION_INPUT
+
+
+def from_torchvision(model_name: str, state_dict: Mapping[str, np.ndarray] | str | os.PathLike,
+                     input_overrides: Mapping | None = None):
     """Builds the Flax network equivalent to torchvision's `model_name` and converts its weights.
 
     Args:
@@ -146,10 +155,11 @@ def from_torchvision(model_name: str, state_dict: Mapping[str, np.ndarray] | str
       state_dict: torchvision's keys mapped to arrays (numpy, or CPU torch tensors), or a path to a
         `.safetensors`, `.pth` or `.bin` file. The class count comes from the classifier (no classifier keys:
         `num_classes=0`); a googlenet state_dict with `aux1.*`/`aux2.*` keys turns the side classifiers on.
+      input_overrides: InputSpec fields that replace torchvision's (e.g. `{"interpolation": "bicubic"}`).
 
     Returns:
-      `(module, variables)`; `module.apply(variables, images)` gives torchvision's eval-mode logits for NHWC
-      images (see the module docstring for how to normalize them).
+      `(module, variables, spec)`; `module.apply(variables, images)` gives torchvision's eval-mode logits for
+      NHWC images prepared as `spec.input` says.
 
     Raises:
       WeightMismatchError: keys missing, unexpected or of the wrong shape (all are counted, some named).
@@ -165,7 +175,8 @@ def from_torchvision(model_name: str, state_dict: Mapping[str, np.ndarray] | str
                  _network_hint(model_name, found))
     arrays = [{field: _to_flax_layout(state_dict[key], torch_layer.grid if field == "kernel" else 0)
                for field, key in _keys(layer, torch_layer).items()} for layer, torch_layer in pairs]
-    return module, to_variables([layer for layer, _ in pairs], arrays)
+    spec = ModelSpec.of_module(model_name, module, torchvision_input(model_name).replace(**(input_overrides or {})))
+    return module, to_variables([layer for layer, _ in pairs], arrays), spec
 
 
 def to_torchvision(model_name: str, variables, num_batches_tracked: int | None = 0) -> dict[str, np.ndarray]:

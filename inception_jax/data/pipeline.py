@@ -2,8 +2,13 @@
 
     cfg = pipeline.default_input_config()
     info = pipeline.dataset_info(cfg)
-    for batch in pipeline.train_iterator(cfg, sharding, seed=0, start_step=0): ...   # infinite
-    for batch in pipeline.eval_iterator(cfg, sharding): ...                        # one pass, with `mask`
+    spec = artifacts.input_spec_from_config(cfg)       # the network's input contract: crop, resize, mean/std
+    for batch in pipeline.train_iterator(cfg, spec, sharding, seed=0, start_step=0): ...   # infinite
+    for batch in pipeline.eval_iterator(cfg, spec, sharding): ...                        # one pass, with `mask`
+
+Training augmentation is the paper's whatever the spec; only the final normalisation comes from it. Evaluation
+crops, resizes and normalises exactly as the spec says. `eval_batches` is the one evaluation iterator (process
+shards, masked padding); the multi-crop evaluation builds on it.
 
 Determinism: a training batch depends only on (seed, step). Epoch `e` shuffles the process's examples with a
 seed drawn from (seed, e) and keeps the first `steps_per_epoch * local_batch` of them; example `i` is augmented
@@ -17,16 +22,18 @@ per step; `jax.make_array_from_process_local_data` joins them into one global `j
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import jax
 import ml_collections
 import tensorflow as tf
 from ml_collections import config_dict
 
+from inception_jax.artifacts import InputSpec
 from inception_jax.data import preprocessing, sources
 
 logger = logging.getLogger(__name__)
@@ -59,7 +66,13 @@ def default_input_config() -> ml_collections.ConfigDict:
     cfg.color_distortion = False  # ImageNet: True. Digits are grey.
     cfg.color_ordering = "random"  # "random": one of slim's 4 op orders per image; "fixed": always the first.
 
-    cfg.eval_crop_fraction = 0.875
+    # The evaluation crop and the normalisation (InputSpec fields). None: the pretrained weights' (init_from),
+    # else the Inception recipe's (central 87.5%, bilinear, [-1, 1]).
+    cfg.eval_crop_fraction = config_dict.placeholder(float)
+    cfg.eval_crop_mode = config_dict.placeholder(str)  # "central_fraction" (slim) or "resize_shorter" (timm).
+    cfg.eval_interpolation = config_dict.placeholder(str)  # "bilinear" or "bicubic".
+    cfg.mean = config_dict.placeholder(tuple)  # Per-channel, of [0, 1] pixels; ImageNet's: (0.485, 0.456, 0.406).
+    cfg.std = config_dict.placeholder(tuple)
 
     cfg.shuffle_buffer = 10_000  # Examples; holds encoded images, so about 1 GB for ImageNet.
     cfg.prefetch_batches = 2
@@ -86,22 +99,60 @@ def dataset_info(cfg: ml_collections.ConfigDict) -> DatasetInfo:
 
 
 def train_iterator(
-    cfg: ml_collections.ConfigDict, sharding: jax.sharding.Sharding, seed: int = 0, start_step: int = 0
+    cfg: ml_collections.ConfigDict,
+    spec: InputSpec,
+    sharding: jax.sharding.Sharding,
+    seed: int = 0,
+    start_step: int = 0,
 ) -> Iterator[Batch]:
-    """Endless training batches {'image': float32 [B, S, S, 3] in [-1, 1], 'label': int32 [B]} from `start_step`.
+    """Endless training batches {'image': float32 [B, S, S, 3], normalised by `spec`, 'label': int32 [B]}.
 
     The batch at step s is the same whether the run started at 0 or resumed at any step <= s.
     Raises ValueError at once (not on the first `next`) if the config cannot work.
     """
-    return _global_batches(_train_dataset(cfg, seed, start_step), sharding)
+    return _global_batches(_train_dataset(cfg, spec, seed, start_step), sharding)
 
 
-def eval_iterator(cfg: ml_collections.ConfigDict, sharding: jax.sharding.Sharding) -> Iterator[Batch]:
-    """One pass over the eval split: train's fields plus 'mask' (bool [B]), False on the last batch's padding.
+def eval_iterator(
+    cfg: ml_collections.ConfigDict, spec: InputSpec, sharding: jax.sharding.Sharding, max_examples: int | None = None
+) -> Iterator[Batch]:
+    """One pass over the eval split: {'image' prepared as `spec` says, 'label', 'mask'} (see `eval_batches`)."""
+    return eval_batches(
+        cfg,
+        sharding,
+        lambda image: {"image": preprocessing.preprocess_for_eval(image, spec)},
+        batch_size=cfg.eval_batch_size,
+        max_examples=max_examples,
+    )
 
-    Every eval example appears exactly once with mask True, so masked metrics count each example once.
+
+def eval_batches(
+    cfg: ml_collections.ConfigDict,
+    sharding: jax.sharding.Sharding,
+    preprocess: Callable[[tf.Tensor], dict[str, tf.Tensor]],
+    *,
+    batch_size: int,
+    max_examples: int | None = None,
+) -> Iterator[Batch]:
+    """One pass over `cfg.eval_split` in global batches of `batch_size` images: the one evaluation iterator.
+
+    `preprocess` maps a decoded uint8 [H, W, 3] image to the batch's fields; 'label' and 'mask' (bool [B]) are
+    added. Each process reads its own shard and pads it, masked, to the batch count of every other process, so
+    every evaluated image appears exactly once with mask True and masked sums count each image once.
+    `max_examples` takes the split's first images on one process, and the first of each shard on several.
     """
-    return _global_batches(_eval_dataset(cfg), sharding)
+    return _global_batches(_eval_dataset(cfg, preprocess, batch_size, max_examples), sharding)
+
+
+def num_classes(cfg: ml_collections.ConfigDict) -> int:
+    """Classes of the configured dataset, without counting its splits (an evaluation needs no training split)."""
+    return _open_source(cfg).num_classes
+
+
+def num_eval_examples(cfg: ml_collections.ConfigDict, max_examples: int | None = None) -> int:
+    """Images one evaluation covers: the whole `eval_split`, or its first `max_examples`."""
+    total = _open_source(cfg).num_examples(cfg.eval_split)
+    return total if max_examples is None else min(total, max_examples)
 
 
 def benchmark(cfg: ml_collections.ConfigDict, num_batches: int = 50, seed: int = 0) -> float:
@@ -121,7 +172,17 @@ def benchmark(cfg: ml_collections.ConfigDict, num_batches: int = 50, seed: int =
 
 
 def _open_source(cfg: ml_collections.ConfigDict) -> sources.Source:
+    _keep_tensorflow_off_accelerators()
     return sources.open_source(cfg.dataset, data_dir=cfg.data_dir, manual_dir=cfg.manual_dir, folder_path=cfg.folder)
+
+
+@functools.cache
+def _keep_tensorflow_off_accelerators() -> None:
+    """JAX owns the GPUs: TensorFlow, here only for CPU input ops, must not reserve their memory."""
+    try:
+        tf.config.set_visible_devices([], "GPU")
+    except RuntimeError:  # TensorFlow already initialised its devices elsewhere in this process.
+        logger.warning("TensorFlow was initialised before the input pipeline; it may hold GPU memory.")
 
 
 def _local_batch_size(global_batch_size: int, field: str) -> int:
@@ -136,7 +197,7 @@ def _local_batch_size(global_batch_size: int, field: str) -> int:
     return global_batch_size // jax.process_count()
 
 
-def _train_dataset(cfg: ml_collections.ConfigDict, seed: int, start_step: int) -> tf.data.Dataset:
+def _train_dataset(cfg: ml_collections.ConfigDict, spec: InputSpec, seed: int, start_step: int) -> tf.data.Dataset:
     """This process's training batches from `start_step` on, as a tf.data pipeline."""
     if start_step < 0:
         raise ValueError(f"start_step={start_step} must be >= 0.")
@@ -176,6 +237,8 @@ def _train_dataset(cfg: ml_collections.ConfigDict, seed: int, start_step: int) -
             flip=cfg.flip,
             color_distortion=cfg.color_distortion,
             color_ordering=cfg.color_ordering,
+            mean=spec.mean,
+            std=spec.std,
         )
         return {"image": image, "label": tf.cast(example["label"], tf.int32)}
 
@@ -184,32 +247,28 @@ def _train_dataset(cfg: ml_collections.ConfigDict, seed: int, start_step: int) -
     return _deterministic(batches.prefetch(cfg.prefetch_batches))
 
 
-def _eval_dataset(cfg: ml_collections.ConfigDict) -> tf.data.Dataset:
-    """This process's eval batches: its shard once, then masked padding up to the same batch count on every process."""
-    local_batch = _local_batch_size(cfg.eval_batch_size, "eval_batch_size")
-    source = _open_source(cfg)
-    largest_shard = math.ceil(source.num_examples(cfg.eval_split) / jax.process_count())
-    num_batches = math.ceil(largest_shard / local_batch)
-    examples = source.read(
-        cfg.eval_split, shard_index=jax.process_index(), num_shards=jax.process_count(), drop_remainder=False
-    )
+def _eval_dataset(
+    cfg: ml_collections.ConfigDict, preprocess: Callable, batch_size: int, max_examples: int | None
+) -> tf.data.Dataset:
+    """This process's eval batches: its shard's images once, then masked padding to every process's batch count."""
+    local_batch = _local_batch_size(batch_size, "eval_batch_size")
+    total = num_eval_examples(cfg, max_examples)
+    processes, process = jax.process_count(), jax.process_index()
+    share = total // processes + (process < total % processes)  # The shares add up to `total`.
+    num_batches = math.ceil(math.ceil(total / processes) / local_batch)
+    examples = _open_source(cfg).read(cfg.eval_split, shard_index=process, num_shards=processes, drop_remainder=False)
 
-    def preprocess(example: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-        image = preprocessing.preprocess_for_eval(
-            preprocessing.decode_rgb(example["image"]), image_size=cfg.image_size, crop_fraction=cfg.eval_crop_fraction
-        )
-        return {"image": image, "label": tf.cast(example["label"], tf.int32), "mask": tf.constant(True)}
+    def prepare(example: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        fields = preprocess(preprocessing.decode_rgb(example["image"]))
+        return {**fields, "label": tf.cast(example["label"], tf.int32), "mask": tf.constant(True)}
 
-    padding = {
-        "image": tf.zeros([cfg.image_size, cfg.image_size, 3], tf.float32),
-        "label": tf.constant(0, tf.int32),
-        "mask": tf.constant(False),
-    }
-    padded = examples.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE).concatenate(
-        tf.data.Dataset.from_tensors(padding).repeat()
+    prepared = examples.take(share).map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
+    # Zeros, so label 0 and mask False. Made per element: 144 views at 299² would be a 150 MB graph constant.
+    padding = tf.data.Dataset.from_tensors(0).repeat().map(
+        lambda _: tf.nest.map_structure(lambda s: tf.zeros(s.shape, s.dtype), prepared.element_spec)
     )
-    batches = padded.take(num_batches * local_batch).batch(local_batch)
-    return _deterministic(batches.prefetch(cfg.prefetch_batches))
+    batches = prepared.concatenate(padding)
+    return _deterministic(batches.take(num_batches * local_batch).batch(local_batch).prefetch(cfg.prefetch_batches))
 
 
 def _deterministic(dataset: tf.data.Dataset) -> tf.data.Dataset:
@@ -222,4 +281,4 @@ def _deterministic(dataset: tf.data.Dataset) -> tf.data.Dataset:
 def _global_batches(dataset: tf.data.Dataset, sharding: jax.sharding.Sharding) -> Iterator[Batch]:
     """Turns each process-local numpy batch into global `jax.Array`s laid out by `sharding`."""
     for local_batch in dataset.as_numpy_iterator():
-        yield {name: jax.make_array_from_process_local_data(sharding, value) for name, value in local_batch.items()}
+        yield jax.tree.map(lambda value: jax.make_array_from_process_local_data(sharding, value), local_batch)

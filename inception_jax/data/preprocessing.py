@@ -1,8 +1,9 @@
 """Inception preprocessing as TensorFlow ops, for use inside `tf.data` or eagerly.
 
 Training follows slim's `inception_preprocessing`: a distorted bounding-box crop (whole image as the box when
-there is none), resize, random horizontal flip and colour distortion. Evaluation takes a central crop and resizes.
-Both return float32 images in [-1, 1].
+there is none), resize, random horizontal flip and colour distortion. Evaluation crops and resizes as the
+network's `InputSpec` says (slim's central fraction, or timm's and torchvision's resize-then-centre-crop). Both
+end with the spec's normalisation (`mean`, `std` on [0, 1] pixels; 0.5 and 0.5 give the Inception range [-1, 1]).
 
 All randomness comes from TF *stateless* ops driven by an explicit `seed` (an int tensor of shape [2]), so an
 example's augmentation is a pure function of its seed. Two deliberate departures from slim:
@@ -15,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import tensorflow as tf
+
+from inception_jax.artifacts import INCEPTION_MEAN, INCEPTION_STD, InputSpec
 
 # Strengths of slim's `distort_color`.
 BRIGHTNESS_DELTA = 32.0 / 255.0
@@ -33,8 +36,16 @@ _DISTORTION_ORDERS = (
 
 
 def decode_rgb(encoded: tf.Tensor) -> tf.Tensor:
-    """Decodes JPEG/PNG/GIF/BMP/WebP bytes to a uint8 [H, W, 3] image (grey, RGBA and CMYK become RGB)."""
-    image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
+    """Decodes JPEG/PNG/GIF/BMP/WebP bytes to a uint8 [H, W, 3] image (grey, RGBA and CMYK become RGB).
+
+    JPEGs are decoded with libjpeg's accurate integer DCT, which gives the same pixels as PIL (what timm and
+    torchvision read images with); TensorFlow's default fast DCT is up to 18 grey levels off.
+    """
+    image = tf.cond(
+        tf.io.is_jpeg(encoded),
+        lambda: tf.io.decode_jpeg(encoded, channels=3, dct_method="INTEGER_ACCURATE"),
+        lambda: tf.io.decode_image(encoded, channels=3, expand_animations=False),
+    )
     image.set_shape([None, None, 3])
     return image
 
@@ -53,8 +64,10 @@ def preprocess_for_train(
     color_distortion: bool = True,
     color_ordering: str = "random",
     bbox: tf.Tensor | None = None,
+    mean: Sequence[float] = INCEPTION_MEAN,
+    std: Sequence[float] = INCEPTION_STD,
 ) -> tf.Tensor:
-    """Augments one uint8 [H, W, 3] image for training; returns float32 [image_size, image_size, 3] in [-1, 1].
+    """Augments one uint8 [H, W, 3] image for training; returns float32 [image_size, image_size, 3], normalised.
 
     Args:
       image: uint8 RGB image.
@@ -70,6 +83,7 @@ def preprocess_for_train(
       color_distortion: randomly change brightness, saturation, hue and contrast.
       color_ordering: "random" (one of slim's four orders per image) or "fixed" (always the first).
       bbox: float32 [N, 4] boxes (ymin, xmin, ymax, xmax, relative); None means the whole image.
+      mean, std: the final normalisation of [0, 1] pixels (the network's `InputSpec`); the default gives [-1, 1].
     """
     if color_ordering not in COLOR_ORDERINGS:
         raise ValueError(f"color_ordering={color_ordering!r}; choose one of {COLOR_ORDERINGS}.")
@@ -85,14 +99,65 @@ def preprocess_for_train(
         image = tf.image.stateless_random_flip_left_right(image, flip_seed)
     if color_distortion:
         image = _distort_color(image, color_seed, color_ordering)
-    return _to_signed_range(image)
+    return normalize(image, mean, std)
 
 
-def preprocess_for_eval(image: tf.Tensor, *, image_size: int, crop_fraction: float = 0.875) -> tf.Tensor:
-    """Central-crops `crop_fraction` of a uint8 [H, W, 3] image and resizes; returns float32 in [-1, 1]."""
-    if crop_fraction < 1.0:
-        image = tf.image.central_crop(image, crop_fraction)
-    return _to_signed_range(_resize(image, image_size))
+def preprocess_for_eval(image: tf.Tensor, spec: InputSpec) -> tf.Tensor:
+    """A uint8 [H, W, 3] image as `spec` says the network sees it: float32 [size, size, 3], normalised."""
+    image = tf.image.convert_image_dtype(image, tf.float32)
+    size = spec.image_size
+    if spec.crop_mode == "central_fraction":
+        if spec.crop_fraction < 1.0:
+            image = tf.image.central_crop(image, spec.crop_fraction)
+        image = resize(image, [size, size], spec)
+    else:
+        image = center_crop(resize_shorter_side(image, spec.resize_side, spec), size)
+    return normalize(image, spec.mean, spec.std)
+
+
+def resize(image: tf.Tensor, size, spec: InputSpec) -> tf.Tensor:
+    """Resizes a float [H, W, C] image in [0, 1] to `size` (height, width) with the kernel of `spec`'s source.
+
+    "resize_shorter" specs reproduce PIL, which timm and torchvision resize with: antialiased when shrinking, one
+    pass along the width and then one along the height, each rounded and clipped to 8 bits as PIL stores its
+    images (bicubic overshoots are clipped between the passes). "central_fraction" specs reproduce slim's and
+    Keras's TensorFlow resize, in float and without antialiasing.
+    """
+    if spec.crop_mode == "central_fraction":
+        return tf.image.resize(image, size, method=spec.interpolation)
+
+    def to_8_bits(pixels):
+        return tf.round(tf.clip_by_value(pixels, 0.0, 1.0) * 255.0) / 255.0
+
+    height = tf.shape(image)[0]
+    wide = to_8_bits(tf.image.resize(image, tf.stack([height, size[1]]), method=spec.interpolation, antialias=True))
+    return to_8_bits(tf.image.resize(wide, size, method=spec.interpolation, antialias=True))
+
+
+def resize_shorter_side(image: tf.Tensor, side: int, spec: InputSpec) -> tf.Tensor:
+    """Resizes so that the shorter side is `side`, the longer one ⌊side · long / short⌋ (torchvision's rule)."""
+    height, width = tf.unstack(tf.shape(image)[:2])
+    short, long = tf.minimum(height, width), tf.maximum(height, width)
+    new_long = tf.maximum(side, tf.cast(side * tf.cast(long, tf.int64) // tf.cast(short, tf.int64), tf.int32))
+    landscape = width >= height
+    new_size = tf.stack([tf.where(landscape, side, new_long), tf.where(landscape, new_long, side)])
+    return resize(image, new_size, spec)
+
+
+def center_crop(image: tf.Tensor, size: int) -> tf.Tensor:
+    """The central `size`² crop, offsets as torchvision's `CenterCrop` rounds them (half to even)."""
+
+    def offset(slack):
+        half, odd = slack // 2, slack % 2
+        return half + odd * (half % 2)  # round(slack / 2), with Python's round-half-to-even
+
+    height, width = tf.unstack(tf.shape(image)[:2])
+    return tf.slice(image, tf.stack([offset(height - size), offset(width - size), 0]), [size, size, -1])
+
+
+def normalize(image: tf.Tensor, mean: Sequence[float], std: Sequence[float]) -> tf.Tensor:
+    """[0, 1] pixels → (pixel − mean) / std per channel."""
+    return (image - tf.constant(mean, tf.float32)) / tf.constant(std, tf.float32)
 
 
 def _distorted_bounding_box_crop(image, seed, bbox, area_range, aspect_ratio_range, min_object_covered):
@@ -149,8 +214,3 @@ def _distort_color(image: tf.Tensor, seed: tf.Tensor, color_ordering: str) -> tf
         order_index = tf.random.stateless_uniform([], order_seed, maxval=len(_DISTORTION_ORDERS), dtype=tf.int32)
         image = tf.switch_case(order_index, [apply_in_order(order) for order in _DISTORTION_ORDERS])
     return tf.clip_by_value(image, 0.0, 1.0)
-
-
-def _to_signed_range(image: tf.Tensor) -> tf.Tensor:
-    """[0, 1] -> [-1, 1], the range Inception networks are trained on."""
-    return (image - 0.5) * 2.0

@@ -4,7 +4,8 @@ The 144-crop protocol of GoogLeNet ("Going deeper with convolutions", Szegedy et
 classification setup), used for the multi-crop tables of the Inception-v3 and Inception-v4 papers, for a
 network input of S×S:
 
-  * 4 scales: the shorter side is resized to S·{256, 288, 320, 352}/224 (aspect ratio kept);
+  * 4 scales: the shorter side is resized to S·{256, 288, 320, 352}/224 (aspect ratio kept, with the resize
+    kernel of the network's `InputSpec`);
   * 3 squares per scale: the left, center and right (top, center and bottom for portrait images) squares whose
     side is the shorter side;
   * 6 crops per square: the 4 corner and the center S×S crops, and the whole square resized to S×S;
@@ -13,7 +14,8 @@ network input of S×S:
 4 × 3 × 6 × 2 = 144 views. The papers do not spell out their 12 crops; here they are the 144-crop protocol
 restricted to its first scale, S·256/224 = S/0.875 (the scale at which the 1-crop view takes its central 87.5%),
 and to the center square: 1 × 1 × 6 × 2 = 12 views. The single crop is exactly the trainer's evaluation
-preprocessing (`preprocessing.preprocess_for_eval`: central crop of `crop_fraction`, then resize).
+preprocessing (`preprocessing.preprocess_for_eval`: the spec's crop and resize). Every view is normalised as the
+spec says.
 
 A square image has three identical squares, so its 144 views hold each of 48 views three times; the average
 is still over 144 views, as in the protocol.
@@ -25,6 +27,7 @@ import itertools
 
 import tensorflow as tf
 
+from inception_jax.artifacts import InputSpec
 from inception_jax.data import preprocessing
 
 CROP_COUNTS = (1, 12, 144)
@@ -60,42 +63,28 @@ def view_layout(crops: int) -> tuple[View, ...]:
                  for scale, square, crop, mirrored in itertools.product(scales, squares, CROPS, (False, True)))
 
 
-def image_views(image: tf.Tensor, *, image_size: int, crops: int, crop_fraction: float = 0.875) -> tf.Tensor:
-    """All views of one uint8 [H, W, 3] image: float32 [crops, image_size, image_size, 3] in [-1, 1].
-
-    `crop_fraction` is the 1-crop protocol's central crop (`input.eval_crop_fraction`); 12 and 144 ignore it.
-    """
+def image_views(image: tf.Tensor, spec: InputSpec, crops: int) -> tf.Tensor:
+    """All views of one uint8 [H, W, 3] image: float32 [crops, S, S, 3], S = `spec.image_size`, normalised."""
     if crops not in CROP_COUNTS:
         raise ValueError(f"crops={crops}; choose one of {CROP_COUNTS}.")
     if crops == 1:
-        return preprocessing.preprocess_for_eval(image, image_size=image_size, crop_fraction=crop_fraction)[None]
+        return preprocessing.preprocess_for_eval(image, spec)[None]
     image = tf.image.convert_image_dtype(image, tf.float32)
+    size = spec.image_size
     # Each scale and square is cut once and shared by its views: a graph of 144 independent views takes
     # tf.data many seconds to trace.
     rescaled, squares, unmirrored = {}, {}, []
     for view in view_layout(crops)[0::2]:
         scale, square = view.scale_side_at_224, (view.scale_side_at_224, view.square)
         if scale not in rescaled:
-            rescaled[scale] = _resize_shorter_side(image, round(image_size * scale / 224))
+            rescaled[scale] = preprocessing.resize_shorter_side(image, round(size * scale / 224), spec)
         if square not in squares:
             squares[square] = _square(rescaled[scale], view.square)
-        unmirrored.append(_crop(squares[square], view.crop, image_size))
+        unmirrored.append(_crop(squares[square], view.crop, spec))
     unmirrored = tf.stack(unmirrored)
     # Interleaved as the layout orders them: each view, then its mirror image.
-    views = tf.reshape(tf.stack([unmirrored, tf.reverse(unmirrored, axis=[2])], axis=1),
-                       [crops, image_size, image_size, 3])
-    # The same [0, 1] -> [-1, 1] mapping as preprocessing.preprocess_for_eval.
-    return (views - 0.5) * 2.0
-
-
-def _resize_shorter_side(image: tf.Tensor, side: int) -> tf.Tensor:
-    """Bilinear resize (like the 1-crop view) so that the shorter side is `side`, keeping the aspect ratio."""
-    height, width = tf.unstack(tf.cast(tf.shape(image)[:2], tf.float32))
-    scale = side / tf.minimum(height, width)
-    # The shorter side lands exactly on `side`; the longer one is rounded, but never below `side`.
-    new_height = tf.maximum(side, tf.cast(tf.round(height * scale), tf.int32))
-    new_width = tf.maximum(side, tf.cast(tf.round(width * scale), tf.int32))
-    return tf.image.resize(image, tf.stack([new_height, new_width]), method="bilinear")
+    views = tf.reshape(tf.stack([unmirrored, tf.reverse(unmirrored, axis=[2])], axis=1), [crops, size, size, 3])
+    return preprocessing.normalize(views, spec.mean, spec.std)
 
 
 def _square(image: tf.Tensor, position: str) -> tf.Tensor:
@@ -108,10 +97,11 @@ def _square(image: tf.Tensor, position: str) -> tf.Tensor:
     return tf.slice(image, begin, tf.stack([side, side, 3]))
 
 
-def _crop(square: tf.Tensor, crop: str, size: int) -> tf.Tensor:
-    """One of the 6 crops of a square: a `size`×`size` corner or center crop, or the whole square resized."""
+def _crop(square: tf.Tensor, crop: str, spec: InputSpec) -> tf.Tensor:
+    """One of the 6 crops of a square: an S×S corner or center crop, or the whole square resized to S×S."""
+    size = spec.image_size
     if crop == "whole":
-        return tf.image.resize(square, [size, size], method="bilinear")
+        return preprocessing.resize(square, [size, size], spec)
     margin = tf.shape(square)[0] - size
     top = {"top_left": 0, "top_right": 0, "bottom_left": margin, "bottom_right": margin, "center": margin // 2}[crop]
     left = {"top_left": 0, "top_right": margin, "bottom_left": 0, "bottom_right": margin, "center": margin // 2}[crop]

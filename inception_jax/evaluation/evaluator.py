@@ -5,9 +5,10 @@ The library behind `python -m inception_jax.evaluate`, importable from tests and
     results = evaluate(workdirs=["runs/default"], crops=(1, 144))          # raw and EMA rows, like the trainer
     results = evaluate(weights=["weights/v4", "weights/irv2"], input_config=imagenet.input, ensemble=True)
 
-The evaluation input (dataset, split, image size, eval batch size, the 1-crop fraction) is `input_config` (an
-experiment config's `input`) when given, else the one stored by the first workdir. Networks are always rebuilt
-from what trained or converted them.
+What to evaluate on (dataset, split, eval batch size) is `input_config` (an experiment config's `input`) when
+given, else the one stored by the first workdir. Networks are always rebuilt from what trained or converted them,
+and each one's images are prepared as its saved spec says (image size, crop, resize, mean/std), except for the
+InputSpec fields in `input_overrides`, which apply to every network.
 """
 from __future__ import annotations
 
@@ -15,20 +16,22 @@ from collections.abc import Sequence
 
 import ml_collections
 
+from inception_jax import artifacts
+from inception_jax.data import pipeline
 from inception_jax.evaluation import crops as crops_lib
-from inception_jax.evaluation import inputs
 from inception_jax.evaluation import networks as networks_lib
 from inception_jax.evaluation.networks import CONVERTED, EMA, RAW, LoadedNetwork
 from inception_jax.evaluation.scoring import Entry, Result, score
 from inception_jax.train import mesh as mesh_lib
 
 # Input fields that must agree between the runs of one evaluation when their stored configs are used.
-_SHARED_INPUT_FIELDS = ("dataset", "data_dir", "folder", "eval_split", "image_size", "eval_crop_fraction")
+_SHARED_INPUT_FIELDS = ("dataset", "data_dir", "folder", "eval_split")
 
 
 def evaluate(workdirs: Sequence[str] = (), weights: Sequence[str] = (), crops: Sequence[int] = (1,),
              ema: bool | None = None, ensemble: bool = False, step: int | None = None,
-             input_config: ml_collections.ConfigDict | None = None, max_examples: int | None = None) -> list[Result]:
+             input_config: ml_collections.ConfigDict | None = None, max_examples: int | None = None,
+             input_overrides: dict | None = None) -> list[Result]:
     """Results for every network (and their ensemble) at every crop count, in table order.
 
     Args:
@@ -40,6 +43,8 @@ def evaluate(workdirs: Sequence[str] = (), weights: Sequence[str] = (), crops: S
       step: the checkpoint step of every workdir (default: each one's latest).
       input_config: what to evaluate on, an experiment config's `input` (default: the first run's).
       max_examples: evaluate only the first this many images of the split.
+      input_overrides: InputSpec fields (image_size, crop_fraction, crop_mode, interpolation, mean, std) that
+        replace every network's own; None values are ignored.
     """
     if not workdirs and not weights:
         raise ValueError("Nothing to evaluate: pass at least one training --workdir or converted --weights.")
@@ -47,12 +52,13 @@ def evaluate(workdirs: Sequence[str] = (), weights: Sequence[str] = (), crops: S
     if unknown:
         raise ValueError(f"crops {unknown} are not protocols; choose from {crops_lib.CROP_COUNTS}.")
     input_config = evaluation_input(workdirs, step, input_config)
-    num_classes = inputs.num_classes(input_config)
+    num_classes = pipeline.num_classes(input_config)
     mesh = mesh_lib.make_mesh()
     kinds = (RAW, EMA) if ema is None else ((EMA,) if ema else (RAW,))
     networks = [network for workdir in workdirs
                 for network in networks_lib.load_run(workdir, num_classes, mesh, step, kinds)]
     networks += [networks_lib.load_converted(directory, num_classes, mesh) for directory in weights]
+    networks = [network.with_input(**(input_overrides or {})) for network in networks]
     entries = [Entry(network.name, (network,)) for network in networks]
     if ensemble:
         entries += ensembles(networks, kinds)
@@ -77,7 +83,7 @@ def evaluation_input(workdirs: Sequence[str], step: int | None = None,
     if not workdirs:
         raise ValueError("Converted --weights do not say which data to evaluate them on: pass --config, e.g. "
                          "--config=experiments/configs/inception_v4.py --config.input.data_dir=DIR for ImageNet.")
-    stored = [networks_lib.stored_config(workdir, step)[0].input for workdir in workdirs]
+    stored = [artifacts.read_run_config(workdir, step)[0].input for workdir in workdirs]
     for workdir, other in zip(workdirs[1:], stored[1:]):
         differing = [field for field in _SHARED_INPUT_FIELDS if other.get(field) != stored[0].get(field)]
         if differing:

@@ -5,6 +5,7 @@ import json
 
 import ml_collections
 
+from inception_jax.artifacts import InputSpec
 from inception_jax.evaluation.scoring import Result
 
 HEADER = ("Network", "Crops", "Top-1 Error", "Top-5 Error")
@@ -18,16 +19,27 @@ def markdown_table(results: list[Result]) -> str:
 
 
 def input_summary(input_config: ml_collections.ConfigDict, results: list[Result]) -> str:
-    """One line saying what the table was measured on."""
+    """What the table was measured on: the data, and how each network's images were prepared."""
     images = results[0].count if results else 0
-    return (f"{input_config.dataset} {input_config.eval_split}: {images} images at "
-            f"{input_config.image_size}×{input_config.image_size}")
+    lines = [f"{input_config.dataset} {input_config.eval_split}: {images} images"]
+    specs = {}
+    for result in results:
+        for member, spec in zip(result.members, result.inputs):
+            specs.setdefault(member, spec)
+    lines += [f"  {member}: {describe_input(spec)}" for member, spec in specs.items()]
+    return "\n".join(lines)
+
+
+def describe_input(spec: InputSpec) -> str:
+    """One line of an input spec, e.g. `299×299, resize_shorter 0.897 bicubic, mean (0.5, ...) std (...)`."""
+    return (f"{spec.image_size}×{spec.image_size}, {spec.crop_mode} {spec.crop_fraction:g} {spec.interpolation}, "
+            f"mean {spec.mean} std {spec.std}")
 
 
 def write_json(path: str, results: list[Result], input_config: ml_collections.ConfigDict) -> None:
-    """The results with what they were measured on, for later tables and plots."""
+    """The results with what they were measured on (each result names its members' input specs)."""
     record = {"dataset": input_config.dataset, "eval_split": input_config.eval_split,
-              "image_size": input_config.image_size, "results": [result.to_json() for result in results]}
+              "results": [result.to_json() for result in results]}
     with open(path, "w") as f:
         json.dump(record, f, indent=2)
         f.write("\n")

@@ -1,24 +1,28 @@
 """Scores networks and ensembles: softmax averaged over an image's views (and an ensemble's members), top-1/top-5.
 
-Every network runs once per batch; an ensemble averages its members' view-averaged probabilities, so a table
-of several networks and their ensemble costs one pass over the data. Counts are sums over unmasked images,
-made on the mesh like the trainer's evaluation, so every process gets the same totals.
+Every network runs once per batch, on the views prepared as its own spec says; an ensemble averages its members'
+view-averaged probabilities, so a table of several networks and their ensemble costs one pass over the data.
+Counts are the trainer's (`steps.hit_counts`), summed over unmasked images on the mesh, so every process gets the
+same totals.
 """
 from __future__ import annotations
 
 import dataclasses
 import functools
-import logging
 import time
 
 import jax
 import jax.numpy as jnp
 import ml_collections
 
+from inception_jax.artifacts import InputSpec
+from inception_jax.data import pipeline
 from inception_jax.evaluation import inputs
 from inception_jax.evaluation.networks import LoadedNetwork
 from inception_jax.train import mesh as mesh_lib
-from inception_jax.train.trainer import host_value
+from inception_jax.train.mesh import host_value
+from inception_jax.train.metrics import Progress
+from inception_jax.train.steps import hit_counts
 
 PROGRESS_EVERY_S = 10.0
 
@@ -41,6 +45,7 @@ class Result:
     top1: float  # Accuracy in [0, 1], as the trainer's `eval/top1`.
     top5: float
     count: int  # Images evaluated.
+    inputs: tuple[InputSpec, ...] = ()  # How each member's images were prepared.
 
     @property
     def top1_error(self) -> float:
@@ -52,82 +57,72 @@ class Result:
 
     def to_json(self) -> dict:
         return {**dataclasses.asdict(self), "members": list(self.members), "top1_error": self.top1_error,
-                "top5_error": self.top5_error}
+                "top5_error": self.top5_error, "inputs": [dataclasses.asdict(spec) for spec in self.inputs]}
 
 
-def view_averaged_probabilities(model, variables, views: jax.Array) -> jax.Array:
-    """[B, V, S, S, 3] views -> [B, classes] softmax probabilities averaged over each image's V views."""
+def view_averaged_log_probabilities(model, variables, views: jax.Array) -> jax.Array:
+    """[B, V, S, S, 3] views -> [B, classes] log of the softmax probabilities averaged over each image's V views.
+
+    Kept in log space so that the ranking of confident networks does not tie at probabilities 0 and 1; with one
+    view it is exactly the trainer's `log_softmax(logits)`.
+    """
     images, num_views = views.shape[:2]
     logits = model.apply(variables, views.reshape(images * num_views, *views.shape[2:]), train=False)
-    probabilities = jax.nn.softmax(logits.astype(jnp.float32))
-    return probabilities.reshape(images, num_views, -1).mean(axis=1)
+    log_probabilities = jax.nn.log_softmax(logits.astype(jnp.float32)).reshape(images, num_views, -1)
+    return log_mean_exp(log_probabilities, axis=1)
+
+
+def log_mean_exp(log_values: jax.Array, axis: int) -> jax.Array:
+    """log(mean(exp(x))) along `axis`; exactly x when that axis has one entry."""
+    count = log_values.shape[axis]
+    averaged = jax.scipy.special.logsumexp(log_values, axis=axis)
+    return averaged if count == 1 else averaged - jnp.log(count)
 
 
 @jax.jit
-def ensemble_average(member_probabilities: list[jax.Array]) -> jax.Array:
-    """The mean of the members' [B, classes] probabilities."""
-    return jnp.mean(jnp.stack(member_probabilities), axis=0)
+def ensemble_average(member_log_probabilities: list[jax.Array]) -> jax.Array:
+    """The log of the mean of the members' [B, classes] probabilities."""
+    return log_mean_exp(jnp.stack(member_log_probabilities), axis=0)
 
 
-@jax.jit
-def hit_counts(probabilities: jax.Array, labels: jax.Array, mask: jax.Array) -> dict[str, jax.Array]:
-    """Top-1 and top-5 hits and images, summed over unmasked rows (top-k is capped at the class count)."""
-    ranked = jax.lax.top_k(probabilities, min(5, probabilities.shape[-1]))[1]
-    mask = mask.astype(jnp.float32)
-    return {"top1": jnp.sum((ranked[:, 0] == labels) * mask),
-            "top5": jnp.sum(jnp.any(ranked == labels[:, None], axis=-1) * mask), "count": jnp.sum(mask)}
+count_hits = jax.jit(hit_counts)
 
 
 def score(entries: list[Entry], input_config: ml_collections.ConfigDict, crops: int, mesh: jax.sharding.Mesh,
           max_examples: int | None = None) -> list[Result]:
     """One pass over the eval split with `crops` views per image; a `Result` per entry, in order."""
     networks = list({id(network): network for entry in entries for network in entry.members}.values())
-    # One jitted function per module, shared by its raw and EMA variables. (Modules rebuilt from a JSON config
-    # hold lists, so they cannot be static arguments of a single jitted function.)
+    # Views are prepared once per distinct input spec, and each network reads its own spec's.
+    specs = list(dict.fromkeys(network.spec.input for network in networks))
+    # One jitted function per module, shared by its raw and EMA variables.
     predict = {}
     for network in networks:
-        predict.setdefault(id(network.model), jax.jit(functools.partial(view_averaged_probabilities, network.model)))
-    total = inputs.num_images(input_config, max_examples)
-    progress = _Progress(total, crops)
+        predict.setdefault(network.model, jax.jit(functools.partial(view_averaged_log_probabilities, network.model)))
+    progress = Progress(f"{crops}-crop evaluation", pipeline.num_eval_examples(input_config, max_examples), "images")
+    last_report = time.perf_counter()
     sums = [None] * len(entries)
-    for batch in inputs.multiview_batches(input_config, crops, mesh_lib.batch_sharding(mesh), max_examples):
+    batches = inputs.multiview_batches(input_config, specs, crops, mesh_lib.batch_sharding(mesh), max_examples)
+    for batch in batches:
         previous = list(sums)
-        probabilities = {id(network): predict[id(network.model)](network.variables, batch["views"])
+        probabilities = {id(network): predict[network.model](network.variables,
+                                                             batch["views"][specs.index(network.spec.input)])
                          for network in networks}
         for index, entry in enumerate(entries):
             members = [probabilities[id(network)] for network in entry.members]
             averaged = members[0] if len(members) == 1 else ensemble_average(members)
-            counts = hit_counts(averaged, batch["label"], batch["mask"])
+            counts = count_hits(averaged, batch["label"], batch["mask"])
             sums[index] = counts if sums[index] is None else jax.tree.map(jnp.add, sums[index], counts)
         # Waiting for the previous batch bounds the device memory of queued batches and keeps progress honest.
         jax.block_until_ready(previous)
-        progress.advance(batch["mask"].shape[0])
-    progress.finish()
+        progress.advance_to(min(progress.total, progress.done + batch["mask"].shape[0]))
+        if time.perf_counter() - last_report >= PROGRESS_EVERY_S:
+            progress.report()
+            last_report = time.perf_counter()
+    progress.report()
     results = []
     for entry, entry_sums in zip(entries, sums):
         top1, top5, count = (float(host_value(entry_sums[key])) for key in ("top1", "top5", "count"))
         results.append(Result(entry.name, crops, tuple(network.name for network in entry.members),
-                              top1 / count, top5 / count, int(count)))
+                              top1 / count, top5 / count, int(count),
+                              tuple(network.spec.input for network in entry.members)))
     return results
-
-
-class _Progress:
-    """Logs images done / total and images per second, at most every PROGRESS_EVERY_S seconds."""
-
-    def __init__(self, total: int, crops: int):
-        self.total, self.crops, self.done = total, crops, 0
-        self.start = self.last_report = time.perf_counter()
-
-    def advance(self, images: int) -> None:
-        self.done = min(self.total, self.done + images)
-        if time.perf_counter() - self.last_report >= PROGRESS_EVERY_S:
-            self._report()
-
-    def finish(self) -> None:
-        self._report()
-
-    def _report(self) -> None:
-        self.last_report = time.perf_counter()
-        rate = self.done / max(self.last_report - self.start, 1e-9)
-        logging.info("%d-crop evaluation: %d/%d images (%.0f%%), %.1f images/s (%.0f views/s)", self.crops,
-                     self.done, self.total, 100 * self.done / max(self.total, 1), rate, rate * self.crops)

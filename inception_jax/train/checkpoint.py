@@ -1,23 +1,16 @@
-"""Every checkpoint goes through here: training checkpoints with auto-resume, and standalone weights.
+"""Training checkpoints with auto-resume: an Orbax `CheckpointManager` under `WORKDIR/checkpoints`, last N kept.
 
-* `TrainCheckpoints`: an Orbax `CheckpointManager` under `WORKDIR/checkpoints` keeping the last N. Each step
-  holds the whole train state (params, batch_stats, optimizer state, EMA, step) and a JSON record with the
-  input position and the config.
-* `save_weights` / `load_weights`: a network's variables with its name and options, as written by
-  `python -m inception_jax.convert` and read by `config.init_from` and the evaluation.
+Each step holds the whole train state (params, batch_stats, optimizer state, EMA, step) and a JSON record with
+the input position and the config (`artifacts.checkpoint_record`). What is rebuilt from them, and standalone
+weights, live in `inception_jax.artifacts`.
 """
 from __future__ import annotations
 
-import json
-import logging
 import os
 from typing import Any
 
 import jax
-import numpy as np
 import orbax.checkpoint as ocp
-
-from inception_jax.models import create_model
 
 _STATE, _META = "state", "meta"
 
@@ -114,29 +107,3 @@ class TrainCheckpoints:
     def close(self) -> None:
         self.manager.wait_until_finished()
         self.manager.close()
-
-
-def save_weights(directory: str, model_name: str, model_options: dict[str, Any], variables) -> None:
-    """Writes `variables` (params, batch_stats) with the network name and options to rebuild it."""
-    directory = os.path.abspath(directory)
-    variables = jax.tree.map(np.asarray, dict(variables))
-    with ocp.StandardCheckpointer() as checkpointer:
-        checkpointer.save(os.path.join(directory, "variables"), variables, force=True)
-    if jax.process_index() == 0:
-        with open(os.path.join(directory, "model.json"), "w") as f:
-            json.dump({"model_name": model_name, "model_options": model_options}, f, indent=2)
-    logging.info("Saved %s weights to %s", model_name, directory)
-
-
-def load_weights(directory: str):
-    """Reads what `save_weights` wrote; returns `(module, variables)` with variables as host numpy arrays."""
-    directory = os.path.abspath(directory)
-    spec_path = os.path.join(directory, "model.json")
-    if not os.path.exists(spec_path):
-        raise FileNotFoundError(f"{directory} holds no converted weights (no model.json). Write them with "
-                                f"`python -m inception_jax.convert ... --output {directory}`.")
-    with open(spec_path) as f:
-        spec = json.load(f)
-    with ocp.StandardCheckpointer() as checkpointer:
-        variables = checkpointer.restore(os.path.join(directory, "variables"))
-    return create_model(spec["model_name"], **spec["model_options"]), variables

@@ -11,6 +11,7 @@ import logging
 import math
 
 import jax
+import numpy as np
 from jax.sharding import AxisType, NamedSharding, PartitionSpec as P
 
 DATA_AXIS = "data"
@@ -77,3 +78,8 @@ def state_shardings(abstract_state, mesh, fsdp: bool = False):
         return replicated(mesh)
 
     return jax.tree.map(spec, abstract_state)
+
+
+def host_value(x) -> np.ndarray:
+    """A replicated array's value on this host (works when the array spans several processes)."""
+    return np.asarray(x.addressable_data(0)) if isinstance(x, jax.Array) else np.asarray(x)

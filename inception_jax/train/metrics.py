@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import time
 
@@ -53,21 +54,32 @@ class MetricWriter:
 
 
 class Progress:
-    """Console progress lines: step, loss, accuracy, learning rate, images/s and ETA."""
+    """Console progress of the trainer and the evaluation: work done of total, its rate and the ETA."""
 
-    def __init__(self, total_steps: int, global_batch_size: int, start_step: int):
-        self.total_steps, self.batch = total_steps, global_batch_size
-        self.last_step, self.last_time = start_step, time.perf_counter()
+    def __init__(self, name: str, total: int, unit: str, done: int = 0):
+        self.name, self.total, self.unit = name, total, unit
+        self.done, self.rate = done, float("nan")
+        self.last_time = time.perf_counter()
 
-    def images_per_second(self, step: int) -> float:
+    def advance_to(self, done: int) -> float:
+        """Records that `done` units are finished; returns the units per second since the previous call."""
         now = time.perf_counter()
-        rate = (step - self.last_step) * self.batch / max(now - self.last_time, 1e-9)
-        self.last_step, self.last_time = step, now
-        return rate
+        self.rate = (done - self.done) / max(now - self.last_time, 1e-9)
+        self.done, self.last_time = done, now
+        return self.rate
 
-    def report(self, step: int, metrics: dict[str, float]) -> None:
-        rate = metrics.get("train/img_per_sec", 0.0)
-        eta = (self.total_steps - step) * self.batch / rate if rate else float("nan")
-        logging.info("step %d/%d  loss %.4f  top1 %.3f  lr %.4g  %.1f img/s  ETA %s", step, self.total_steps,
-                     metrics["train/loss"], metrics["train/top1"], metrics["train/lr"], rate,
-                     time.strftime("%H:%M:%S", time.gmtime(eta)) if eta == eta else "--")
+    def report(self, details: str = "") -> None:
+        eta = (self.total - self.done) / self.rate if self.rate > 0 else float("nan")
+        logging.info("%s: %d/%d %s (%.0f%%)  %.3g %s/s  ETA %s%s", self.name, self.done, self.total, self.unit,
+                     100 * self.done / max(self.total, 1), self.rate, self.unit, format_duration(eta),
+                     f"  {details}" if details else "")
+
+
+def format_duration(seconds: float) -> str:
+    """`1d 02:03:04`, `02:03:04`, or `--` when unknown; never wraps at 24 hours."""
+    if not math.isfinite(seconds):
+        return "--"
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    return f"{f'{days}d ' if days else ''}{hours:02d}:{minutes:02d}:{secs:02d}"

@@ -28,6 +28,11 @@ class TrainState:
 def init_train_state(model, tx: optax.GradientTransformation, rng: jax.Array, image_size: int) -> TrainState:
     """Initialises the network and optimizer; jit this with `out_shardings` to create it already sharded."""
     variables = model.init(rng, jnp.zeros((1, image_size, image_size, 3), model.dtype), train=False)
-    params, batch_stats = variables["params"], variables.get("batch_stats", {})
+    return train_state_from_variables(variables, tx)
+
+
+def train_state_from_variables(variables, tx: optax.GradientTransformation) -> TrainState:
+    """The state at step 0 of training from `variables`: a fresh optimizer, and an EMA that starts at them."""
+    params, batch_stats = variables["params"], variables.get("batch_stats", {})  # networks before BN have none
     return TrainState(step=jnp.zeros((), jnp.int32), params=params, batch_stats=batch_stats,
                       opt_state=tx.init(params), ema_params=params, ema_batch_stats=batch_stats)

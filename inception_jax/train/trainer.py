@@ -6,7 +6,6 @@ because batches and dropout depend only on (seed, step) the resumed run matches 
 """
 from __future__ import annotations
 
-import functools
 import logging
 import math
 
@@ -16,30 +15,15 @@ import ml_collections
 import numpy as np
 from flax import traverse_util
 
+from inception_jax import artifacts
 from inception_jax.data import pipeline
-from inception_jax.models import create_model
 from inception_jax.train import mesh as mesh_lib
-from inception_jax.train.checkpoint import TrainCheckpoints, load_weights
+from inception_jax.train.checkpoint import TrainCheckpoints
+from inception_jax.train.mesh import host_value
 from inception_jax.train.metrics import MetricWriter, Progress
 from inception_jax.train.optimizer import learning_rate_schedule, make_optimizer
-from inception_jax.train.state import TrainState, init_train_state
+from inception_jax.train.state import TrainState, init_train_state, train_state_from_variables
 from inception_jax.train.steps import make_eval_step, make_train_step
-
-
-def build_model(config: ml_collections.ConfigDict, num_classes: int):
-    """The network named by `config.model_name` with `config.model` overrides; errors name the valid choices."""
-    options = dict(config.get("model", {}))
-    options.setdefault("num_classes", num_classes)
-    model = create_model(config.model_name, **options)
-    if config.input.image_size < model.min_size:
-        raise ValueError(f"input.image_size={config.input.image_size} is below {config.model_name}'s minimum of "
-                         f"{model.min_size}; set --config.input.image_size={model.min_size} or larger.")
-    return model
-
-
-def host_value(x) -> np.ndarray:
-    """A replicated array's value on this host (works when the array spans several processes)."""
-    return np.asarray(x.addressable_data(0)) if isinstance(x, jax.Array) else np.asarray(x)
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, float]:
@@ -62,27 +46,32 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                  info.num_train_examples, info.num_eval_examples, steps_per_epoch, total_steps)
 
     # ------------------------------------------------------------------ Model & optimizer
-    model = build_model(config, info.num_classes)
+    # The spec (network, options, input contract) is what the run's checkpoints can be rebuilt from.
+    weights = artifacts.read_spec(config.init_from) if config.get("init_from") else None
+    spec = artifacts.model_spec_from_config(config, info.num_classes, weights)
+    spec.write(workdir)
+    model = spec.build()
+    logging.info("Input: %s", spec.input)
     schedule = learning_rate_schedule(config.schedule, config.input.batch_size, steps_per_epoch)
     tx = make_optimizer(config.optimizer, schedule)
 
     # ------------------------------------------------------------------ State: restore, init_from, or init
-    init_fn = functools.partial(init_train_state, model, tx, image_size=config.input.image_size)
     rng = jax.random.key(config.seed)
     init_rng, step_rng = jax.random.split(rng)
-    abstract_state = jax.eval_shape(init_fn, init_rng)
-    shardings = mesh_lib.state_shardings(abstract_state, mesh, config.get("fsdp", False))
+    abstract_state = artifacts.abstract_train_state(spec, config, mesh)
+    shardings = jax.tree.map(lambda leaf: leaf.sharding, abstract_state)
     checkpoints = TrainCheckpoints(workdir, config.keep_checkpoints)
     if checkpoints.latest_step() is not None:
-        target = jax.tree.map(lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s), abstract_state,
-                              shardings)
-        state, meta = checkpoints.restore(target)
-        logging.info("Resumed from %s at step %d", checkpoints.directory, meta["step"])
+        state, record = checkpoints.restore(abstract_state)
+        data_step = artifacts.data_step_from_record(record)
+        logging.info("Resumed from %s at step %d", checkpoints.directory, record["step"])
     else:
         logging.info("Initialising %s (compiling the initialiser takes a while on CPU)", config.model_name)
-        state = jax.jit(init_fn, out_shardings=shardings)(init_rng)
+        state = jax.jit(lambda key: init_train_state(model, tx, key, spec.input.image_size),
+                        out_shardings=shardings)(init_rng)
         if config.get("init_from"):
             state = jax.device_put(start_from_weights(state, tx, config.init_from), shardings)
+        data_step = 0
     start_step = int(host_value(state.step))
 
     # ------------------------------------------------------------------ Steps
@@ -93,7 +82,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
 
     def evaluate(state: TrainState) -> dict[str, float]:
         sums = {}
-        for batch in pipeline.eval_iterator(config.input, data_sharding):
+        for batch in pipeline.eval_iterator(config.input, spec.input, data_sharding):
             for prefix, ema in (("eval", False), ("eval_ema", True)):
                 for key, value in eval_step(state.variables(ema), batch).items():
                     sums[(prefix, key)] = sums.get((prefix, key), 0.0) + value
@@ -103,8 +92,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
 
     # ------------------------------------------------------------------ Train loop
     writer = MetricWriter(workdir, resume_step=start_step)
-    progress = Progress(total_steps, config.input.batch_size, start_step)
-    batches = pipeline.train_iterator(config.input, data_sharding, seed=config.seed, start_step=start_step)
+    progress = Progress("train", total_steps, "steps", start_step)
+    batches = pipeline.train_iterator(config.input, spec.input, data_sharding, seed=config.seed, start_step=data_step)
     pending: list[tuple[int, dict]] = []  # Metrics still on device: fetching every step would stall dispatch.
     eval_metrics: dict[str, float] = {}
 
@@ -136,9 +125,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
             last = step == total_steps
             if step % config.log_every_steps == 0 or last:
                 metrics = flush()
-                metrics["train/img_per_sec"] = progress.images_per_second(step)
+                metrics["train/img_per_sec"] = progress.advance_to(step) * config.input.batch_size
                 metrics["train/epoch"] = step / steps_per_epoch
-                progress.report(step, metrics)
+                progress.report(f"loss {metrics['train/loss']:.4f}  top1 {metrics['train/top1']:.3f}  "
+                                f"lr {metrics['train/lr']:.4g}  {metrics['train/img_per_sec']:.1f} img/s")
                 writer.write(step, metrics)
             if step % config.eval_every_steps == 0 or last:
                 flush()
@@ -147,7 +137,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                 writer.write(step, eval_metrics)
             if step % config.checkpoint_every_steps == 0 or last:
                 flush()
-                checkpoints.save(step, state, {"step": step, "data_step": step, "config": config.to_dict()})
+                checkpoints.save(step, state, artifacts.checkpoint_record(step, data_step + step - start_step, config))
     finally:
         checkpoints.close()
         writer.close()
@@ -163,7 +153,7 @@ def start_from_weights(state: TrainState, tx, weights_dir: str) -> TrainState:
     Leaves that differ (e.g. the classifier when fine-tuning to a new number of classes) keep their fresh
     initialisation and are logged. The optimizer state and EMA restart from the loaded weights.
     """
-    _, loaded = load_weights(weights_dir)
+    _, loaded, _ = artifacts.load_weights(weights_dir)
     skipped = []
 
     def merge(fresh, pretrained):
@@ -181,6 +171,5 @@ def start_from_weights(state: TrainState, tx, weights_dir: str) -> TrainState:
     if skipped:
         logging.info("init_from %s: %d leaves kept their initialisation: %s", weights_dir, len(skipped),
                      ", ".join(skipped[:10]))
-    return state.replace(params=params, batch_stats=batch_stats, opt_state=tx.init(params),
-                         ema_params=params, ema_batch_stats=batch_stats)
+    return train_state_from_variables({"params": params, "batch_stats": batch_stats}, tx)
 
