@@ -4,8 +4,8 @@ One activation (all others in its layer set to zero) is passed down through the 
 is undone with the forward pass's switches, each ReLU rectifies the reconstruction, and each convolution is
 undone with its transposed filters. This is the network's backward pass with one change, the ReLU: its
 gradient masks the signal by where the *input* was positive, the deconvnet rectifies the signal itself. So
-`project` runs `jax.vjp` with every ReLU swapped (`models.layers.RELU_OVERRIDE`) for one with that backward
-pass. Biases drop out as in the paper. Contrast normalization is passed through by its own gradient, a local
+`project` runs `jax.vjp` through the same network built with `activation="deconvnet"` (`layers.deconvnet_relu`,
+a ReLU with that backward pass); the option is part of the module, so compiled functions never mix the two. Biases drop out as in the paper. Contrast normalization is passed through by its own gradient, a local
 positive rescaling (the paper's reverse path skips the layer).
 
     tops = top_activations(model, variables, images, "conv2", channels=[0, 1], k=9)
@@ -13,7 +13,6 @@ positive rescaling (the paper's reverse path skips the layer).
 """
 from __future__ import annotations
 
-import contextlib
 from typing import NamedTuple
 
 import jax
@@ -21,26 +20,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from inception_jax.endpoints import forward_with_endpoints
-from inception_jax.models.layers import RELU_OVERRIDE
-
-
-@jax.custom_vjp
-def deconvnet_relu(x):
-    """ReLU forward; backward rectifies the incoming signal instead of masking it (the deconvnet's rule)."""
-    return jnp.maximum(x, 0)
-
-
-deconvnet_relu.defvjp(lambda x: (jnp.maximum(x, 0), None), lambda _, g: (jnp.maximum(g, 0),))
-
-
-@contextlib.contextmanager
-def deconvnet_backward():
-    """Inside this context, networks traced use `deconvnet_relu`; jit-compile nothing you reuse outside it."""
-    token = RELU_OVERRIDE.set(deconvnet_relu)
-    try:
-        yield
-    finally:
-        RELU_OVERRIDE.reset(token)
 
 
 class TopActivations(NamedTuple):
@@ -86,13 +65,14 @@ def project(model, variables, images, layer: str, tops: TopActivations) -> np.nd
     images = jnp.asarray(images).reshape(len(channel), *images.shape[-3:])
     entries = np.arange(len(channel))
 
+    deconvnet = model.clone(activation="deconvnet")  # the same variables; the rectifier's backward differs
+
     def projections_of(x):
-        activations, pullback = jax.vjp(lambda x: forward_with_endpoints(model, variables, x)[1][layer], x)
+        activations, pullback = jax.vjp(lambda x: forward_with_endpoints(deconvnet, variables, x)[1][layer], x)
         picked = activations[entries, row, column, channel]
         return pullback(jnp.zeros_like(activations).at[entries, row, column, channel].set(picked))[0]
 
-    with deconvnet_backward():  # a fresh closure, so the compiled function never outlives the context
-        return np.asarray(jax.jit(projections_of)(images))
+    return np.asarray(jax.jit(projections_of)(images))
 
 
 def receptive_box(projection: np.ndarray, threshold: float = 1e-6) -> tuple[slice, slice]:

@@ -1,4 +1,6 @@
 """The deconvnet projection (Zeiler & Fergus 2013) on a reduced ZFNet with random weights."""
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -7,7 +9,7 @@ import pytest
 from inception_jax import deconvnet
 from inception_jax.endpoints import forward_with_endpoints
 from inception_jax.models import create_model
-from inception_jax.models.layers import RELU_OVERRIDE, relu
+from inception_jax.models.layers import ACTIVATIONS, deconvnet_relu
 from model_utils import random_variables
 
 SIZE = 47
@@ -22,11 +24,28 @@ def zfnet():
 
 def test_deconvnet_relu_rectifies_the_signal_where_the_gradient_masks_it():
     x, g = jnp.array([-1.0, 2.0, -3.0, 4.0]), jnp.array([5.0, -6.0, 7.0, 8.0])
-    assert np.array_equal(jax.vjp(relu, x)[1](g)[0], [0.0, -6.0, 0.0, 8.0])
-    with deconvnet.deconvnet_backward():
-        assert np.array_equal(jax.vjp(relu, x)[1](g)[0], [5.0, 0.0, 7.0, 8.0])
-        assert np.array_equal(relu(x), [0.0, 2.0, 0.0, 4.0])
-    assert RELU_OVERRIDE.get() is None
+    assert np.array_equal(jax.vjp(ACTIVATIONS["relu"], x)[1](g)[0], [0.0, -6.0, 0.0, 8.0])
+    assert ACTIVATIONS["deconvnet"] is deconvnet_relu
+    assert np.array_equal(jax.vjp(deconvnet_relu, x)[1](g)[0], [5.0, 0.0, 7.0, 8.0])
+    assert np.array_equal(deconvnet_relu(x), [0.0, 2.0, 0.0, 4.0])
+
+
+def test_the_activation_is_a_module_option_that_jit_sees(zfnet):
+    """A function jitted on the plain network is not reused for the deconvnet one: the option is in the module."""
+    model, variables, images = zfnet
+    plain, rectifying = model, model.clone(activation="deconvnet")
+    assert plain != rectifying and hash(plain) != hash(rectifying)
+
+    @functools.partial(jax.jit, static_argnums=0)
+    def gradient(module, x):
+        return jax.grad(lambda x: jnp.sum(forward_with_endpoints(module, variables, x)[1]["conv2"]))(x)
+
+    first = np.asarray(gradient(plain, images[:2]))
+    other = np.asarray(gradient(rectifying, images[:2]))
+    assert not np.allclose(first, other)  # were the compiled plain function reused, these would be equal
+    np.testing.assert_array_equal(np.asarray(gradient(plain, images[:2])), first)
+    with pytest.raises(ValueError, match="activation='swish'; choose one of relu, deconvnet"):
+        model.clone(activation="swish").apply(variables, images[:1])
 
 
 def test_conv1_projection_is_the_filter_scaled_by_the_activation(zfnet):

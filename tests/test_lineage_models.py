@@ -3,6 +3,8 @@ published costs, the papers' feature-map sizes, input limits, and a few compiled
 
 Everything but the last section runs under `jax.eval_shape`: nothing is compiled.
 """
+import dataclasses
+import inspect
 import subprocess
 import sys
 
@@ -12,11 +14,11 @@ import numpy as np
 import pytest
 
 import inception_jax
-from inception_jax.models import alexnet, googlenet
+from inception_jax.models import alexnet, get_model_class, googlenet
 from inception_jax.models.classic import ALEXNET_LRN, adaptive_avg_pool, max_pool
-from inception_jax.models.layers import NetOptions
+from inception_jax.models.layers import LayerOptions, NetOptions
 from inception_jax.models.resnet import ZERO_PADDING, Shortcut
-from inception_jax.summary import count_macs, count_params, endpoint_shapes, main as summary_main
+from inception_jax.summary import count_macs, count_params, endpoint_shapes, summarize
 from model_utils import random_variables
 
 LINEAGE_MODULES = ("alexnet", "nin", "vgg", "googlenet", "resnet")
@@ -150,16 +152,15 @@ FAMILY_REPRESENTATIVES = ["alexnet", "zfnet", "nin", "vgg11", "googlenet", "resn
 
 
 @pytest.mark.parametrize("name", FAMILY_REPRESENTATIVES)
-def test_summary_prints_params_macs_and_endpoints(name, capsys):
+def test_summary_prints_params_macs_and_endpoints(name):
     # Deeper variants differ from these only in their block counts, which the parameter counts above cover.
-    summary_main([name])
-    out = capsys.readouterr().out
+    out = summarize(inception_jax.create_model(name))
     assert f"parameters: {count_params(inception_jax.create_model(name)):,}" in out
     assert "multiply-accumulates:" in out and "PrePool" in out and "Logits" in out
 
 
 def test_summary_command_runs_as_a_module():
-    out = subprocess.run([sys.executable, "-m", "inception_jax.summary", "alexnet"], check=True,
+    out = subprocess.run([sys.executable, "-m", "inception_jax.summary", "--model=alexnet"], check=True,
                          capture_output=True, text=True).stdout
     assert "parameters: 60,965,224" in out and "pool5            6×6×256" in out
 
@@ -276,3 +277,30 @@ def test_googlenet_side_classifiers_run_in_training():
         model, v, x, train=True, rngs={"dropout": jax.random.key(0)}))(variables, images)
     assert logits.shape == endpoints["AuxLogits"].shape == endpoints["AuxLogits2"].shape == (2, 10)
     assert googlenet.AUX_LOSS_WEIGHT == 0.3
+
+
+# ---------------------------------------------------------------- one set of options, named variants
+
+def test_every_network_takes_the_shared_options_declared_once():
+    shared = {field.name for field in dataclasses.fields(LayerOptions) if field.name not in ("parent", "name")}
+    shared |= {"num_classes", "dropout_rate", "aux_head", "remat"}
+    assert {field.name for field in dataclasses.fields(NetOptions)} == shared - {"num_classes", "dropout_rate",
+                                                                                  "aux_head", "remat"}
+    for name in inception_jax.list_models():
+        options = {field.name for field in dataclasses.fields(get_model_class(name))}
+        assert shared <= options, (name, shared - options)
+        if any(family in name for family in ("resnet", "plain")):
+            assert "block_counts" in options, name
+
+
+def test_resnet_block_counts_is_an_option_like_inception_resnets():
+    full, shallow = (count_params(inception_jax.create_model("resnet50", **options)) for options in
+                     ({}, {"block_counts": (1, 1, 1, 1)}))
+    assert shallow < full
+    assert count_params(inception_jax.create_model("resnet50", block_counts=(3, 4, 6, 3))) == full == 25_557_032
+
+
+@pytest.mark.parametrize("name", inception_jax.list_models())
+def test_every_variant_is_a_class_grep_finds_in_its_family_module(name):
+    cls = get_model_class(name)
+    assert f"class {cls.__name__}(" in inspect.getsource(sys.modules[cls.__module__]), name

@@ -251,11 +251,18 @@ def test_import_and_apply_never_import_tensorflow():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_summary_command_prints_params_macs_and_endpoints():
-    out = subprocess.run([sys.executable, "-m", "inception_jax.summary", "inception_v4", "--image-size", "75"],
+def test_summary_command_prints_params_macs_and_endpoints_and_takes_model_options():
+    out = subprocess.run([sys.executable, "-m", "inception_jax.summary", "--model=inception_v4", "--image_size=75"],
                          check=True, capture_output=True, text=True).stdout
     assert "parameters: 42,648,232" in out and "multiply-accumulates:" in out
     assert "Mixed_6a         3×3×1024" in out
+    out = subprocess.run([sys.executable, "-m", "inception_jax.summary", "--model=inception_v4",
+                          "--model.bn_use_scale=true", "--model.num_classes=10"], check=True, capture_output=True,
+                         text=True).stdout
+    assert "parameters: 41,158,186" in out  # timm's 42,679,816 with γ, less 990 of the 1000 classes' 1537 weights
+    done = subprocess.run([sys.executable, "-m", "inception_jax.summary", "--model=inception_v4",
+                           "--model.bn_use_scal=true"], capture_output=True, text=True)
+    assert done.returncode != 0 and "has no option(s) bn_use_scal" in done.stderr
 
 
 def test_bn_on_summations_adds_one_batchnorm_per_residual_sum():

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import flax.linen as nn
 
-from inception_jax.models.layers import Conv, ConvBN, NetOptions, Pool, Tower, conv2d, conv_init, mixed, relu
+from inception_jax.models.layers import Conv, ConvBN, NetOptions, Pool, Tower, conv2d, conv_init, mixed
 from inception_jax.models.network import Network
 
 
@@ -65,7 +65,7 @@ class SeparableStemConv(nn.Module):
                    name="depthwise")(x)
         x = conv2d(o.depth(self.features), (1, 1), use_bias=True, kernel_init=conv_init, dtype=o.dtype,
                    param_dtype=o.param_dtype, name="pointwise")(x)
-        return relu(x)
+        return o.act(x)
 
 
 class BNInception(Network):

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from inception_jax.models.layers import NetOptions, conv2d, conv_init, linear_init, relu
+from inception_jax.models.layers import NetOptions, conv2d, conv_init, linear_init
 from inception_jax.models.layers import max_pool as layers_max_pool
 from inception_jax.models.network import Network
 
@@ -44,7 +44,7 @@ class ConvReLU(nn.Module):
         x = conv2d(o.depth(self.features), (self.kernel, self.kernel), (self.stride, self.stride),
                    padding=self.padding, feature_group_count=self.groups, kernel_init=conv_init, dtype=o.dtype,
                    param_dtype=o.param_dtype, name="conv")(x)
-        return relu(x)
+        return o.act(x)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,11 +144,5 @@ class FullyConnectedHeadNetwork(ClassicNetwork):
 
     def hidden_layer(self, x, name: str):
         o = self.opts
-        return relu(nn.Dense(o.depth(4096), kernel_init=linear_init, dtype=o.dtype, param_dtype=o.param_dtype,
+        return o.act(nn.Dense(o.depth(4096), kernel_init=linear_init, dtype=o.dtype, param_dtype=o.param_dtype,
                              name=name)(x))
-
-
-def variant(base: type, class_name: str, doc: str, **constants) -> type:
-    """A subclass of `base` that only sets class constants (a depth, a configuration): one `VARIANTS` entry."""
-    return type(class_name, (base,), {"__doc__": doc, "__module__": base.__module__, "__annotations__": {},
-                                      **constants})

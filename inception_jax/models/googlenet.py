@@ -12,7 +12,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from inception_jax.models.classic import ClassicNetwork, ConvReLU, LocalResponseNorm, adaptive_avg_pool, max_pool
-from inception_jax.models.layers import ConvBN, NetOptions, linear_init, relu, wants_aux
+from inception_jax.models.layers import ConvBN, NetOptions, linear_init, wants_aux
 from inception_jax.models.layers import max_pool as layers_max_pool
 
 AUX_LOSS_WEIGHT = 0.3
@@ -94,7 +94,7 @@ class AuxiliaryClassifier(nn.Module):
         x = conv_layer(self.batch_norm)(o, 128, 1, name="Conv2d_1x1")(x, train)
         x = nn.Dense(o.depth(1024), kernel_init=linear_init, dtype=o.dtype, param_dtype=o.param_dtype,
                      name="Fc_1024")(x.reshape(x.shape[0], -1))
-        x = nn.Dropout(0.7, deterministic=not train)(relu(x))
+        x = nn.Dropout(0.7, deterministic=not train)(o.act(x))
         return nn.Dense(self.num_classes, kernel_init=linear_init, dtype=o.dtype, param_dtype=o.param_dtype,
                         name="Logits")(x)
 

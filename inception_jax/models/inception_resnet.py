@@ -36,6 +36,7 @@ class InceptionResNetA(nn.Module):
     opts: NetOptions
     widths: tuple
     scale: float
+    bn_on_summations: bool = False
 
     @nn.compact
     def __call__(self, x, train: bool = False):
@@ -45,7 +46,7 @@ class InceptionResNetA(nn.Module):
             [Conv(b1, 1), Conv(b2, 3)],
             [Conv(c1, 1), Conv(c2, 3), Conv(c3, 3)],
         ])
-        return ScaledResidual(self.opts, self.scale, name="Residual")(x, branches, train)
+        return ScaledResidual(self.opts, self.scale, self.bn_on_summations, name="Residual")(x, branches, train)
 
 
 class InceptionResNetB(nn.Module):
@@ -57,6 +58,7 @@ class InceptionResNetB(nn.Module):
     opts: NetOptions
     widths: tuple
     scale: float
+    bn_on_summations: bool = False
 
     @nn.compact
     def __call__(self, x, train: bool = False):
@@ -65,7 +67,7 @@ class InceptionResNetB(nn.Module):
             [Conv(a, 1)],
             [Conv(b1, 1), Conv(b2, (1, 7)), Conv(b3, (7, 1))],
         ])
-        return ScaledResidual(self.opts, self.scale, name="Residual")(x, branches, train)
+        return ScaledResidual(self.opts, self.scale, self.bn_on_summations, name="Residual")(x, branches, train)
 
 
 class InceptionResNetC(nn.Module):
@@ -77,6 +79,7 @@ class InceptionResNetC(nn.Module):
     opts: NetOptions
     widths: tuple
     scale: float
+    bn_on_summations: bool = False
     activation: bool = True
 
     @nn.compact
@@ -86,7 +89,8 @@ class InceptionResNetC(nn.Module):
             [Conv(a, 1)],
             [Conv(b1, 1), Conv(b2, (1, 3)), Conv(b3, (3, 1))],
         ])
-        return ScaledResidual(self.opts, self.scale, self.activation, name="Residual")(x, branches, train)
+        return ScaledResidual(self.opts, self.scale, self.bn_on_summations, self.activation,
+                              name="Residual")(x, branches, train)
 
 
 class ResidualReductionB(nn.Module):
@@ -150,22 +154,23 @@ class InceptionResNet(Network):
         return x
 
     def body(self, x, train: bool, endpoints: dict):
-        o = self.opts
+        o, bn_sums = self.opts, self.bn_on_summations
         scale_a, scale_b, scale_c = self.residual_scales
         count_a, count_b, count_c = self.block_counts or self.default_block_counts
         x = self.stem(x, train, endpoints)
         for i in range(count_a):
-            x = self.block(x, train, endpoints, InceptionResNetA, o, self.widths_a, scale_a,
+            x = self.block(x, train, endpoints, InceptionResNetA, o, self.widths_a, scale_a, bn_sums,
                            name=f"Block35_{i}")
         x = self.block(x, train, endpoints, ReductionA, o, *self.reduction_a, name="Mixed_6a")
         for i in range(count_b):
-            x = self.block(x, train, endpoints, InceptionResNetB, o, self.widths_b, scale_b,
+            x = self.block(x, train, endpoints, InceptionResNetB, o, self.widths_b, scale_b, bn_sums,
                            name=f"Block17_{i}")
         endpoints["PreAuxLogits"] = x
         self.aux(x, train, endpoints)
         x = self.block(x, train, endpoints, ResidualReductionB, o, self.reduction_b, name="Mixed_7a")
         for i in range(count_c):
-            x = self.block(x, train, endpoints, InceptionResNetC, o, self.widths_c, scale_c, name=f"Block8_{i}")
+            x = self.block(x, train, endpoints, InceptionResNetC, o, self.widths_c, scale_c, bn_sums,
+                           name=f"Block8_{i}")
         return self.head_layers(x, train, endpoints)
 
 
@@ -213,8 +218,8 @@ class InceptionResNetV2(InceptionResNetV2Paper):
         return self.block(x, train, endpoints, Mixed5b, self.opts, name="Mixed_5b")
 
     def head_layers(self, x, train: bool, endpoints: dict):
-        x = self.block(x, train, endpoints, InceptionResNetC, self.opts, self.widths_c, 1.0, activation=False,
-                       name="Block8")
+        x = self.block(x, train, endpoints, InceptionResNetC, self.opts, self.widths_c, 1.0, self.bn_on_summations,
+                       activation=False, name="Block8")
         return self.block(x, train, endpoints, ConvBN, self.opts, 1536, 1, name="Conv2d_7b_1x1")
 
 

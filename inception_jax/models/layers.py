@@ -5,7 +5,6 @@ its figure in the paper; `Tower` turns one branch into modules and `mixed` conca
 """
 from __future__ import annotations
 
-import contextvars
 import dataclasses
 import functools
 from typing import Any, Callable, NamedTuple, Sequence
@@ -23,15 +22,18 @@ ENDPOINTS = "intermediates"
 conv_init = nn.initializers.variance_scaling(2.0, "fan_in", "truncated_normal")
 linear_init = nn.initializers.xavier_uniform()
 
-# Replaces every network's ReLU while set, at trace time: `inception_jax.deconvnet` swaps in a ReLU whose
-# backward pass rectifies the signal (Zeiler & Fergus's deconvnet). Unset, `relu` is `jax.nn.relu`.
-RELU_OVERRIDE: contextvars.ContextVar[Callable | None] = contextvars.ContextVar("relu_override", default=None)
+
+@jax.custom_vjp
+def deconvnet_relu(x):
+    """ReLU forward; backward rectifies the incoming signal instead of masking it (Zeiler & Fergus's deconvnet)."""
+    return jnp.maximum(x, 0)
 
 
-def relu(x):
-    """The rectifier of every network (see `RELU_OVERRIDE`)."""
-    override = RELU_OVERRIDE.get()
-    return nn.relu(x) if override is None else override(x)
+deconvnet_relu.defvjp(lambda x: (jnp.maximum(x, 0), None), lambda _, g: (jnp.maximum(g, 0),))
+
+# The rectifiers a network's `activation` option names. "deconvnet" differs from "relu" in its gradient only:
+# `inception_jax.deconvnet` projects activations back to pixels with it.
+ACTIVATIONS: dict[str, Callable] = {"relu": nn.relu, "deconvnet": deconvnet_relu}
 
 
 def conv_or_matmul(lhs, rhs, window_strides, padding, lhs_dilation=None, rhs_dilation=None, dimension_numbers=None,
@@ -54,9 +56,18 @@ def conv2d(*args, **kwargs) -> nn.Conv:
     return nn.Conv(*args, conv_general_dilated=conv_or_matmul, **kwargs)
 
 
-@dataclasses.dataclass(frozen=True)
-class NetOptions:
-    """Network-wide options that every conv, BatchNorm and pool reads; built once by each network."""
+class LayerOptions(nn.Module):
+    """The options every conv, BatchNorm, pool and rectifier of a network reads, declared once: each network has
+    them as its own fields (`Network` subclasses this) and hands them to its layers as one frozen `NetOptions`.
+
+    Attributes:
+      width_multiplier, min_depth: slim's depth_multiplier and min_depth, applied to every conv layer.
+      bn_momentum, bn_epsilon: BatchNorm's moving-average decay and epsilon (slim: 0.9997, 1e-3).
+      bn_use_scale: BatchNorm γ. The authors' releases have none; True matches timm's parameter counts.
+      dtype, param_dtype: compute and parameter dtypes (bf16 compute with fp32 parameters works).
+      avg_pool_count_include_pad: TF/slim average pools exclude padding; timm's Inception-v3 includes it.
+      activation: the rectifier, a name of `ACTIVATIONS` ("relu"; "deconvnet" for `inception_jax.deconvnet`).
+    """
 
     width_multiplier: float = 1.0
     min_depth: int = 16
@@ -65,14 +76,32 @@ class NetOptions:
     bn_use_scale: bool = False
     dtype: Any = jnp.float32
     param_dtype: Any = jnp.float32
-    # TF/slim average pools exclude padding; timm's Inception-v3 (a torchvision legacy) includes it.
     avg_pool_count_include_pad: bool = False
-    # BatchNorm after each residual sum: the paper left it out to save GPU memory (section 3.2).
-    bn_on_summations: bool = False
+    activation: str = "relu"
+
+
+class _NetOptionsRules:
+    """What layers derive from the options."""
 
     def depth(self, features: int) -> int:
         """slim's `depth_multiplier`/`min_depth` rule: scale a layer's width but never below `min_depth`."""
         return max(int(features * self.width_multiplier), self.min_depth)
+
+    def act(self, x):
+        """The network's rectifier."""
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation={self.activation!r}; choose one of {', '.join(ACTIVATIONS)}.")
+        return ACTIVATIONS[self.activation](x)
+
+
+# `LayerOptions`' fields as a frozen, hashable value that modules can hold as a field.
+NetOptions = dataclasses.make_dataclass(
+    "NetOptions",
+    [(field.name, field.type, dataclasses.field(default=field.default)) for field in dataclasses.fields(LayerOptions)
+     if field.init and field.name not in ("parent", "name")],
+    bases=(_NetOptionsRules,), frozen=True)
+NetOptions.__module__ = __name__
+NetOptions.__doc__ = "The options of `LayerOptions`, as the value every layer reads (`Network.opts`)."
 
 
 class Conv(NamedTuple):
@@ -181,7 +210,7 @@ class ConvBN(nn.Module):
                     use_bias=False, kernel_init=conv_init, dtype=o.dtype, param_dtype=o.param_dtype, name="conv")(x)
         x = nn.BatchNorm(use_running_average=not train, momentum=o.bn_momentum, epsilon=o.bn_epsilon,
                          use_scale=o.bn_use_scale, dtype=o.dtype, param_dtype=o.param_dtype, name="bn")(x)
-        return relu(x) if self.activation else x
+        return o.act(x) if self.activation else x
 
 
 class Tower(nn.Module):
@@ -231,12 +260,13 @@ class ScaledResidual(nn.Module):
     """x + scale · Conv1×1(branches): the linear filter expansion and residual scaling of sections 3.2–3.3.
 
     The 1×1 expansion has a bias and no BatchNorm, and no BatchNorm follows the sum (section 3.2) unless
-    `opts.bn_on_summations` adds it back. `scale=1.0` turns scaling off; `activation=False` leaves the sum
+    `bn_on_summations` adds it back. `scale=1.0` turns scaling off; `activation=False` leaves the sum
     linear (the last Block8 of the release).
     """
 
     opts: NetOptions
     scale: float
+    bn_on_summations: bool = False  # the BatchNorm after the sum the paper left out to save memory (section 3.2)
     activation: bool = True
 
     @nn.compact
@@ -245,10 +275,10 @@ class ScaledResidual(nn.Module):
         up = conv2d(x.shape[-1], (1, 1), use_bias=True, kernel_init=linear_init, dtype=o.dtype,
                      param_dtype=o.param_dtype, name="Conv2d_1x1")(branches)
         x = x + up if self.scale == 1.0 else x + self.scale * up
-        if o.bn_on_summations:
+        if self.bn_on_summations:
             x = nn.BatchNorm(use_running_average=not train, momentum=o.bn_momentum, epsilon=o.bn_epsilon,
                              use_scale=o.bn_use_scale, dtype=o.dtype, param_dtype=o.param_dtype, name="bn")(x)
-        return relu(x) if self.activation else x
+        return o.act(x) if self.activation else x
 
 
 class AuxHead(nn.Module):

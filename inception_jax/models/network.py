@@ -13,39 +13,28 @@ from typing import Any, ClassVar
 import flax.linen as nn
 import jax.numpy as jnp
 
-from inception_jax.models.layers import ENDPOINTS, AuxHead, NetOptions, check_input_size, linear_init, wants_aux
+from inception_jax.models.layers import (ENDPOINTS, AuxHead, LayerOptions, NetOptions, check_input_size, linear_init,
+                                         wants_aux)
 
 
 REMAT_POLICIES = ("none", "block")
 
 
-class Network(nn.Module):
-    """Options every network takes. Defaults follow the authors' (TF-slim) releases.
+class Network(LayerOptions):
+    """Options every network takes: `LayerOptions`' (widths, BatchNorm, dtypes, pooling, activation) and these.
+    Defaults follow the authors' (TF-slim) releases.
 
     Attributes:
       num_classes: logits size; 0 returns the pooled features ("PreLogits").
       dropout_rate: before the classifier; slim's keep probability 0.8 is rate 0.2.
-      width_multiplier, min_depth: slim's depth_multiplier and min_depth, applied to every conv-BN layer.
-      bn_momentum, bn_epsilon: BatchNorm's moving-average decay and epsilon (slim: 0.9997, 1e-3).
-      bn_use_scale: BatchNorm γ. The release has none; True matches timm's parameter counts.
-      dtype, param_dtype: compute and parameter dtypes (bf16 compute with fp32 parameters works).
       aux_head: the auxiliary classifier on the last 17×17 block, sown as endpoint "AuxLogits".
-      avg_pool_count_include_pad: TF's average pools exclude padding; timm's Inception-v3 includes it.
       remat: "none", or "block" to recompute each top-level block's activations in the backward pass
         (only block outputs are kept), trading compute for memory.
     """
 
     num_classes: int = 1000
     dropout_rate: float = 0.2
-    width_multiplier: float = 1.0
-    min_depth: int = 16
-    bn_momentum: float = 0.9997
-    bn_epsilon: float = 1e-3
-    bn_use_scale: bool = False
-    dtype: Any = jnp.float32
-    param_dtype: Any = jnp.float32
     aux_head: bool = False
-    avg_pool_count_include_pad: bool = False
     remat: str = "none"
 
     min_size: ClassVar[int] = 75
@@ -55,8 +44,7 @@ class Network(nn.Module):
     @property
     def opts(self) -> NetOptions:
         """The options every layer reads, copied from this network's fields of the same names."""
-        return NetOptions(**{f.name: getattr(self, f.name) for f in dataclasses.fields(NetOptions)
-                             if hasattr(self, f.name)})
+        return NetOptions(**{f.name: getattr(self, f.name) for f in dataclasses.fields(NetOptions)})
 
     @nn.compact
     def __call__(self, images, train: bool = False):

@@ -13,7 +13,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from inception_jax.models.classic import ClassicNetwork, ConvReLU, max_pool
-from inception_jax.models.layers import NetOptions, conv2d, conv_init, relu
+from inception_jax.models.layers import NetOptions, conv2d, conv_init
 
 
 class MlpConv(nn.Module):
@@ -65,7 +65,7 @@ class NetworkInNetwork(ClassicNetwork):
             return features
         class_maps = conv2d(self.num_classes, (1, 1), kernel_init=conv_init, dtype=self.dtype,
                             param_dtype=self.param_dtype, name="Logits")(x)
-        endpoints["ClassMaps"] = relu(class_maps)
+        endpoints["ClassMaps"] = self.opts.act(class_maps)
         x = endpoints["Logits"] = jnp.mean(endpoints["ClassMaps"], axis=(1, 2))
         return x
 

@@ -16,8 +16,8 @@ from typing import ClassVar
 import flax.linen as nn
 import jax.numpy as jnp
 
-from inception_jax.models.classic import ClassicNetwork, max_pool, variant
-from inception_jax.models.layers import ConvBN, NetOptions, conv2d, conv_init, relu
+from inception_jax.models.classic import ClassicNetwork, max_pool
+from inception_jax.models.layers import ConvBN, NetOptions, conv2d, conv_init
 
 PROJECTION, ZERO_PADDING, NO_SHORTCUT = "projection", "zero_padding", "none"
 
@@ -76,7 +76,7 @@ class BasicBlock(nn.Module):
         o, f = self.opts, self.features
         h = ConvBN(o, f, 3, self.stride, 1, name="conv_3x3_a")(x, train)
         h = ConvBN(o, f, 3, 1, 1, activation=False, name="conv_3x3_b")(h, train)
-        return relu(residual_sum(o, self.shortcut, h, x, f, self.stride, train))
+        return o.act(residual_sum(o, self.shortcut, h, x, f, self.stride, train))
 
 
 class Bottleneck(nn.Module):
@@ -100,7 +100,7 @@ class Bottleneck(nn.Module):
         h = ConvBN(o, f, 1, stride_1x1, 0, name="conv_1x1_reduce")(x, train)
         h = ConvBN(o, f, 3, stride_3x3, 1, name="conv_3x3")(h, train)
         h = ConvBN(o, 4 * f, 1, 1, 0, activation=False, name="conv_1x1_expand")(h, train)
-        return relu(residual_sum(o, self.shortcut, h, x, 4 * f, self.stride, train))
+        return o.act(residual_sum(o, self.shortcut, h, x, 4 * f, self.stride, train))
 
 
 def conv_without_bias(opts: NetOptions, features: int, kernel: int, stride: int, name: str) -> nn.Conv:
@@ -117,7 +117,7 @@ class PreActivation(nn.Module):
     @nn.compact
     def __call__(self, x, train: bool = False):
         o = self.opts
-        return relu(nn.BatchNorm(use_running_average=not train, momentum=o.bn_momentum, epsilon=o.bn_epsilon,
+        return o.act(nn.BatchNorm(use_running_average=not train, momentum=o.bn_momentum, epsilon=o.bn_epsilon,
                                  use_scale=o.bn_use_scale, dtype=o.dtype, param_dtype=o.param_dtype,
                                  name="bn")(x))
 
@@ -160,17 +160,19 @@ class ResNet(ClassicNetwork):
     """Table 1: conv1 7×7/2 64 → 3×3/2 max pool → conv2_x … conv5_x (64, 128, 256, 512 wide; the first block of
     conv3_x–conv5_x strides by 2) → global average pool → Logits.
 
-    Subclasses set `block_counts` and `bottleneck`; `shortcut` "none" gives the plain networks of Figure 3/Table 2.
-    Any input of at least 32×32 (the total stride) works.
+    Subclasses set `default_block_counts` and `bottleneck`; `shortcut` "none" gives the plain networks of
+    Figure 3/Table 2. `block_counts` overrides the blocks per stage, as for Inception-ResNet. Any input of at least
+    32×32 (the total stride) works.
     """
 
     stride_on_3x3: bool = False
+    block_counts: tuple | None = None
     dropout_rate: float = 0.0
     bn_momentum: float = 0.9
     bn_epsilon: float = 1e-5
     bn_use_scale: bool = True
 
-    block_counts: ClassVar[tuple]
+    default_block_counts: ClassVar[tuple]
     bottleneck: ClassVar[bool] = False
     shortcut: ClassVar[str] = PROJECTION
     stage_widths: ClassVar[tuple] = (64, 128, 256, 512)
@@ -179,7 +181,10 @@ class ResNet(ClassicNetwork):
 
     def body(self, x, train: bool, endpoints: dict):
         x = self.stem(x, train, endpoints)
-        for stage, (count, width) in enumerate(zip(self.block_counts, self.stage_widths)):
+        counts = self.block_counts or self.default_block_counts
+        if len(counts) != len(self.stage_widths):
+            raise ValueError(f"block_counts={counts} needs one count per stage ({len(self.stage_widths)}).")
+        for stage, (count, width) in enumerate(zip(counts, self.stage_widths)):
             for index in range(count):
                 stride = 2 if stage and not index else 1
                 x = self.residual_block(x, train, endpoints, width, stride, first=not (stage or index),
@@ -234,31 +239,113 @@ class CifarResNet(ResNet):
         return self.block(x, train, endpoints, ConvBN, self.opts, 16, 3, 1, 1, name="conv1")
 
 
-# Table 1: blocks per stage, and whether they are bottlenecks.
+# Table 1 (ImageNet): blocks per stage, and whether they are bottlenecks.
 IMAGENET_DEPTHS = {18: ((2, 2, 2, 2), False), 34: ((3, 4, 6, 3), False), 50: ((3, 4, 6, 3), True),
                    101: ((3, 4, 23, 3), True), 152: ((3, 8, 36, 3), True)}
-# §4.2: depth 6n + 2, n blocks per stage.
+# §4.2 (CIFAR-10): depth 6n + 2, n blocks per stage.
 CIFAR_DEPTHS = (20, 32, 44, 56, 110)
 
 
-def _imagenet(base: type[ResNet], class_name: str, depth: int, doc: str, **constants) -> type[ResNet]:
-    blocks, bottleneck = IMAGENET_DEPTHS[depth]
-    return variant(base, class_name, f"{doc} (Table 1: {blocks} blocks).", block_counts=blocks,
-                   bottleneck=bottleneck, **constants)
+class ResNet18(ResNet):
+    """ResNet-18 (Table 1: 2, 2, 2, 2 basic blocks)."""
+    default_block_counts, bottleneck = IMAGENET_DEPTHS[18]
 
 
-def _cifar(class_name: str, depth: int, doc: str, **constants) -> type[CifarResNet]:
-    n = (depth - 2) // 6
-    return variant(CifarResNet, class_name, f"{doc} (§4.2, n={n}).", block_counts=(n, n, n), **constants)
+class ResNet34(ResNet):
+    """ResNet-34 (Table 1: 3, 4, 6, 3 basic blocks)."""
+    default_block_counts, bottleneck = IMAGENET_DEPTHS[34]
+
+
+class ResNet50(ResNet):
+    """ResNet-50 (Table 1: 3, 4, 6, 3 bottleneck blocks)."""
+    default_block_counts, bottleneck = IMAGENET_DEPTHS[50]
+
+
+class ResNet101(ResNet):
+    """ResNet-101 (Table 1: 3, 4, 23, 3 bottleneck blocks)."""
+    default_block_counts, bottleneck = IMAGENET_DEPTHS[101]
+
+
+class ResNet152(ResNet):
+    """ResNet-152 (Table 1: 3, 8, 36, 3 bottleneck blocks)."""
+    default_block_counts, bottleneck = IMAGENET_DEPTHS[152]
+
+
+class PreActResNet18(PreActResNet):
+    """Pre-activation ResNet-18 (He 2016)."""
+    default_block_counts, bottleneck = IMAGENET_DEPTHS[18]
+
+
+class PreActResNet34(PreActResNet):
+    """Pre-activation ResNet-34 (He 2016)."""
+    default_block_counts, bottleneck = IMAGENET_DEPTHS[34]
+
+
+class PreActResNet50(PreActResNet):
+    """Pre-activation ResNet-50 (He 2016)."""
+    default_block_counts, bottleneck = IMAGENET_DEPTHS[50]
+
+
+class PreActResNet101(PreActResNet):
+    """Pre-activation ResNet-101 (He 2016)."""
+    default_block_counts, bottleneck = IMAGENET_DEPTHS[101]
+
+
+class PreActResNet152(PreActResNet):
+    """Pre-activation ResNet-152 (He 2016)."""
+    default_block_counts, bottleneck = IMAGENET_DEPTHS[152]
+
+
+class Plain18(ResNet18):
+    """Plain-18: ResNet-18 without shortcuts (§4.1)."""
+    shortcut = NO_SHORTCUT
+
+
+class Plain34(ResNet34):
+    """Plain-34: ResNet-34 without shortcuts (§4.1)."""
+    shortcut = NO_SHORTCUT
+
+
+class CifarResNet20(CifarResNet):
+    """CIFAR-10 ResNet-20 (§4.2, n=3)."""
+    default_block_counts = (3, 3, 3)
+
+
+class CifarResNet32(CifarResNet):
+    """CIFAR-10 ResNet-32 (§4.2, n=5)."""
+    default_block_counts = (5, 5, 5)
+
+
+class CifarResNet44(CifarResNet):
+    """CIFAR-10 ResNet-44 (§4.2, n=7)."""
+    default_block_counts = (7, 7, 7)
+
+
+class CifarResNet56(CifarResNet):
+    """CIFAR-10 ResNet-56 (§4.2, n=9)."""
+    default_block_counts = (9, 9, 9)
+
+
+class CifarResNet110(CifarResNet):
+    """CIFAR-10 ResNet-110 (§4.2, n=18)."""
+    default_block_counts = (18, 18, 18)
+
+
+class CifarPlain20(CifarResNet20):
+    """CIFAR-10 plain network of depth 20 (§4.2): ResNet-20 without shortcuts."""
+    shortcut = NO_SHORTCUT
+
+
+class CifarPlain56(CifarResNet56):
+    """CIFAR-10 plain network of depth 56 (§4.2): ResNet-56 without shortcuts."""
+    shortcut = NO_SHORTCUT
 
 
 VARIANTS = {
-    **{f"resnet{d}": _imagenet(ResNet, f"ResNet{d}", d, f"ResNet-{d}") for d in IMAGENET_DEPTHS},
-    **{f"preact_resnet{d}": _imagenet(PreActResNet, f"PreActResNet{d}", d, f"Pre-activation ResNet-{d} (He 2016)")
-       for d in IMAGENET_DEPTHS},
-    **{f"plain{d}": _imagenet(ResNet, f"Plain{d}", d, f"Plain-{d}: ResNet-{d} without shortcuts (§4.1)",
-                              shortcut=NO_SHORTCUT) for d in (18, 34)},
-    **{f"resnet{d}": _cifar(f"CifarResNet{d}", d, f"CIFAR-10 ResNet-{d}") for d in CIFAR_DEPTHS},
-    **{f"plain{d}": _cifar(f"CifarPlain{d}", d, f"CIFAR-10 plain network of depth {d}", shortcut=NO_SHORTCUT)
-       for d in (20, 56)},
+    "resnet18": ResNet18, "resnet34": ResNet34, "resnet50": ResNet50, "resnet101": ResNet101, "resnet152": ResNet152,
+    "preact_resnet18": PreActResNet18, "preact_resnet34": PreActResNet34, "preact_resnet50": PreActResNet50,
+    "preact_resnet101": PreActResNet101, "preact_resnet152": PreActResNet152,
+    "plain18": Plain18, "plain34": Plain34,
+    "resnet20": CifarResNet20, "resnet32": CifarResNet32, "resnet44": CifarResNet44, "resnet56": CifarResNet56,
+    "resnet110": CifarResNet110, "plain20": CifarPlain20, "plain56": CifarPlain56,
 }

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from inception_jax.models.classic import ALEXNET_LRN, ConvReLU, FullyConnectedHeadNetwork, max_pool, variant
+from inception_jax.models.classic import ALEXNET_LRN, ConvReLU, FullyConnectedHeadNetwork, max_pool
 
 STAGE_WIDTHS = (64, 128, 256, 512, 512)
 
@@ -47,16 +47,35 @@ class VGG(FullyConnectedHeadNetwork):
         return x
 
 
-def _vgg(class_name: str, configuration: str, depth: int, lrn: bool = False) -> type[VGG]:
-    description = f"configuration {configuration}{'-LRN' if lrn else ''}"
-    return variant(VGG, class_name, f"VGG-{depth}, Table 1 {description}.", configuration=configuration, lrn=lrn)
+class VGG11(VGG):
+    """VGG-11, Table 1 configuration A."""
+    configuration = "A"
 
 
-VARIANTS = {
-    "vgg11": _vgg("VGG11", "A", 11),
-    "vgg11_lrn": _vgg("VGG11LRN", "A", 11, lrn=True),
-    "vgg13": _vgg("VGG13", "B", 13),
-    "vgg16_c": _vgg("VGG16C", "C", 16),
-    "vgg16": _vgg("VGG16", "D", 16),
-    "vgg19": _vgg("VGG19", "E", 19),
-}
+class VGG11LRN(VGG):
+    """VGG-11 with LRN, Table 1 configuration A-LRN."""
+    configuration, lrn = "A", True
+
+
+class VGG13(VGG):
+    """VGG-13, Table 1 configuration B."""
+    configuration = "B"
+
+
+class VGG16C(VGG):
+    """VGG-16 with 1×1 convs, Table 1 configuration C."""
+    configuration = "C"
+
+
+class VGG16(VGG):
+    """VGG-16, Table 1 configuration D."""
+    configuration = "D"
+
+
+class VGG19(VGG):
+    """VGG-19, Table 1 configuration E."""
+    configuration = "E"
+
+
+VARIANTS = {"vgg11": VGG11, "vgg11_lrn": VGG11LRN, "vgg13": VGG13, "vgg16_c": VGG16C, "vgg16": VGG16,
+            "vgg19": VGG19}
