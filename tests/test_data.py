@@ -18,6 +18,7 @@ from PIL import Image
 from sklearn import datasets as sklearn_datasets
 
 from inception_jax.artifacts import InputSpec, input_spec_from_config
+from inception_jax.configs.digits import digits_input
 from inception_jax.data import digits, folder, pipeline, preprocessing
 
 IMAGE_SIZE = 24  # Small output images keep the tests fast; the default is 75.
@@ -33,7 +34,7 @@ def digits_dir(tmp_path_factory) -> str:
 
 @pytest.fixture
 def cfg(digits_dir):
-    cfg = pipeline.default_input_config()
+    cfg = digits_input(75, eval_batch_size=128)
     cfg.data_dir = digits_dir
     cfg.image_size = IMAGE_SIZE
     cfg.batch_size = BATCH_SIZE
@@ -248,7 +249,7 @@ def test_resumed_iterator_matches_uninterrupted_run(cfg, sharding, start_step):
 
 def test_each_epoch_is_a_fresh_permutation(tmp_path, sharding):
     write_constant_images(tmp_path / "train", 48)
-    cfg = unaugmented(pipeline.default_input_config())
+    cfg = unaugmented(digits_input(75, eval_batch_size=128))
     cfg.update(dataset="folder", folder=str(tmp_path), image_size=4, batch_size=16)
     batches = take(pipeline.train_iterator(cfg, spec_of(cfg), sharding), 6)
     epochs = [sum((example_ids(b["image"]) for b in batches[e * 3 : e * 3 + 3]), []) for e in range(2)]
@@ -258,7 +259,7 @@ def test_each_epoch_is_a_fresh_permutation(tmp_path, sharding):
 
 def test_processes_read_disjoint_shards(tmp_path, sharding, monkeypatch):
     write_constant_images(tmp_path / "train", 48)
-    cfg = unaugmented(pipeline.default_input_config())
+    cfg = unaugmented(digits_input(75, eval_batch_size=128))
     cfg.update(dataset="folder", folder=str(tmp_path), image_size=4, batch_size=16)
     monkeypatch.setattr(jax, "process_count", lambda: 2)
     seen = []
@@ -304,7 +305,7 @@ def test_eval_covers_each_example_once_and_masks_padding(cfg, sharding):
 
 def test_eval_shards_have_equal_batch_counts_and_cover_split(tmp_path, sharding, monkeypatch):
     write_constant_images(tmp_path / "test", 21)
-    cfg = pipeline.default_input_config()
+    cfg = digits_input(75, eval_batch_size=128)
     cfg.update(dataset="folder", folder=str(tmp_path), eval_split="test", image_size=4, eval_batch_size=16)
     monkeypatch.setattr(jax, "process_count", lambda: 2)
     seen, batch_counts = [], []
@@ -340,7 +341,7 @@ def test_bad_folder_images_are_converted_or_skipped_and_counted(tmp_path, shardi
         for i in range(4):
             (tmp_path / split / "others" / f"good_{i}.png").write_bytes(image_bytes(pixels, "PNG"))
 
-    cfg = pipeline.default_input_config()
+    cfg = digits_input(75, eval_batch_size=128)
     cfg.update(dataset="folder", folder=str(tmp_path), image_size=8, batch_size=8, eval_batch_size=8)
     with caplog.at_level(logging.WARNING, logger=folder.__name__):
         info = pipeline.dataset_info(cfg)
@@ -355,7 +356,7 @@ def test_bad_folder_images_are_converted_or_skipped_and_counted(tmp_path, shardi
 
 
 def test_missing_folder_says_what_to_do(tmp_path):
-    cfg = pipeline.default_input_config()
+    cfg = digits_input(75, eval_batch_size=128)
     cfg.update(dataset="folder", folder=str(tmp_path / "absent"))
     with pytest.raises(ValueError, match="<split>/<class>/<image>"):
         pipeline.dataset_info(cfg)
@@ -378,10 +379,10 @@ def test_importing_the_pipeline_changes_no_tensorflow_setting_until_a_dataset_is
 import tensorflow as tf
 calls = []
 tf.config.set_visible_devices = lambda devices, kind=None: calls.append((list(devices), kind))
-from inception_jax.artifacts import InputSpec
+from inception_jax.configs.digits import digits_input
 from inception_jax.data import pipeline
 assert calls == [], calls
-cfg = pipeline.default_input_config()
+cfg = digits_input(75)
 cfg.data_dir = {digits_dir!r}
 pipeline.num_classes(cfg)
 assert calls == [([], "GPU")], calls

@@ -1,8 +1,6 @@
 """The recipe's losses and averages against their definitions, computed by hand in float64: label smoothing, the
 auxiliary-loss weights (the paper's 0.4, GoogLeNet's 0.3 as the lineage config sets it), the EMA's TF
 `num_updates` warm-up, and weight decay on the kernels of a real network only."""
-import os
-
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -15,11 +13,9 @@ from inception_jax import forward_with_endpoints
 from inception_jax.models import create_model
 from inception_jax.models.layers import ENDPOINTS
 from inception_jax.train.optimizer import make_optimizer, update_ema
-from inception_jax.train.recipe import paper_recipe
+from inception_jax.configs import lineage, paper
 from inception_jax.train.steps import cross_entropy, make_train_step
-from inception_jax.train.sweep import load_config_file
 from model_utils import random_train_state, random_variables
-from train_utils import REPO
 
 
 def smoothed_cross_entropy(logits, labels, smoothing: float) -> float:
@@ -33,7 +29,7 @@ def smoothed_cross_entropy(logits, labels, smoothing: float) -> float:
 
 
 def test_label_smoothing_loss_equals_the_definition():
-    assert paper_recipe("inception_v4").optimizer.label_smoothing == 0.1
+    assert paper.get_config().loss.label_smoothing == 0.1
     logits = np.random.default_rng(0).normal(0.0, 3.0, (4, 10)).astype(np.float32)
     labels = np.array([0, 3, 9, 3])
     assert float(cross_entropy(logits, labels, 10, 0.1)) == pytest.approx(
@@ -59,35 +55,32 @@ class AuxHeads(nn.Module):
         return logits
 
 
-def lineage_googlenet_config():
-    return load_config_file(os.path.join(REPO, "experiments", "configs", "lineage.py")).get_config("model=googlenet")
-
-
 # The paper's recipe (one aux head, weight 0.4), and GoogLeNet's two side classifiers as
-# experiments/configs/lineage.py configures them (weight 0.3 each, §5 of its paper).
-AUX_CASES = {"paper": (lambda: paper_recipe("inception_v3").optimizer, ("AuxLogits",), 0.4),
-             "googlenet": (lambda: lineage_googlenet_config().optimizer, ("AuxLogits", "AuxLogits2"), 0.3)}
+# inception_jax/configs/lineage.py configures them (weight 0.3 each, §5 of its paper).
+AUX_CASES = {"paper": (paper.get_config, ("AuxLogits",), 0.4),
+             "googlenet": (lambda: lineage.get_config("model=googlenet"), ("AuxLogits", "AuxLogits2"), 0.3)}
 
 
 @pytest.mark.parametrize("case", list(AUX_CASES))
 def test_train_loss_adds_each_aux_loss_with_its_weight(case):
-    optimizer_config, aux_names, weight = AUX_CASES[case]
-    cfg = optimizer_config()
-    assert cfg.aux_loss_weight == weight
+    get_config, aux_names, weight = AUX_CASES[case]
+    config = get_config()
+    assert config.loss.aux_loss_weight == weight
     model = AuxHeads(num_classes=6, aux_names=aux_names)
-    tx = make_optimizer(cfg, optax.constant_schedule(0.01))
+    tx = make_optimizer(config.optimizer, optax.constant_schedule(0.01))
     state = random_train_state(model, tx, 4)
     images = np.random.default_rng(1).uniform(-1, 1, (4, 4, 4, 3)).astype(np.float32)
     labels = np.array([0, 1, 5, 1])
     rng = jax.random.key(3)
-    new_state, metrics = jax.jit(make_train_step(model, tx, optax.constant_schedule(0.01), cfg))(
+    new_state, metrics = jax.jit(make_train_step(model, tx, optax.constant_schedule(0.01), config.loss,
+                                                 config.ema.decay))(
         state, {"image": images, "label": labels}, rng)
 
     # The same forward pass by hand: same variables, same dropout draws (the step folds its count into rng).
     variables = {"params": state.params, "batch_stats": state.batch_stats}
     logits, endpoints, _ = forward_with_endpoints(model, variables, images, train=True,
                                                   rngs={"dropout": jax.random.fold_in(rng, state.step)})
-    smoothing = cfg.label_smoothing
+    smoothing = config.loss.label_smoothing
     expected = smoothed_cross_entropy(logits, labels, smoothing) + weight * sum(
         smoothed_cross_entropy(endpoints[name], labels, smoothing) for name in aux_names)
     assert float(metrics["train/loss"]) == pytest.approx(expected, rel=1e-6)
@@ -116,7 +109,7 @@ def test_ema_warm_up_follows_tfs_num_updates_formula():
 
 
 def test_weight_decay_reaches_the_kernels_of_a_real_network_only():
-    cfg = paper_recipe("inception_resnet_v2").optimizer
+    cfg = paper.get_config().optimizer
     cfg.update(name="sgd", momentum=0.0)  # the update is then −lr · (gradient + wd · kernel) exactly
     model = create_model("inception_resnet_v2", width_multiplier=0.1, min_depth=4, block_counts=(1, 1, 1),
                          num_classes=6, aux_head=True)

@@ -9,13 +9,15 @@ Full scale, ImageNet (with and without; add --config.model.remat=block to remove
 Reduced scale: accuracy on digits, and the compiled train step's memory at full size (299 px):
     python experiments/bn_on_summations/run_reduced.py
 """
-from inception_jax.train.recipe import digits_recipe, paper_recipe, parse_arg
+from inception_jax import configs
+from inception_jax.configs import parse_arg
+from inception_jax.configs.digits import digits_recipe
 
 
 def get_config(arg=None):
     args = parse_arg(arg, bn=False, remat="none", seed=0, reduced=False)
     if not args.reduced:
-        config = paper_recipe("inception_resnet_v2")
+        config = configs.get_config("inception_resnet_v2")
     else:
         config = digits_recipe("inception_resnet_v2", block_counts=(2, 4, 2))
         config.total_epochs = 6.0

@@ -15,7 +15,6 @@ import os
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import optax
 
 from inception_jax import artifacts
@@ -23,7 +22,7 @@ from inception_jax.artifacts import InputSpec
 from inception_jax.models import create_model
 from inception_jax.plot import plot_runs
 from inception_jax.train.optimizer import make_optimizer
-from inception_jax.train.recipe import optimizer_config, schedule_config
+from inception_jax.configs import paper
 from inception_jax.train.steps import make_train_step
 from inception_jax.train.sweep import load_config_file, log_progress, run_dir, run_sweep, write_curves_csv
 
@@ -34,14 +33,14 @@ def train_step_memory(bn_on_summations: bool, remat: str, batch: int, image_size
     """GiB XLA reserves for one compiled train step, from abstract shapes (nothing is allocated or run)."""
     model = create_model("inception_resnet_v2", aux_head=True, bn_on_summations=bn_on_summations, remat=remat)
     spec = artifacts.ModelSpec.of_module("inception_resnet_v2", model, InputSpec(image_size=image_size))
-    config = ml_collections.ConfigDict({"optimizer": optimizer_config(), "schedule": schedule_config(),
-                                        "input": {"batch_size": batch}})
+    config = paper.get_config()
+    config.input.batch_size = batch
     state = artifacts.abstract_train_state(spec, config)
     schedule = optax.constant_schedule(0.045)
-    tx = make_optimizer(optimizer_config(), schedule)
+    tx = make_optimizer(config.optimizer, schedule)
     images = jax.ShapeDtypeStruct((batch, image_size, image_size, 3), jnp.float32)
     labels = jax.ShapeDtypeStruct((batch,), jnp.int32)
-    step = jax.jit(make_train_step(model, tx, schedule, optimizer_config()), donate_argnums=0)
+    step = jax.jit(make_train_step(model, tx, schedule, config.loss, config.ema.decay), donate_argnums=0)
     analysis = step.lower(state, {"image": images, "label": labels}, jax.random.key(0)).compile().memory_analysis()
     gib = 2.0 ** 30
     return {"arguments_gib": analysis.argument_size_in_bytes / gib, "temporaries_gib": analysis.temp_size_in_bytes / gib,

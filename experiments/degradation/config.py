@@ -8,12 +8,8 @@ Full scale, CIFAR-10 with the paper's recipe (one run per network; then `python 
 Reduced scale, digits on a CPU (the four networks × seeds, curves into this folder):
     python experiments/degradation/run_reduced.py
 """
-import os
-
-from inception_jax.train.recipe import digits_input, parse_arg
-from inception_jax.train.sweep import load_config_file
-
-lineage = load_config_file(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs", "lineage.py"))
+from inception_jax.configs import lineage, parse_arg
+from inception_jax.configs.digits import digits_input
 
 NETWORKS = ("plain20", "plain56", "resnet20", "resnet56")
 
@@ -30,5 +26,5 @@ def get_config(arg=None):
         config.schedule.boundaries_epochs = (args.epochs / 2, args.epochs * 3 / 4)
         config.log_every_steps = config.eval_every_steps = 22  # one digits epoch at batch 64
         config.checkpoint_every_steps = 220
-        config.optimizer.ema_decay = 0.99
+        config.ema.decay = 0.99
     return config

@@ -13,7 +13,7 @@ import os
 import numpy as np
 
 from inception_jax.plot import series
-from inception_jax.train.metrics import read_metrics
+from inception_jax.runs import read_metrics
 from inception_jax.train.sweep import load_config_file, log_progress, run_dir, run_sweep, write_curves_csv
 
 HERE = os.path.dirname(os.path.abspath(__file__))

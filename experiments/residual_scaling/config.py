@@ -12,13 +12,15 @@ Full scale, ImageNet (Inception-ResNet-v2 as released: 1088- and 2080-filter res
 Reduced scale, digits on a CPU (width ×0.5, so the 8×8 residual stream is 1040 filters wide):
     python experiments/residual_scaling/run_reduced.py
 """
-from inception_jax.train.recipe import digits_recipe, paper_recipe, parse_arg
+from inception_jax import configs
+from inception_jax.configs import parse_arg
+from inception_jax.configs.digits import digits_recipe
 
 
 def get_config(arg=None):
     args = parse_arg(arg, scale=1.0, seed=0, reduced=False)
     if not args.reduced:
-        config = paper_recipe("inception_resnet_v2")
+        config = configs.get_config("inception_resnet_v2")
     else:
         config = digits_recipe("inception_resnet_v2", width_multiplier=0.5, block_counts=(2, 4, 2))
         config.total_epochs = 6.0

@@ -1,17 +1,17 @@
 """The networks before Inception-v3, each with its own paper's recipe (SGD with momentum; table below).
 
 ImageNet (TFDS `imagenet2012`, files in `manual_dir`):
-    python -m inception_jax.main --config=experiments/configs/lineage.py:model=resnet50 --workdir=runs/resnet50 \\
+    python -m inception_jax.main --config=inception_jax:lineage:model=resnet50 --workdir=runs/resnet50 \\
         --config.input.data_dir=$TFDS_DIR --config.input.manual_dir=$IMAGENET_TARS
 
 CIFAR-10 (TFDS `cifar10`; the §4.2 networks resnet20 … resnet110, plain20, plain56):
-    python -m inception_jax.main --config=experiments/configs/lineage.py:model=resnet56 --workdir=runs/resnet56
+    python -m inception_jax.main --config=inception_jax:lineage:model=resnet56 --workdir=runs/resnet56
 
 Where a paper lowers the rate "when the validation error stops improving", the boundaries below are fixed epochs
 (our choice, the usual reproduction); the papers' other constants are theirs.
 """
+from inception_jax.configs import paper, parse_arg
 from inception_jax.models import get_model_class
-from inception_jax.train.recipe import paper_recipe, parse_arg
 
 # Model-name prefix → base learning rate at `batch`, weight decay, the factor applied at each boundary epoch (or
 # every `period` epochs), and the total epochs.
@@ -42,13 +42,14 @@ def recipe_for(model_name: str) -> tuple[dict, bool]:
             return recipe, False
     raise ValueError(f"No lineage recipe for {model_name!r}; choose a network named {sorted(IMAGENET_RECIPES)}… or "
                      "a CIFAR one (resnet20 … resnet110, plain20, plain56). Inception networks have their own "
-                     "configs in experiments/configs/.")
+                     "configs (inception_jax:inception_v4, ...).")
 
 
 def get_config(arg=None):
     args = parse_arg(arg, model="resnet50", seed=0)
     recipe, cifar = recipe_for(args.model)
-    config = paper_recipe(args.model)
+    config = paper.get_config()
+    config.model_name = args.model
     config.seed = args.seed
     config.model = {"aux_head": args.model == "googlenet"}  # dropout rates are each model's own default
     if cifar:
@@ -58,8 +59,8 @@ def get_config(arg=None):
         config.input.update(image_size=get_model_class(args.model).default_size, crop_area_range=(0.08, 1.0),
                             color_distortion=False)
     config.input.update(batch_size=recipe["batch"], eval_batch_size=max(recipe["batch"], 256))
-    config.optimizer.update(name="sgd", momentum=0.9, weight_decay=recipe["wd"], label_smoothing=0.0,
-                            aux_loss_weight=0.3 if args.model == "googlenet" else 0.0)  # GoogLeNet §5
+    config.optimizer.update(name="sgd", momentum=0.9, weight_decay=recipe["wd"])
+    config.loss.update(label_smoothing=0.0, aux_loss_weight=0.3 if args.model == "googlenet" else 0.0)  # GoogLeNet §5
     config.schedule.update(base_learning_rate=recipe["lr"], reference_batch_size=recipe["batch"],
                            decay_rate=recipe["decay"], boundaries_epochs=tuple(recipe.get("boundaries", ())),
                            epochs_per_decay=float(recipe.get("period", 1)))

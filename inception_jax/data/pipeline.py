@@ -1,6 +1,6 @@
 """The input pipeline the trainer calls: config, dataset facts, train and eval iterators of global batches.
 
-    cfg = pipeline.default_input_config()
+    cfg = configs.get_config("default").input          # any config's `input` (fields: configs/paper.py)
     info = pipeline.dataset_info(cfg)
     spec = artifacts.input_spec_from_config(cfg)       # the network's input contract: crop, resize, mean/std
     for batch in pipeline.train_iterator(cfg, spec, sharding, seed=0, start_step=0): ...   # infinite
@@ -31,7 +31,6 @@ from collections.abc import Callable, Iterator
 import jax
 import ml_collections
 import tensorflow as tf
-from ml_collections import config_dict
 
 from inception_jax.artifacts import InputSpec
 from inception_jax.data import preprocessing, sources
@@ -39,44 +38,6 @@ from inception_jax.data import preprocessing, sources
 logger = logging.getLogger(__name__)
 
 Batch = dict[str, jax.Array]
-
-
-def default_input_config() -> ml_collections.ConfigDict:
-    """Input settings, with defaults for the embedded digits; the comments give the paper's ImageNet values."""
-    cfg = ml_collections.ConfigDict()
-    # Source: "sklearn_digits" (embedded), any TFDS name (e.g. "imagenet2012"), or "folder".
-    cfg.dataset = sources.DIGITS
-    cfg.data_dir = config_dict.placeholder(str)  # None: TFDS's default, ~/tensorflow_datasets or $TFDS_DATA_DIR.
-    cfg.manual_dir = config_dict.placeholder(str)  # Where manually downloaded files are (imagenet2012's tars).
-    cfg.folder = config_dict.placeholder(str)  # Root of <split>/<class>/<image> files when dataset="folder".
-    cfg.train_split = "train"
-    cfg.eval_split = "test"  # imagenet2012: "validation".
-
-    cfg.image_size = 75  # Inception-v4 / Inception-ResNet: 299.
-    cfg.batch_size = 64  # Global, over all processes; must divide by jax.device_count().
-    cfg.eval_batch_size = 128  # Global; must divide by jax.device_count().
-
-    # Training augmentation; each step can be switched off.
-    cfg.random_crop = True
-    cfg.crop_padding = 0  # > 0: pad-and-crop (He et al. CIFAR: 4) instead of the box crop below.
-    cfg.crop_area_range = (0.5, 1.0)  # ImageNet: (0.05, 1.0). 8x8 digits lose their strokes below half.
-    cfg.aspect_ratio_range = (3 / 4, 4 / 3)
-    cfg.min_object_covered = 0.1
-    cfg.flip = False  # ImageNet: True. Mirrored digits are other symbols.
-    cfg.color_distortion = False  # ImageNet: True. Digits are grey.
-    cfg.color_ordering = "random"  # "random": one of slim's 4 op orders per image; "fixed": always the first.
-
-    # The evaluation crop and the normalisation (InputSpec fields). None: the pretrained weights' (init_from),
-    # else the Inception recipe's (central 87.5%, bilinear, [-1, 1]).
-    cfg.eval_crop_fraction = config_dict.placeholder(float)
-    cfg.eval_crop_mode = config_dict.placeholder(str)  # "central_fraction" (slim) or "resize_shorter" (timm).
-    cfg.eval_interpolation = config_dict.placeholder(str)  # "bilinear" or "bicubic".
-    cfg.mean = config_dict.placeholder(tuple)  # Per-channel, of [0, 1] pixels; ImageNet's: (0.485, 0.456, 0.406).
-    cfg.std = config_dict.placeholder(tuple)
-
-    cfg.shuffle_buffer = 10_000  # Examples; holds encoded images, so about 1 GB for ImageNet.
-    cfg.prefetch_batches = 2
-    return cfg
 
 
 @dataclasses.dataclass(frozen=True)

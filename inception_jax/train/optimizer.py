@@ -11,7 +11,6 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import optax
-from flax import traverse_util
 
 
 def learning_rate_schedule(schedule_config, global_batch_size: int, steps_per_epoch: int) -> optax.Schedule:
@@ -37,9 +36,15 @@ def learning_rate_schedule(schedule_config, global_batch_size: int, steps_per_ep
 
 
 def kernel_mask(params):
-    """True for conv and dense kernels: the only leaves that get weight decay."""
-    flat = traverse_util.flatten_dict(params)
-    return traverse_util.unflatten_dict({path: path[-1] == "kernel" for path in flat})
+    """True for conv and dense kernels: the only leaves that get weight decay.
+
+    Works on any tree of parameters named by path: Linen's dicts, and NNX's `State` (flax.nnx.bridge users).
+    """
+    def is_kernel(path, _) -> bool:
+        names = [key.key for key in path if isinstance(key, jax.tree_util.DictKey)]
+        return bool(names) and names[-1] == "kernel"
+
+    return jax.tree_util.tree_map_with_path(is_kernel, params)
 
 
 OPTIMIZERS = ("rmsprop", "sgd")

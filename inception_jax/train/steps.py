@@ -16,14 +16,16 @@ def cross_entropy(logits, labels, num_classes: int, label_smoothing: float = 0.0
     return optax.softmax_cross_entropy(logits.astype(jnp.float32), targets).mean()
 
 
-def make_train_step(model, tx, schedule, optimizer_config, grad_accum_steps: int = 1):
+def make_train_step(model, tx, schedule, loss_config, ema_decay: float, grad_accum_steps: int = 1):
     """Returns `train_step(state, batch, rng) -> (state, metrics)`; jit it with the mesh's shardings.
 
-    The loss is label-smoothed cross-entropy on the logits plus `aux_loss_weight` times the same on each
-    auxiliary classifier's logits (endpoints `AuxLogits`, and GoogLeNet's `AuxLogits2`). With `grad_accum_steps` k > 1 the global batch is split into k micro-batches whose
-    gradients are averaged (BatchNorm then normalises over each micro-batch).
+    The loss is cross-entropy on the logits, smoothed by `loss_config.label_smoothing`, plus
+    `loss_config.aux_loss_weight` times the same on each auxiliary classifier's logits (endpoints `AuxLogits`, and
+    GoogLeNet's `AuxLogits2`). Parameters and BatchNorm statistics are averaged with `ema_decay` (TF's num_updates
+    warm-up). With `grad_accum_steps` k > 1 the global batch is split into k micro-batches whose gradients are
+    averaged (BatchNorm then normalises over each micro-batch).
     """
-    cfg = optimizer_config
+    cfg = loss_config
     num_classes = model.num_classes
 
     def loss_fn(params, batch_stats, images, labels, rng):
@@ -65,8 +67,8 @@ def make_train_step(model, tx, schedule, optimizer_config, grad_accum_steps: int
         params = optax.apply_updates(state.params, updates)
         new_state = state.replace(
             step=state.step + 1, params=params, batch_stats=batch_stats, opt_state=opt_state,
-            ema_params=update_ema(state.ema_params, params, cfg.ema_decay, state.step),
-            ema_batch_stats=update_ema(state.ema_batch_stats, batch_stats, cfg.ema_decay, state.step))
+            ema_params=update_ema(state.ema_params, params, ema_decay, state.step),
+            ema_batch_stats=update_ema(state.ema_batch_stats, batch_stats, ema_decay, state.step))
         metrics = {"train/loss": loss, "train/top1": top1, "train/lr": schedule(state.step),
                    "train/grad_norm": optax.tree.norm(grads), "train/param_norm": optax.tree.norm(params)}
         return new_state, metrics
