@@ -9,8 +9,12 @@ nor the trainer is imported (see `inception_jax.artifacts`).
 """
 from __future__ import annotations
 
+import json
+import os
+
 from inception_jax.artifacts import Run, restore_run
-from inception_jax.train.metrics import read_metrics
+
+METRICS_FILE = "metrics.jsonl"  # written by inception_jax.train.metrics
 
 
 def load_run(workdir: str, step: int | None = None) -> Run:
@@ -18,4 +22,7 @@ def load_run(workdir: str, step: int | None = None) -> Run:
     return restore_run(workdir, step)
 
 
-__all__ = ["Run", "load_run", "read_metrics"]
+def read_metrics(workdir: str) -> list[dict]:
+    """All records of a run's metrics.jsonl, in order: `{"step": ..., "train/loss": ..., ...}` per line."""
+    with open(os.path.join(workdir, METRICS_FILE)) as f:
+        return [json.loads(line) for line in f if line.strip()]

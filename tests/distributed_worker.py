@@ -11,7 +11,7 @@ import numpy as np
 from inception_jax.models import create_model
 from inception_jax.train import mesh as mesh_lib
 from inception_jax.train.optimizer import learning_rate_schedule, make_optimizer
-from inception_jax.train.recipe import paper_recipe
+from inception_jax.configs import paper
 from inception_jax.train.steps import make_train_step
 from model_utils import random_train_state
 
@@ -22,14 +22,14 @@ def main(process_id: int, num_processes: int, port: int, out_path: str) -> None:
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     if num_processes > 1:
         mesh_lib.initialize_distributed(f"localhost:{port}", num_processes, process_id)
-    config = paper_recipe("inception_resnet_v2")
+    config = paper.get_config()
     model = create_model("inception_resnet_v2", num_classes=10, width_multiplier=0.1, min_depth=4,
                          block_counts=(1, 1, 1), bn_momentum=0.9, aux_head=True)
     schedule = learning_rate_schedule(config.schedule, GLOBAL_BATCH, steps_per_epoch=100)
     tx = make_optimizer(config.optimizer, schedule)
     mesh = mesh_lib.make_mesh()
     state = jax.device_put(random_train_state(model, tx, IMAGE_SIZE), mesh_lib.replicated(mesh))
-    step = jax.jit(make_train_step(model, tx, schedule, config.optimizer))
+    step = jax.jit(make_train_step(model, tx, schedule, config.loss, config.ema.decay))
 
     data = np.random.default_rng(0)
     images = data.uniform(-1, 1, (STEPS, GLOBAL_BATCH, IMAGE_SIZE, IMAGE_SIZE, 3)).astype(np.float32)

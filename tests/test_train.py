@@ -20,11 +20,13 @@ from inception_jax import artifacts
 from inception_jax.models import create_model
 from inception_jax.train import mesh as mesh_lib
 from inception_jax.train.checkpoint import TrainCheckpoints
-from inception_jax.train.metrics import read_metrics
+from inception_jax.runs import read_metrics
 from inception_jax.train.optimizer import learning_rate_schedule, make_optimizer
-from inception_jax.train.recipe import paper_recipe
+from inception_jax import configs
+from inception_jax.configs import lineage, paper
 from inception_jax.train.steps import make_train_step
 from inception_jax.train.sweep import load_config_file
+from inception_jax.train import trainer as trainer_lib
 from inception_jax.train.trainer import start_from_weights, train_and_evaluate
 from model_utils import random_train_state, random_variables
 from train_utils import REPO, tiny_config, tiny_flags
@@ -45,7 +47,7 @@ def _run_main(args, **kwargs):
 # ---------------------------------------------------------------- the recipe's maths
 
 def test_learning_rate_on_both_sides_of_each_two_epoch_boundary():
-    cfg = paper_recipe("inception_v4").schedule
+    cfg = paper.get_config().schedule
     steps_per_epoch, batch = 10, 512  # batch/reference = 2
     schedule = learning_rate_schedule(cfg, batch, steps_per_epoch)
     for boundary_epoch in (2, 4, 6, 10):
@@ -57,7 +59,7 @@ def test_learning_rate_on_both_sides_of_each_two_epoch_boundary():
 
 
 def test_warmup_keeps_decay_boundaries_on_whole_epochs():
-    cfg = paper_recipe("inception_v4").schedule
+    cfg = paper.get_config().schedule
     cfg.warmup_epochs = 1.0
     schedule = learning_rate_schedule(cfg, 256, steps_per_epoch=10)
     assert float(schedule(0)) == 0.0 and float(schedule(5)) == pytest.approx(0.045 * 0.5)
@@ -78,7 +80,7 @@ def _optimizer_steps(tx, seed: int, steps: int):
 
 
 def test_one_optimizer_step_equals_tf1_rmsprop_by_hand():
-    cfg = paper_recipe("inception_v4").optimizer
+    cfg = paper.get_config().optimizer
     lr = 0.045
     params, grads, current = _optimizer_steps(make_optimizer(cfg, optax.constant_schedule(lr)), seed=0, steps=2)
 
@@ -99,7 +101,7 @@ def test_one_optimizer_step_equals_tf1_rmsprop_by_hand():
 
 
 def test_sgd_step_equals_momentum_sgd_by_hand():
-    cfg = paper_recipe("resnet50").optimizer
+    cfg = paper.get_config().optimizer
     cfg.update(name="sgd", momentum=0.9, weight_decay=1e-4)
     params, grads, current = _optimizer_steps(make_optimizer(cfg, optax.constant_schedule(0.1)), seed=1, steps=3)
     # PyTorch/Caffe SGD: v ← μ·v + (g + wd·w) (kernels only), w ← w − lr·v.
@@ -112,14 +114,14 @@ def test_sgd_step_equals_momentum_sgd_by_hand():
 
 
 def test_unknown_optimizer_name_lists_the_valid_ones():
-    cfg = paper_recipe("inception_v3").optimizer
+    cfg = paper.get_config().optimizer
     cfg.name = "adamw"
     with pytest.raises(ValueError, match="rmsprop.*sgd"):
         make_optimizer(cfg, optax.constant_schedule(0.1))
 
 
 def test_boundary_epochs_divide_the_rate_at_each_boundary_only():
-    cfg = paper_recipe("resnet56").schedule
+    cfg = paper.get_config().schedule
     cfg.update(base_learning_rate=0.1, reference_batch_size=128, decay_rate=0.1, boundaries_epochs=(82, 123))
     schedule = learning_rate_schedule(cfg, 128, steps_per_epoch=391)
     for step, expected in ((0, 0.1), (82 * 391 - 1, 0.1), (82 * 391, 0.01), (123 * 391 - 1, 0.01),
@@ -128,9 +130,8 @@ def test_boundary_epochs_divide_the_rate_at_each_boundary_only():
 
 
 def test_lineage_config_uses_each_papers_recipe():
-    lineage = load_config_file(os.path.join(REPO, "experiments", "configs", "lineage.py"))
     googlenet = lineage.get_config("model=googlenet")
-    assert googlenet.model.aux_head and googlenet.optimizer.aux_loss_weight == 0.3
+    assert googlenet.model.aux_head and googlenet.loss.aux_loss_weight == 0.3
     assert (googlenet.schedule.decay_rate, googlenet.schedule.epochs_per_decay) == (0.96, 8.0)
     cifar = lineage.get_config("model=plain56")
     assert (cifar.input.dataset, cifar.input.image_size, cifar.input.crop_padding) == ("cifar10", 32, 4)
@@ -141,7 +142,7 @@ def test_lineage_config_uses_each_papers_recipe():
         config = lineage.get_config(f"model={name}")
         assert config.optimizer.name == "sgd" and not config.model.aux_head
         assert config.input.image_size == create_model(name).default_size
-    with pytest.raises(ValueError, match="experiments/configs"):
+    with pytest.raises(ValueError, match="inception_jax:inception_v4"):
         lineage.get_config("model=inception_v3")
 
 
@@ -149,7 +150,7 @@ def test_lineage_config_uses_each_papers_recipe():
 
 def test_sharded_step_over_8_devices_equals_one_device_step():
     assert jax.device_count() == 8, "conftest.py sets 8 CPU devices"
-    config = paper_recipe("inception_resnet_v2")
+    config = paper.get_config()
     model = create_model("inception_resnet_v2", num_classes=10, width_multiplier=0.1, min_depth=4,
                          block_counts=(1, 1, 1), bn_momentum=0.9, aux_head=True)
     schedule = learning_rate_schedule(config.schedule, 16, steps_per_epoch=100)
@@ -161,7 +162,7 @@ def test_sharded_step_over_8_devices_equals_one_device_step():
     results = []
     for devices in (jax.devices()[:1], jax.devices()):
         mesh = mesh_lib.make_mesh(devices)
-        step = jax.jit(make_train_step(model, tx, schedule, config.optimizer),
+        step = jax.jit(make_train_step(model, tx, schedule, config.loss, config.ema.decay),
                        out_shardings=(mesh_lib.replicated(mesh), mesh_lib.replicated(mesh)))
         sharded_batch = jax.device_put(batch, mesh_lib.batch_sharding(mesh))
         new_state, metrics = step(jax.device_put(state, mesh_lib.replicated(mesh)), sharded_batch,
@@ -177,7 +178,7 @@ def test_sharded_step_over_8_devices_equals_one_device_step():
 
 
 def test_gradient_accumulation_averages_the_micro_batch_gradients():
-    config = paper_recipe("inception_resnet_v2")
+    config = paper.get_config()
     model = create_model("inception_resnet_v2", num_classes=10, width_multiplier=0.1, min_depth=4,
                          block_counts=(1, 1, 1), dropout_rate=0.0)
     tx, schedule = optax.sgd(1.0), optax.constant_schedule(1.0)  # linear in the gradient
@@ -186,8 +187,8 @@ def test_gradient_accumulation_averages_the_micro_batch_gradients():
     batch = {"image": rng.uniform(-1, 1, (8, 75, 75, 3)).astype(np.float32),
              "label": rng.integers(0, 10, 8).astype(np.int32)}
     halves = [jax.tree.map(lambda x, i=i: x[4 * i:4 * (i + 1)], batch) for i in range(2)]
-    single = jax.jit(make_train_step(model, tx, schedule, config.optimizer))
-    accumulated = jax.jit(make_train_step(model, tx, schedule, config.optimizer, grad_accum_steps=2))
+    single = jax.jit(make_train_step(model, tx, schedule, config.loss, config.ema.decay))
+    accumulated = jax.jit(make_train_step(model, tx, schedule, config.loss, config.ema.decay, grad_accum_steps=2))
 
     per_half = [single(state, half, jax.random.key(0)) for half in halves]
     both, metrics = accumulated(state, batch, jax.random.key(0))
@@ -198,14 +199,14 @@ def test_gradient_accumulation_averages_the_micro_batch_gradients():
 
 
 def test_networks_without_batchnorm_train():
-    config = paper_recipe("nin")
+    config = paper.get_config()
     model = create_model("nin", num_classes=10, width_multiplier=0.1, min_depth=4)
     schedule = optax.constant_schedule(0.01)
     tx = make_optimizer(config.optimizer, schedule)
     state = random_train_state(model, tx, 64)
     assert state.batch_stats == {}
     batch = {"image": np.zeros((4, 64, 64, 3), np.float32), "label": np.arange(4, dtype=np.int32)}
-    new_state, metrics = jax.jit(make_train_step(model, tx, schedule, config.optimizer))(state, batch,
+    new_state, metrics = jax.jit(make_train_step(model, tx, schedule, config.loss, config.ema.decay))(state, batch,
                                                                                           jax.random.key(0))
     assert np.isfinite(float(metrics["train/loss"])) and int(new_state.step) == 1
 
@@ -276,6 +277,40 @@ def test_sigkill_then_same_command_resumes_and_matches_an_uninterrupted_run(tmp_
     jax.tree.map(np.testing.assert_array_equal, final_a, final_b)  # bitwise on CPU
 
 
+def test_every_step_lands_in_one_logged_average_and_images_per_second_leave_out_evaluation(tmp_path, data_dir,
+                                                                                        monkeypatch):
+    """The default's intervals (log every 20, evaluate and checkpoint every 90); the loss is the step's number."""
+    real_step = trainer_lib.make_train_step
+
+    def step_numbered(*args, **kwargs):
+        step = real_step(*args, **kwargs)
+
+        def train_step(state, batch, rng):
+            new_state, metrics = step(state, batch, rng)
+            return new_state, {**metrics, "train/loss": (state.step + 1).astype(jnp.float32)}
+
+        return train_step
+
+    real_evaluation = trainer_lib.pipeline.eval_iterator
+
+    def slow_evaluation(*args, **kwargs):
+        time.sleep(8.0)  # far longer than 20 steps of the tiny network
+        return real_evaluation(*args, **kwargs)
+
+    monkeypatch.setattr(trainer_lib, "make_train_step", step_numbered)
+    monkeypatch.setattr(trainer_lib.pipeline, "eval_iterator", slow_evaluation)
+    config = tiny_config(data_dir, total_steps=100, log_every_steps=20, eval_every_steps=90,
+                         checkpoint_every_steps=90)
+    train_and_evaluate(config, str(tmp_path))
+    logged = [record for record in read_metrics(str(tmp_path)) if "train/loss" in record]
+    assert [record["step"] for record in logged] == [20, 40, 60, 80, 100]
+    for record, first in zip(logged, (1, 21, 41, 61, 81)):  # steps 81–90 are in the same average as 91–100
+        assert record["train/loss"] == pytest.approx(np.mean(np.arange(first, record["step"] + 1)))
+    rates = {record["step"]: record["train/img_per_sec"] for record in logged}
+    # Counting the 8 s evaluation would divide the last window's rate by 10 or more.
+    assert rates[100] > rates[80] / 3, rates
+
+
 def test_checkpoint_of_another_model_names_the_mismatched_leaves(tmp_path, data_dir):
     train_and_evaluate(tiny_config(data_dir, total_steps=2, eval_every_steps=2), str(tmp_path))
     other = tiny_config(data_dir, total_steps=2, **{"model.block_counts": (2, 1, 1)})
@@ -297,7 +332,7 @@ def test_non_finite_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoin
 def test_init_from_weights_copies_every_matching_leaf_and_keeps_a_new_classifier(tmp_path):
     options = dict(width_multiplier=0.1, min_depth=4, block_counts=(1, 1, 1), aux_head=True)
     model = create_model("inception_resnet_v2", num_classes=10, **options)
-    tx = make_optimizer(paper_recipe("inception_resnet_v2").optimizer, optax.constant_schedule(0.1))
+    tx = make_optimizer(paper.get_config().optimizer, optax.constant_schedule(0.1))
     fresh = random_train_state(model, tx, 75, seed=0)
     pretrained_model = create_model("inception_resnet_v2", num_classes=1000, **options)
     pretrained = random_variables(pretrained_model, 75, seed=1)
@@ -336,19 +371,29 @@ def test_global_batch_not_divisible_by_device_count(tmp_path, data_dir):
 
 # ---------------------------------------------------------------- configs
 
-CONFIGS = sorted([os.path.join("experiments", "configs", f) for f in os.listdir(os.path.join(REPO, "experiments", "configs"))
-                  if f.endswith(".py")] + [os.path.join("experiments", d, "config.py") for d in os.listdir(
-                      os.path.join(REPO, "experiments")) if os.path.exists(os.path.join(REPO, "experiments", d, "config.py"))])
+# Every config a command line documents: the packaged ones by name, the experiments' by path.
+CONFIGS = sorted([f"inception_jax:{name}" for name in configs.CONFIGS] + [
+    os.path.join("experiments", d, "config.py") for d in os.listdir(os.path.join(REPO, "experiments"))
+    if os.path.exists(os.path.join(REPO, "experiments", d, "config.py"))])
 REQUIRED_FIELDS = ("model_name", "seed", "total_steps", "log_every_steps", "eval_every_steps",
-                   "checkpoint_every_steps", "input", "optimizer", "schedule")
+                   "checkpoint_every_steps", "input", "optimizer", "schedule", "loss", "ema")
+
+
+def test_moved_fields_still_work_for_one_release_and_warn_with_the_new_name():
+    config = configs.get_config("default")
+    config.optimizer.label_smoothing, config.optimizer.ema_decay = 0.2, 0.5
+    with pytest.warns(FutureWarning, match=r"config.optimizer.label_smoothing is deprecated.*config.loss.label_smooth"):
+        configs.resolve_moved_fields(config)
+    assert (config.loss.label_smoothing, config.ema.decay, config.loss.aux_loss_weight) == (0.2, 0.5, 0.4)
+    assert config.optimizer.label_smoothing is None  # moved, so a second resolve warns no more
 
 
 @pytest.mark.parametrize("path", CONFIGS)
 def test_every_experiment_config_has_the_contract_fields(path):
-    module = load_config_file(os.path.join(REPO, path))
-    assert "python -m inception_jax.main" in module.__doc__
-    # Experiment folders' configs take `reduced=true` for their CPU-scale runs; experiments/configs/ take none.
-    arguments = [None] if path.startswith(os.path.join("experiments", "configs")) else [None, "reduced=true"]
+    module = load_config_file(configs.resolve(path) if path.startswith(configs.PREFIX) else os.path.join(REPO, path))
+    assert "python -m inception_jax.main" in module.__doc__ or path == "inception_jax:paper"
+    # Experiment folders' configs take `reduced=true` for their CPU-scale runs; the packaged ones take none.
+    arguments = [None] if path.startswith(configs.PREFIX) else [None, "reduced=true"]
     for argument in arguments:
         config = module.get_config(argument)
         assert isinstance(config, ml_collections.ConfigDict)

@@ -1,13 +1,13 @@
 """A tiny but complete training run on the embedded digits, for end-to-end trainer tests.
 
-`TINY` overrides the embedded default config (experiments/configs/default.py); the same overrides serve
+`TINY` overrides the embedded default config (inception_jax/configs/default.py); the same overrides serve
 in-process runs (`tiny_config`) and command-line runs (`tiny_flags`), so both test one configuration.
 """
-import importlib.util
 import os
 
+from inception_jax import configs
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_CONFIG = os.path.join(REPO, "experiments", "configs", "default.py")
 
 TINY = {
     "model.width_multiplier": 0.1, "model.min_depth": 4, "model.block_counts": (1, 1, 1),
@@ -17,14 +17,11 @@ TINY = {
 
 
 def tiny_config(data_dir: str, **overrides):
-    spec = importlib.util.spec_from_file_location("default_config", DEFAULT_CONFIG)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    config = module.get_config()
+    config = configs.get_config("default")
     config.update_from_flattened_dict({**TINY, "input.data_dir": data_dir, **overrides})
     return config
 
 
 def tiny_flags(data_dir: str, workdir: str, **overrides) -> list[str]:
     values = {**TINY, "input.data_dir": data_dir, **overrides}
-    return [f"--config={DEFAULT_CONFIG}", f"--workdir={workdir}"] + [f"--config.{k}={v}" for k, v in values.items()]
+    return ["--config=inception_jax:default", f"--workdir={workdir}"] + [f"--config.{k}={v}" for k, v in values.items()]

@@ -82,7 +82,7 @@ def evaluation_input(workdirs: Sequence[str], step: int | None = None,
         return input_config
     if not workdirs:
         raise ValueError("Converted --weights do not say which data to evaluate them on: pass --config, e.g. "
-                         "--config=experiments/configs/inception_v4.py --config.input.data_dir=DIR for ImageNet.")
+                         "--config=inception_jax:inception_v4 --config.input.data_dir=DIR for ImageNet.")
     stored = [artifacts.read_run_config(workdir, step)[0].input for workdir in workdirs]
     for workdir, other in zip(workdirs[1:], stored[1:]):
         differing = [field for field in _SHARED_INPUT_FIELDS if other.get(field) != stored[0].get(field)]

@@ -57,4 +57,4 @@ def _check_classes(spec: artifacts.ModelSpec, num_classes: int, source: str) -> 
     if spec.num_classes != num_classes:
         raise ValueError(f"The network in {source} predicts {spec.num_classes} classes but the evaluation dataset "
                          f"has {num_classes}; pass the --config of the dataset it was trained on "
-                         f"(e.g. experiments/configs/inception_v4.py for ImageNet).")
+                         f"(e.g. inception_jax:inception_v4 for ImageNet).")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import time
+import logging
 
 import jax
 import jax.numpy as jnp
@@ -21,7 +21,7 @@ from inception_jax.evaluation import inputs
 from inception_jax.evaluation.networks import LoadedNetwork
 from inception_jax.train import mesh as mesh_lib
 from inception_jax.train.mesh import host_value
-from inception_jax.train.metrics import Progress
+from inception_jax.train.metrics import create_progress
 from inception_jax.train.steps import hit_counts
 
 PROGRESS_EVERY_S = 10.0
@@ -98,8 +98,9 @@ def score(entries: list[Entry], input_config: ml_collections.ConfigDict, crops: 
     predict = {}
     for network in networks:
         predict.setdefault(network.model, jax.jit(functools.partial(view_averaged_log_probabilities, network.model)))
-    progress = Progress(f"{crops}-crop evaluation", pipeline.num_eval_examples(input_config, max_examples), "images")
-    last_report = time.perf_counter()
+    total = pipeline.num_eval_examples(input_config, max_examples)
+    logging.info("%d-crop evaluation of %d networks on %d images", crops, len(networks), total)
+    progress, done = create_progress(total, every_secs=PROGRESS_EVERY_S), 0  # its "steps" are images
     sums = [None] * len(entries)
     batches = inputs.multiview_batches(input_config, specs, crops, mesh_lib.batch_sharding(mesh), max_examples)
     for batch in batches:
@@ -114,11 +115,8 @@ def score(entries: list[Entry], input_config: ml_collections.ConfigDict, crops: 
             sums[index] = counts if sums[index] is None else jax.tree.map(jnp.add, sums[index], counts)
         # Waiting for the previous batch bounds the device memory of queued batches and keeps progress honest.
         jax.block_until_ready(previous)
-        progress.advance_to(min(progress.total, progress.done + batch["mask"].shape[0]))
-        if time.perf_counter() - last_report >= PROGRESS_EVERY_S:
-            progress.report()
-            last_report = time.perf_counter()
-    progress.report()
+        done = min(total, done + batch["mask"].shape[0])
+        progress(done)
     results = []
     for entry, entry_sums in zip(entries, sums):
         top1, top5, count = (float(host_value(entry_sums[key])) for key in ("top1", "top5", "count"))

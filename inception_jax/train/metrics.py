@@ -1,85 +1,83 @@
-"""Where metrics go: `WORKDIR/metrics.jsonl` (one JSON object per line), TensorBoard events, and the console.
+"""Where metrics go, on clu: `WORKDIR/metrics.jsonl`, TensorBoard events and the console, and progress reports.
 
-Only process 0 writes. Keys are `split/name` (`train/loss`, `eval/top1`, `eval_ema/top5`, ...).
+Only process 0 writes files. Keys are `split/name` (`train/loss`, `eval/top1`, `eval_ema/top5`, ...); each
+`write_scalars` call becomes one line of metrics.jsonl, `{"step": ..., key: value, ...}`.
+
+    writer = create_writer(workdir, resume_step)       # clu MultiWriter: console, metrics.jsonl, TensorBoard
+    progress = create_progress(total_steps)            # clu ReportProgress: steps/s, %, ETA in days
 """
 from __future__ import annotations
 
 import json
-import logging
-import math
 import os
-import time
+from collections.abc import Mapping
+from typing import Any
 
 import jax
+from clu import metric_writers, periodic_actions
 
-METRICS_FILE = "metrics.jsonl"
-
-
-def read_metrics(workdir: str) -> list[dict]:
-    """All records of a run's metrics.jsonl, in order."""
-    with open(os.path.join(workdir, METRICS_FILE)) as f:
-        return [json.loads(line) for line in f if line.strip()]
+from inception_jax.runs import METRICS_FILE, read_metrics
 
 
-class MetricWriter:
-    """Appends metric records to metrics.jsonl and TensorBoard; a resumed run first drops records past its step."""
+class JsonlWriter(metric_writers.MetricWriter):
+    """A clu writer of scalars to metrics.jsonl, one line per `write_scalars` call; other summaries are not kept.
+
+    A resumed run first drops the records past its step: a killed run redoes what it wrote after its last
+    checkpoint.
+    """
 
     def __init__(self, workdir: str, resume_step: int = 0):
-        self.enabled = jax.process_index() == 0
-        self.path = os.path.join(workdir, METRICS_FILE)
-        self._tensorboard = None
-        if not self.enabled:
-            return
         os.makedirs(workdir, exist_ok=True)
-        if os.path.exists(self.path):  # Records a killed run wrote after its last checkpoint are redone.
-            kept = [r for r in read_metrics(workdir) if r["step"] <= resume_step]
+        self.path = os.path.join(workdir, METRICS_FILE)
+        if os.path.exists(self.path):
+            kept = [record for record in read_metrics(workdir) if record["step"] <= resume_step]
             with open(self.path, "w") as f:
-                f.writelines(json.dumps(r) + "\n" for r in kept)
-        from tensorboardX import SummaryWriter  # noqa: PLC0415 (only process 0 needs it)
-        self._tensorboard = SummaryWriter(workdir)
+                f.writelines(json.dumps(record) + "\n" for record in kept)
 
-    def write(self, step: int, metrics: dict[str, float]) -> None:
-        if not self.enabled:
-            return
-        record = {"step": int(step), **{k: float(v) for k, v in metrics.items()}}
+    def write_scalars(self, step: int, scalars: Mapping[str, Any]) -> None:
         with open(self.path, "a") as f:
-            f.write(json.dumps(record) + "\n")
-        for key, value in metrics.items():
-            self._tensorboard.add_scalar(key, float(value), int(step))
-        self._tensorboard.flush()
+            f.write(json.dumps({"step": int(step), **{key: float(value) for key, value in scalars.items()}}) + "\n")
 
-    def close(self) -> None:
-        if self._tensorboard is not None:
-            self._tensorboard.close()
+    def write_summaries(self, step, values, metadata=None):
+        del step, values, metadata
 
+    def write_images(self, step, images):
+        del step, images
 
-class Progress:
-    """Console progress of the trainer and the evaluation: work done of total, its rate and the ETA."""
+    def write_videos(self, step, videos):
+        del step, videos
 
-    def __init__(self, name: str, total: int, unit: str, done: int = 0):
-        self.name, self.total, self.unit = name, total, unit
-        self.done, self.rate = done, float("nan")
-        self.last_time = time.perf_counter()
+    def write_audios(self, step, audios, *, sample_rate):
+        del step, audios, sample_rate
 
-    def advance_to(self, done: int) -> float:
-        """Records that `done` units are finished; returns the units per second since the previous call."""
-        now = time.perf_counter()
-        self.rate = (done - self.done) / max(now - self.last_time, 1e-9)
-        self.done, self.last_time = done, now
-        return self.rate
+    def write_texts(self, step, texts):
+        del step, texts
 
-    def report(self, details: str = "") -> None:
-        eta = (self.total - self.done) / self.rate if self.rate > 0 else float("nan")
-        logging.info("%s: %d/%d %s (%.0f%%)  %.3g %s/s  ETA %s%s", self.name, self.done, self.total, self.unit,
-                     100 * self.done / max(self.total, 1), self.rate, self.unit, format_duration(eta),
-                     f"  {details}" if details else "")
+    def write_histograms(self, step, arrays, num_buckets=None):
+        del step, arrays, num_buckets
+
+    def write_hparams(self, hparams):
+        del hparams
+
+    def flush(self):
+        pass
+
+    def close(self):
+        pass
 
 
-def format_duration(seconds: float) -> str:
-    """`1d 02:03:04`, `02:03:04`, or `--` when unknown; never wraps at 24 hours."""
-    if not math.isfinite(seconds):
-        return "--"
-    minutes, secs = divmod(round(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    days, hours = divmod(hours, 24)
-    return f"{f'{days}d ' if days else ''}{hours:02d}:{minutes:02d}:{secs:02d}"
+def create_writer(workdir: str, resume_step: int = 0) -> metric_writers.MetricWriter:
+    """The console everywhere; metrics.jsonl and TensorBoard events in `workdir` on process 0 only."""
+    writers = [metric_writers.LoggingWriter()]
+    if jax.process_index() == 0:
+        writers += [JsonlWriter(workdir, resume_step), metric_writers.SummaryWriter(workdir)]
+    return metric_writers.MultiWriter(writers)
+
+
+def create_progress(total_steps: int, every_steps: int | None = None,
+                    every_secs: float | None = 60.0) -> periodic_actions.ReportProgress:
+    """clu's progress report (steps/s, percent, ETA with days, and the share of time in each `timed` part).
+
+    Call it with each step done (`progress(step)`); it logs every `every_steps` steps or `every_secs` seconds.
+    """
+    return periodic_actions.ReportProgress(num_train_steps=total_steps, every_steps=every_steps, every_secs=every_secs)

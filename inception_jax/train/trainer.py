@@ -6,8 +6,10 @@ because batches and dropout depend only on (seed, step) the resumed run matches 
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import time
 
 import flax
 import jax
@@ -15,12 +17,12 @@ import ml_collections
 import numpy as np
 from flax import traverse_util
 
-from inception_jax import artifacts
+from inception_jax import artifacts, configs
 from inception_jax.data import pipeline
 from inception_jax.train import mesh as mesh_lib
 from inception_jax.train.checkpoint import TrainCheckpoints
 from inception_jax.train.mesh import host_value
-from inception_jax.train.metrics import MetricWriter, Progress
+from inception_jax.train import metrics as metrics_lib
 from inception_jax.train.optimizer import learning_rate_schedule, make_optimizer
 from inception_jax.train.state import TrainState, init_train_state, train_state_from_variables
 from inception_jax.train.steps import make_eval_step, make_train_step
@@ -28,6 +30,7 @@ from inception_jax.train.steps import make_eval_step, make_train_step
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, float]:
     """Trains and evaluates `config` in `workdir`; returns the last evaluation's metrics."""
+    config = configs.resolve_moved_fields(config)
     logging.info("JAX %s, Flax %s; process %d/%d; devices: %s", jax.__version__, flax.__version__,
                  jax.process_index(), jax.process_count(), jax.devices())
 
@@ -76,7 +79,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
 
     # ------------------------------------------------------------------ Steps
     train_step = jax.jit(
-        make_train_step(model, tx, schedule, config.optimizer, config.get("grad_accum_steps", 1)),
+        make_train_step(model, tx, schedule, config.loss, config.ema.decay, config.get("grad_accum_steps", 1)),
         out_shardings=(shardings, replicated), donate_argnums=0)
     eval_step = jax.jit(make_eval_step(model), out_shardings=replicated)
 
@@ -91,16 +94,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                 for prefix, key in sums if key != "count"}
 
     # ------------------------------------------------------------------ Train loop
-    writer = MetricWriter(workdir, resume_step=start_step)
-    progress = Progress("train", total_steps, "steps", start_step)
+    writer = metrics_lib.create_writer(workdir, resume_step=start_step)
+    progress = metrics_lib.create_progress(total_steps, every_steps=config.log_every_steps)
     batches = pipeline.train_iterator(config.input, spec.input, data_sharding, seed=config.seed, start_step=data_step)
     pending: list[tuple[int, dict]] = []  # Metrics still on device: fetching every step would stall dispatch.
+    window: list[tuple[int, dict]] = []  # Fetched since the last log line; each step lands in exactly one.
+    window_start, paused = time.perf_counter(), 0.0  # Time outside train steps (eval, checkpoints) is not counted.
     eval_metrics: dict[str, float] = {}
 
-    def flush() -> dict[str, float]:
-        """Fetches pending metrics, stops on a non-finite loss or parameters, returns the interval's mean.
+    def fetch() -> None:
+        """Moves pending metrics to the host window; stops on a non-finite loss or parameters.
 
-        Checkpoints are saved only after a flush, so every saved state has finite parameters.
+        Checkpoints are saved only after a fetch, so every saved state has finite parameters.
         """
         fetched = [(step, {k: float(host_value(v)) for k, v in m.items()}) for step, m in pending]
         pending.clear()
@@ -112,32 +117,44 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                     f"Training diverged at step {step} (loss {loss}, parameter norm {param_norm}); stopped. The "
                     f"last good checkpoint (step {checkpoints.latest_step()}) is kept in {checkpoints.directory}. "
                     f"Lower the learning rate or set --config.optimizer.grad_clip_norm.")
-        mean = {k: float(np.mean([m[k] for _, m in fetched])) for k in fetched[-1][1]} if fetched else {}
-        if fetched:
-            mean["train/lr"] = fetched[-1][1]["train/lr"]
-        return mean
+        window.extend(fetched)
+
+    @contextlib.contextmanager
+    def paused_for(name: str):
+        """Times a pause in training (evaluation, checkpoint) to leave it out of the images/s."""
+        nonlocal paused
+        fetch()  # also waits for the steps before the pause, which belong to the window
+        start = time.perf_counter()
+        with progress.timed(name, wait_jax_async_dispatch=False):
+            yield
+        paused += time.perf_counter() - start
 
     try:
         for step in range(start_step + 1, total_steps + 1):
             with jax.profiler.StepTraceAnnotation("train", step_num=step):
                 state, metrics = train_step(state, next(batches), step_rng)
             pending.append((step, metrics))
+            progress(step)
             last = step == total_steps
             if step % config.log_every_steps == 0 or last:
-                metrics = flush()
-                metrics["train/img_per_sec"] = progress.advance_to(step) * config.input.batch_size
-                metrics["train/epoch"] = step / steps_per_epoch
-                progress.report(f"loss {metrics['train/loss']:.4f}  top1 {metrics['train/top1']:.3f}  "
-                                f"lr {metrics['train/lr']:.4g}  {metrics['train/img_per_sec']:.1f} img/s")
-                writer.write(step, metrics)
+                fetch()
+                now = time.perf_counter()
+                mean = {key: float(np.mean([m[key] for _, m in window])) for key in window[-1][1]}
+                mean["train/lr"] = window[-1][1]["train/lr"]
+                mean["train/img_per_sec"] = len(window) * config.input.batch_size / max(now - window_start - paused,
+                                                                                         1e-9)
+                mean["train/epoch"] = step / steps_per_epoch
+                writer.write_scalars(step, mean)
+                window.clear()
+                window_start, paused = now, 0.0
             if step % config.eval_every_steps == 0 or last:
-                flush()
-                eval_metrics = evaluate(state)
-                logging.info("step %d  %s", step, "  ".join(f"{k} {v:.4f}" for k, v in sorted(eval_metrics.items())))
-                writer.write(step, eval_metrics)
+                with paused_for("eval"):
+                    eval_metrics = evaluate(state)
+                writer.write_scalars(step, eval_metrics)
             if step % config.checkpoint_every_steps == 0 or last:
-                flush()
-                checkpoints.save(step, state, artifacts.checkpoint_record(step, data_step + step - start_step, config))
+                with paused_for("checkpoint"):
+                    checkpoints.save(step, state, artifacts.checkpoint_record(step, data_step + step - start_step,
+                                                                              config))
     finally:
         checkpoints.close()
         writer.close()
