@@ -2,7 +2,7 @@
 
     python -m inception_jax.evaluate --workdir=runs/default --crops=1,12,144 [--ema|--noema] [--step=N]
     python -m inception_jax.evaluate --weights=DIR [--weights=DIR2 --ensemble] --crops=144 \
-        --config=experiments/configs/inception_v4.py --config.input.data_dir=$TFDS_DIR [--json=results.json]
+        --config=inception_jax:inception_v4 --config.input.data_dir=$TFDS_DIR [--json=results.json]
 
 Prints top-1/top-5 errors as the paper's tables do (Network | Crops | Top-1 Error | Top-5 Error). A workdir gives
 its raw and EMA networks (like the trainer's evaluation) unless --ema/--noema picks one. The data settings come
@@ -18,12 +18,12 @@ as do the config's `input.eval_crop_fraction`, `eval_crop_mode`, `eval_interpola
 1 crop is the trainer's evaluation exactly; 12 and 144 are defined in inception_jax/evaluation/crops.py. Progress
 (images done / total, images/s) is logged every 10 s. The logic lives in `inception_jax.evaluation.evaluator`, importable from tests and notebooks.
 """
-import logging
 import sys
 
 from absl import app, flags
 from ml_collections import config_flags
 
+from inception_jax import cli
 from inception_jax.train import mesh
 
 config_flags.DEFINE_config_file("config", None, "Experiment config whose `input` says what to evaluate on "
@@ -36,20 +36,13 @@ flags.DEFINE_list("crops", ["1"], "Crop counts to evaluate, from 1, 12 and 144 (
 flags.DEFINE_bool("ensemble", False, "Also average the softmax of all networks (one ensemble each of raw and EMA).")
 flags.DEFINE_integer("max_examples", None, "Evaluate only the first N images of the split (quick checks).")
 flags.DEFINE_string("json", None, "Also write the results to this JSON file.")
-flags.DEFINE_integer("image_size", None, "Network input side for every network (default: each one's spec).")
-flags.DEFINE_float("crop_fraction", None, "Evaluation crop's share of the image (default: each network's spec).")
-flags.DEFINE_enum("crop_mode", None, ["central_fraction", "resize_shorter"], "Evaluation crop (default: spec's).")
-flags.DEFINE_enum("interpolation", None, ["bilinear", "bicubic"], "Resize kernel (default: each network's spec).")
-flags.DEFINE_list("mean", None, "Per-channel mean of [0, 1] pixels, e.g. 0.485,0.456,0.406 (default: spec's).")
-flags.DEFINE_list("std", None, "Per-channel std of [0, 1] pixels, e.g. 0.229,0.224,0.225 (default: spec's).")
+cli.define_input_spec_flags()
 mesh.define_distributed_flags()
 FLAGS = flags.FLAGS
 
 
 def main(argv):
     del argv
-    logging.getLogger().setLevel(logging.INFO)
-    logging.getLogger("absl").setLevel(logging.WARNING)  # Orbax logs each restore's internals through absl.
     if not FLAGS.workdir and not FLAGS.weights:
         raise app.UsageError("Nothing to evaluate: pass --workdir=RUN and/or --weights=DIR (each repeatable).")
     try:
@@ -63,10 +56,7 @@ def main(argv):
 
     mesh.initialize_from_flags(FLAGS)
     overrides = artifacts.input_overrides(FLAGS.config.input) if FLAGS.config is not None else {}
-    overrides.update({field: value for field, value in (
-        ("image_size", FLAGS.image_size), ("crop_fraction", FLAGS.crop_fraction), ("crop_mode", FLAGS.crop_mode),
-        ("interpolation", FLAGS.interpolation), ("mean", FLAGS.mean and tuple(map(float, FLAGS.mean))),
-        ("std", FLAGS.std and tuple(map(float, FLAGS.std)))) if value is not None})
+    overrides.update(cli.input_spec_overrides())
     try:
         input_config = evaluator.evaluation_input(FLAGS.workdir, FLAGS.step,
                                                   FLAGS.config.input if FLAGS.config is not None else None)
@@ -83,4 +73,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

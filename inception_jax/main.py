@@ -1,23 +1,27 @@
 """Trains and evaluates one experiment config; rerunning the same command resumes it.
 
-    python -m inception_jax.main --config=experiments/configs/NAME.py[:ARG] --workdir=DIR [--config.FIELD=VALUE ...]
+    python -m inception_jax.main --config=inception_jax:NAME[:ARG] --workdir=DIR [--config.FIELD=VALUE ...]
+
+    python -m inception_jax.main --workdir=runs/default           # the embedded default, offline
+    python -m inception_jax.main --config=inception_jax:inception_v4 --workdir=runs/inception_v4 \
+        --config.input.data_dir=$TFDS_DIR --config.input.batch_size=512
+    python -m inception_jax.main --config=experiments/residual_scaling/config.py:scale=0.1 --workdir=runs/s01
 
 Without --config it trains the embedded default (reduced Inception-ResNet-v2 on scikit-learn's digits), offline.
-The logic lives in `inception_jax.train.trainer`, importable from tests and notebooks.
+Packaged configs (inception_jax/configs/) are named `inception_jax:NAME[:ARG]`; other config files by path.
+On a machine without an accelerator the tuned XLA:CPU flags are added unless --stock_xla. The logic lives in
+`inception_jax.train.trainer`, importable from tests and notebooks.
 """
 import logging
-import os
 
-from absl import app, flags
+from absl import flags
 from ml_collections import config_flags
 
+from inception_jax import cli, configs
 from inception_jax.train import mesh
 
-# The embedded default lives with the other configs, in the repository.
-_DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "experiments",
-                               "configs", "default.py")
-
-config_flags.DEFINE_config_file("config", _DEFAULT_CONFIG, "Experiment config file (a get_config(arg) module).",
+config_flags.DEFINE_config_file("config", configs.config_path("default"),
+                                "Experiment config: inception_jax:NAME[:ARG] or a get_config(arg) file's path.",
                                 lock_config=True)
 flags.DEFINE_string("workdir", "runs/default", "Directory for checkpoints, metrics.jsonl and TensorBoard events.")
 mesh.define_distributed_flags()
@@ -26,9 +30,7 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     del argv
-    logging.getLogger().setLevel(logging.INFO)
-    logging.getLogger("absl").setLevel(logging.WARNING)  # Orbax logs each save's internals through absl.
-    from inception_jax.train import trainer  # after flag parsing: keeps `--help` fast
+    from inception_jax.train import trainer  # noqa: PLC0415 (after flag parsing: keeps `--help` fast)
 
     mesh.initialize_from_flags(FLAGS)
     metrics = trainer.train_and_evaluate(FLAGS.config, FLAGS.workdir)
@@ -36,4 +38,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

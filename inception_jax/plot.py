@@ -1,15 +1,14 @@
 """Training and evaluation curves of one or more runs on one figure.
 
-    python -m inception_jax.plot runs/a runs/b --out curves.png
+    python -m inception_jax.plot runs/a runs/b --out=curves.png [--labels=plain,residual]
 
 Each run directory holds the `metrics.jsonl` the trainer writes; each run gets one colour, used in every panel.
 """
 from __future__ import annotations
 
-import argparse
 import os
 
-from inception_jax.train.metrics import read_metrics
+from inception_jax.runs import read_metrics
 
 # (panel title, metric keys drawn in it; the first key is solid, the others dashed).
 PANELS = (
@@ -57,15 +56,24 @@ def plot_runs(run_dirs: list[str], out_path: str, labels: list[str] | None = Non
     plt.close(fig)
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run_dirs", nargs="+", help="workdirs containing metrics.jsonl")
-    parser.add_argument("--out", default="curves.png", help="output image path")
-    parser.add_argument("--labels", nargs="*", help="legend labels (default: directory names)")
-    args = parser.parse_args(argv)
-    plot_runs(args.run_dirs, args.out, args.labels)
-    print(f"wrote {args.out}")
+def main(argv) -> None:
+    from absl import app, flags  # noqa: PLC0415 (the command line only)
+
+    run_dirs = argv[1:]
+    if not run_dirs:
+        raise app.UsageError("Name the runs to plot: python -m inception_jax.plot runs/a runs/b --out=curves.png")
+    labels = flags.FLAGS.labels
+    if labels and len(labels) != len(run_dirs):
+        raise app.UsageError(f"--labels gives {len(labels)} labels for {len(run_dirs)} runs.")
+    plot_runs(run_dirs, flags.FLAGS.out, labels)
+    print(f"wrote {flags.FLAGS.out}")
 
 
 if __name__ == "__main__":
-    main()
+    from absl import flags
+
+    from inception_jax import cli
+
+    flags.DEFINE_string("out", "curves.png", "Output image (PNG, PDF or SVG, by extension).")
+    flags.DEFINE_list("labels", None, "Legend labels, comma-separated (default: the directory names).")
+    cli.run(main)

@@ -1,14 +1,13 @@
 """Parameters, multiply-accumulates and endpoint shapes of a network, computed without compiling anything.
 
-    python -m inception_jax.summary inception_v4 [--image-size 299] [--set bn_use_scale=true ...]
+    python -m inception_jax.summary --model=inception_v4 [--image_size=299] [--model.bn_use_scale=true ...]
+    python -m inception_jax.summary --model=all
 
 MACs count every convolution and fully connected layer (what timm's and the paper's cost figures count);
 BatchNorm, pooling and additions are left out. All functions run under `jax.eval_shape`.
 """
 from __future__ import annotations
 
-import argparse
-import ast
 import math
 
 import flax.linen as nn
@@ -78,28 +77,24 @@ def summarize(model: nn.Module, image_size: int | None = None) -> str:
     return "\n".join(lines)
 
 
-def _parse_override(text: str):
-    key, _, value = text.partition("=")
-    lowered = value.lower()
-    if lowered in ("true", "false"):
-        return key, lowered == "true"
-    try:
-        return key, ast.literal_eval(value)
-    except (ValueError, SyntaxError):
-        return key, value
+def main(argv) -> None:
+    from absl import app, flags  # noqa: PLC0415 (the command line only)
 
+    from inception_jax import cli  # noqa: PLC0415
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("model", choices=list_models() + ["all"], help="network name, or 'all'")
-    parser.add_argument("--image-size", type=int, default=None, help="input side (default: the network's own)")
-    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                        help="override a create_model option, e.g. --set bn_use_scale=true")
-    args = parser.parse_args(argv)
-    overrides = dict(_parse_override(item) for item in args.set)
-    for name in list_models() if args.model == "all" else [args.model]:
-        print(summarize(create_model(name, **overrides), args.image_size), flush=True)
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments {argv[1:]}; give the network as --model=NAME.")
+    names = list_models() if flags.FLAGS.model == "all" else [flags.FLAGS.model]
+    for name in names:
+        print(summarize(create_model(name, **cli.model_options()), flags.FLAGS.image_size), flush=True)
 
 
 if __name__ == "__main__":
-    main()
+    from absl import flags
+
+    from inception_jax import cli
+
+    cli.define_model_flags(default=None)
+    flags.DEFINE_integer("image_size", None, "Input side (default: the network's own).")
+    flags.mark_flag_as_required("model")
+    cli.run(main)

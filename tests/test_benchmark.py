@@ -12,7 +12,7 @@ import pytest
 
 from inception_jax.benchmark import peers, report
 
-TINY = ["--model", "inception_v3", "--set", "width_multiplier=0.1", "--image-size", "75", "--batch", "2",
+TINY = ["--model=inception_v3", "--model.width_multiplier=0.1", "--image_size=75", "--batch", "2",
         "--repeats", "2", "--steps", "2", "--warmup", "1"]
 # Frameworks the benchmark process must not load: the GPU machine has no TensorFlow, peers run elsewhere.
 FORBIDDEN_MODULES = ("tensorflow", "torch", "keras", "inception_jax.data")

@@ -244,7 +244,7 @@ def test_cli_prints_the_paper_table_and_writes_json(tiny_run, tmp_path):
     header = lines.index("| Network | Crops | Top-1 Error | Top-5 Error |")
     rows = [line.split(" | ") for line in lines[header + 2:]]
     assert [row[1] for row in rows] == ["1"] * 4 + ["144"] * 4  # raw, EMA and their two ensembles per count.
-    assert "144-crop evaluation: 4/4 images" in done.stderr
+    assert "144-crop evaluation of 2 networks on 4 images" in done.stderr and "100.0% (4/4)" in done.stderr
     record = json.loads(json_path.read_text())
     assert [r["crops"] for r in record["results"]] == [1] * 4 + [144] * 4
     assert all(r["count"] == 4 and r["top1_error"] == pytest.approx(1 - r["top1"]) for r in record["results"])

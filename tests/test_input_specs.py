@@ -23,7 +23,8 @@ from fixtures.timm_weights import load_layouts as timm_layouts, timm_state_dict
 from fixtures.torchvision_weights import load_layouts as torchvision_layouts, torchvision_state_dict
 from inception_jax import artifacts
 from inception_jax.artifacts import IMAGENET_MEAN, IMAGENET_STD, INCEPTION_INPUT, InputSpec, load_weights
-from inception_jax.convert.__main__ import main as convert
+from inception_jax import cli
+from inception_jax.convert import __main__ as convert_cli
 from inception_jax.data import preprocessing
 from train_utils import REPO
 
@@ -48,6 +49,11 @@ CASES = {
         InputSpec(224, 0.875, "resize_shorter", "bilinear", IMAGENET_MEAN, IMAGENET_STD),
         InputSpec(224, 0.875, "resize_shorter", "bilinear")),
 }
+
+
+def convert(arguments: list[str]) -> None:
+    """`python -m inception_jax.convert ARGUMENTS`, in this process."""
+    cli.run(convert_cli.main, ["convert", *arguments])
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +114,7 @@ def test_torchvision_weights_keep_their_input_through_convert_evaluate_and_finet
     module, variables, spec = load_weights(str(tmp_path / "weights"))
     assert spec.input == torchvision_input
 
-    data = [f"--config={REPO}/experiments/configs/lineage.py:model=resnet18", "--config.input.dataset=folder",
+    data = ["--config=inception_jax:lineage:model=resnet18", "--config.input.dataset=folder",
             f"--config.input.folder={tmp_path / 'photos'}", "--config.input.eval_batch_size=2"]
     output = run_module("inception_jax.evaluate", f"--weights={tmp_path / 'weights'}", *data,
                         f"--json={tmp_path / 'results.json'}")

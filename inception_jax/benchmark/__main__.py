@@ -1,8 +1,16 @@
-"""Command line: `python -m inception_jax.benchmark`; see the package docstring for what is measured and how."""
+"""Images/s of a network's train step or forward pass on this machine, optionally against timm and Keras.
+
+    python -m inception_jax.benchmark --model=inception_resnet_v2 --mode=train --batch=8 --image_size=299 \
+        --dtype=float32 --compare=timm,keras,keras-stock --json=result.json   # [--remat=block] [--profile=DIR]
+    python -m inception_jax.benchmark --model=inception_v3 --model.width_multiplier=0.5 --mode=infer
+    python -m inception_jax.benchmark --input_pipeline --batch=64 --image_size=299
+
+See the package docstring (inception_jax/benchmark/__init__.py) for what is measured and how. On a machine
+without an accelerator the tuned XLA:CPU flags are added, for us and the `keras` peer alike (`keras-stock` runs
+as a Keras user gets it); --stock_xla leaves XLA_FLAGS alone.
+"""
 from __future__ import annotations
 
-import argparse
-import ast
 import datetime
 import os
 import platform
@@ -14,89 +22,42 @@ import jax
 import jax.numpy as jnp
 import jaxlib
 import optax
+from absl import app, flags
 
+from inception_jax import cli
 from inception_jax.benchmark import report
 from inception_jax.benchmark.ours import measure_ours
 from inception_jax.benchmark.peers import PEERS, log, run_peer, usable_cores
-from inception_jax.models import create_model, list_models
+from inception_jax.configs import paper
+from inception_jax.models import create_model
 from inception_jax.models.network import REMAT_POLICIES
 from inception_jax.summary import count_macs
 
 DEFAULT_TIMM_PYTHON = os.path.join(".timm-ref", "bin", "python")
-# XLA:CPU hands convolutions to YNNPACK by default. On the stem's large feature maps its weight-gradient
-# convolutions are 3-10x slower than XLA's own (Eigen) ones, and with it off an Inception-v3 train step is
-# ~1.6x faster while inference is unchanged (README, "Performance"). CPU-only; ignored by GPU backends.
-TUNED_XLA_FLAGS = ("--xla_cpu_experimental_ynn_fusion_type=-individual_convolution",)
 
-
-def parse_option(text: str) -> tuple[str, object]:
-    """`NAME=VALUE` from `--set`: VALUE as a Python literal (true/false accepted), else as a string."""
-    name, separator, value = text.partition("=")
-    if not separator:
-        raise argparse.ArgumentTypeError(f"--set {text!r}: write NAME=VALUE, e.g. --set width_multiplier=0.5")
-    if value.lower() in ("true", "false"):
-        return name, value.lower() == "true"
-    try:
-        return name, ast.literal_eval(value)
-    except (ValueError, SyntaxError):
-        return name, value
-
-
-def parse_peers(text: str) -> list[str]:
-    peers = [peer for peer in text.split(",") if peer]
-    unknown = sorted(set(peers) - set(PEERS))
-    if unknown:
-        raise argparse.ArgumentTypeError(f"unknown peer(s) {', '.join(unknown)}; choose from {','.join(PEERS)}")
-    return peers
-
-
-def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m inception_jax.benchmark",
-                                     description="Images/s of a network's train step or forward pass on this "
-                                                 "machine, optionally against timm and Keras.")
-    parser.add_argument("--model", choices=list_models(), default="inception_v3", metavar="NAME",
-                        help="a network of inception_jax.list_models() (default: inception_v3)")
-    parser.add_argument("--mode", choices=("train", "infer"), default="train",
-                        help="train: the real train step (RMSProp, EMA, donated state); infer: eval-mode forward")
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--image-size", type=int, default=None, help="input side (default: the network's own)")
-    parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32",
-                        help="compute dtype; parameters and BatchNorm statistics stay float32")
-    parser.add_argument("--remat", choices=REMAT_POLICIES, default="none")
-    parser.add_argument("--set", type=parse_option, action="append", default=[], metavar="NAME=VALUE",
-                        help="override a create_model option, e.g. --set width_multiplier=0.1")
-    parser.add_argument("--steps", type=int, default=0,
-                        help="steps per timed window (0: enough to fill --min-window-s, from the warm-up)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed windows; the median is reported")
-    parser.add_argument("--warmup", type=int, default=2, help="untimed steps after compilation")
-    parser.add_argument("--min-window-s", type=float, default=2.0)
-    parser.add_argument("--compare", type=parse_peers, default=[], metavar="PEERS",
-                        help=f"comma-separated peers to run, each in its own process: {','.join(PEERS)}")
-    parser.add_argument("--timm-python", default=DEFAULT_TIMM_PYTHON,
-                        help="python of a virtual environment with torch and timm")
-    parser.add_argument("--keras-python", default=sys.executable,
-                        help="python of an environment with Keras 3 and JAX (default: this one)")
-    parser.add_argument("--no-donate", dest="donate", action="store_false",
-                        help="train without donating the state's buffers (to measure what donation saves)")
-    parser.add_argument("--stock-xla", action="store_true",
-                        help=f"leave XLA_FLAGS as they are; by default {' '.join(TUNED_XLA_FLAGS)} is added, "
-                             "for us and the keras peer alike (keras-stock always runs without it)")
-    parser.add_argument("--json", metavar="PATH", help="write the full record as JSON")
-    parser.add_argument("--hlo", metavar="PATH", help="write our compiled (optimised) HLO as text")
-    parser.add_argument("--profile", metavar="DIR", help="trace one more window with jax.profiler into DIR and "
-                                                         "print where the time goes")
-    parser.add_argument("--input-pipeline", action="store_true",
-                        help="instead: time the tf.data input pipeline (decode + augment) on the embedded digits")
-    parser.add_argument("--pipeline-batches", type=int, default=50)
-    return parser.parse_args(argv)
-
-
-def add_tuned_xla_flags() -> None:
-    """Appends `TUNED_XLA_FLAGS` to XLA_FLAGS (kept for the peer processes too), except flags the user set."""
-    flags = os.environ.get("XLA_FLAGS", "").split()
-    names = {flag.split("=", 1)[0] for flag in flags}
-    flags += [flag for flag in TUNED_XLA_FLAGS if flag.split("=", 1)[0] not in names]
-    os.environ["XLA_FLAGS"] = " ".join(flags)
+cli.define_model_flags(default="inception_v3")
+flags.DEFINE_enum("mode", "train", ["train", "infer"],
+                  "train: the real train step (RMSProp, EMA, donated state); infer: eval-mode forward.")
+flags.DEFINE_integer("batch", 8, "Global batch.")
+flags.DEFINE_integer("image_size", None, "Input side (default: the network's own).")
+flags.DEFINE_enum("dtype", "float32", ["float32", "bfloat16"],
+                  "Compute dtype; parameters and BatchNorm statistics stay float32.")
+flags.DEFINE_enum("remat", "none", list(REMAT_POLICIES), "Rematerialise each block's activations.")
+flags.DEFINE_integer("steps", 0, "Steps per timed window (0: enough to fill --min_window_s, from the warm-up).")
+flags.DEFINE_integer("repeats", 3, "Timed windows; the median is reported.")
+flags.DEFINE_integer("warmup", 2, "Untimed steps after compilation.")
+flags.DEFINE_float("min_window_s", 2.0, "Shortest timed window, in seconds.")
+flags.DEFINE_list("compare", [], f"Peers to run, each in its own process: {','.join(PEERS)}.")
+flags.DEFINE_string("timm_python", DEFAULT_TIMM_PYTHON, "Python of a virtual environment with torch and timm.")
+flags.DEFINE_string("keras_python", sys.executable, "Python of an environment with Keras 3 and JAX.")
+flags.DEFINE_bool("donate", True, "Donate the state's buffers to the train step (--nodonate: measure the saving).")
+flags.DEFINE_string("json", None, "Write the full record as JSON to this path.")
+flags.DEFINE_string("hlo", None, "Write our compiled (optimised) HLO as text to this path.")
+flags.DEFINE_string("profile", None, "Trace one more window with jax.profiler into this directory, and print "
+                    "where the time goes.")
+flags.DEFINE_bool("input_pipeline", False, "Instead: time the tf.data input pipeline (decode + augment).")
+flags.DEFINE_integer("pipeline_batches", 50, "Batches the input-pipeline measurement times.")
+FLAGS = flags.FLAGS
 
 
 def cpu_model() -> str:
@@ -118,22 +79,23 @@ def hardware() -> dict:
             "cpu_model": cpu_model(), "usable_cores": usable_cores(), "load_average_before": os.getloadavg()}
 
 
-def measure_input_pipeline(args) -> dict:
+def measure_input_pipeline() -> dict:
     """Decoded and augmented images/s of the tf.data pipeline on the embedded digits, with ImageNet's augmentation."""
     from inception_jax.data import pipeline  # noqa: PLC0415 (TensorFlow only for this measurement)
 
-    config = pipeline.default_input_config()
-    config.update(batch_size=args.batch, image_size=args.image_size or 299, crop_area_range=(0.05, 1.0), flip=True,
-                  color_distortion=True)
-    images_per_s = pipeline.benchmark(config, args.pipeline_batches)
+    # ImageNet's augmentation (configs/paper.py) on the embedded digits.
+    config = paper.input_config(dataset="sklearn_digits", eval_split="test", batch_size=FLAGS.batch,
+                                image_size=FLAGS.image_size or 299)
+    images_per_s = pipeline.benchmark(config, FLAGS.pipeline_batches)
     cores = usable_cores()
-    return {"input_pipeline": config.to_dict(), "batches": args.pipeline_batches, "images_per_s": images_per_s,
+    return {"input_pipeline": config.to_dict(), "batches": FLAGS.pipeline_batches, "images_per_s": images_per_s,
             "cores": cores, "images_per_s_per_core": images_per_s / cores}
 
 
 def benchmark(args, command: str, stock_xla_flags: str) -> dict:
-    """Measures ours, then each requested peer, and assembles the record."""
-    model = create_model(args.model, dtype=getattr(jnp, args.dtype), remat=args.remat, **dict(args.set))
+    """Measures ours, then each requested peer, and assembles the record. `args`: the flags' values."""
+    options = cli.model_options()
+    model = create_model(args.model, dtype=getattr(jnp, args.dtype), remat=args.remat, **options)
     image_size = args.image_size or model.default_size
     macs = count_macs(model, image_size)
     flops_per_image = report.FLOPS_PER_MAC[args.mode] * macs
@@ -141,7 +103,7 @@ def benchmark(args, command: str, stock_xla_flags: str) -> dict:
     record = {
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"), "command": command,
         "config": {"model": args.model, "mode": args.mode, "batch": args.batch, "image_size": image_size,
-                   "dtype": args.dtype, "remat": args.remat, "options": dict(args.set), "donate": args.donate,
+                   "dtype": args.dtype, "remat": args.remat, "options": options, "donate": args.donate,
                    **timing},
         "hardware": hardware(),
         "versions": {"python": platform.python_version(), "jax": jax.__version__, "jaxlib": jaxlib.__version__,
@@ -165,23 +127,24 @@ def benchmark(args, command: str, stock_xla_flags: str) -> dict:
     return record
 
 
-def main(argv=None) -> None:
-    args = parse_args(argv)
-    command = shlex.join(["python", "-m", "inception_jax.benchmark", *(sys.argv[1:] if argv is None else argv)])
-    stock_xla_flags = os.environ.get("XLA_FLAGS", "")
-    if not args.stock_xla:
-        add_tuned_xla_flags()  # before JAX starts its backend, which reads XLA_FLAGS once
-    if args.input_pipeline:
-        record = {"command": command, "hardware": hardware(), **measure_input_pipeline(args)}
+def main(argv) -> None:
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments {argv[1:]}; every input is a --flag=value.")
+    unknown = sorted(set(FLAGS.compare) - set(PEERS))
+    if unknown:
+        raise app.UsageError(f"--compare: unknown peer(s) {', '.join(unknown)}; choose from {','.join(PEERS)}.")
+    command = shlex.join(["python", "-m", "inception_jax.benchmark", *sys.argv[1:]])
+    if FLAGS.input_pipeline:
+        record = {"command": command, "hardware": hardware(), **measure_input_pipeline()}
         print(f"input pipeline: {record['images_per_s']:.0f} images/s on {record['cores']} cores = "
               f"{record['images_per_s_per_core']:.0f} images/s per core")
     else:
-        record = benchmark(args, command, stock_xla_flags)
+        record = benchmark(FLAGS, command, cli.stock_xla_flags())
         print(report.format_report(record))
-    if args.json:
-        report.write_json(record, args.json)
-        log(f"wrote {args.json}")
+    if FLAGS.json:
+        report.write_json(record, FLAGS.json)
+        log(f"wrote {FLAGS.json}")
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

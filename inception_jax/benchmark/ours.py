@@ -16,7 +16,7 @@ from inception_jax.benchmark import profiling
 from inception_jax.benchmark.peers import log, measure
 from inception_jax.summary import abstract_variables
 from inception_jax.train.optimizer import learning_rate_schedule, make_optimizer
-from inception_jax.train.recipe import optimizer_config, schedule_config
+from inception_jax.configs import paper
 from inception_jax.train.state import train_state_from_variables
 from inception_jax.train.steps import make_train_step
 
@@ -46,15 +46,16 @@ def synthetic_batch(model, batch: int, image_size: int, seed: int = 0) -> dict:
 
 def _train_program(model, batch: dict, image_size: int, donate: bool):
     """The jitted train step of the paper's recipe and its arguments (state, batch, rng)."""
-    config = optimizer_config()
-    schedule = learning_rate_schedule(schedule_config(), batch["label"].shape[0], STEPS_PER_EPOCH)
-    tx = make_optimizer(config, schedule)
+    config = paper.get_config()
+    schedule = learning_rate_schedule(config.schedule, batch["label"].shape[0], STEPS_PER_EPOCH)
+    tx = make_optimizer(config.optimizer, schedule)
     state = train_state_from_variables(random_variables(model, image_size), tx)
     # Donation needs every leaf in a buffer of its own; the EMA starts as the same arrays as the parameters.
     state = state.replace(ema_params=jax.tree.map(jnp.copy, state.ema_params),
                           ema_batch_stats=jax.tree.map(jnp.copy, state.ema_batch_stats))
     # Donation lets XLA write the new state over the old one instead of holding both.
-    step = jax.jit(make_train_step(model, tx, schedule, config), donate_argnums=0 if donate else ())
+    step = jax.jit(make_train_step(model, tx, schedule, config.loss, config.ema.decay),
+                   donate_argnums=0 if donate else ())
     return step, (state, batch, jax.random.key(1))
 
 

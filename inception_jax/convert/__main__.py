@@ -1,23 +1,38 @@
 """Converts pretrained weights into a directory that `inception_jax.artifacts.load_weights` reads.
 
-    python -m inception_jax.convert --from timm --model inception_resnet_v2.tf_in1k --input model.safetensors --output DIR
-    python -m inception_jax.convert --from keras --model inception_resnet_v2 --input model.weights.h5 --output DIR
-    python -m inception_jax.convert --from slim --model inception_v3 --input inception_v3.ckpt --output DIR
-    python -m inception_jax.convert --from torchvision --model resnet50 --input resnet50-0676ba61.pth --output DIR
+    python -m inception_jax.convert --from=timm --model=inception_resnet_v2.tf_in1k --input=model.safetensors --output=DIR
+    python -m inception_jax.convert --from=keras --model=inception_resnet_v2 --input=model.weights.h5 --output=DIR
+    python -m inception_jax.convert --from=slim --model=inception_v3 --input=inception_v3.ckpt --output=DIR
+    python -m inception_jax.convert --from=torchvision --model=resnet50 --input=resnet50-0676ba61.pth --output=DIR
 
 DIR receives the variables and `spec.json`: the network's name and options, and the input its source prepares
 (timm: the weight's pretrained_cfg; torchvision: resize 256, centre 224, ImageNet mean/std; Keras and slim: the
-central 87.5%, [-1, 1]). --image-size, --crop-fraction, --crop-mode, --interpolation, --mean and --std override it.
+central 87.5 percent, [-1, 1]). --image_size, --crop_fraction, --crop_mode, --interpolation, --mean and --std
+override it. timm, torchvision: .safetensors, .pth or .bin files (read without PyTorch); Keras: .weights.h5 or
+.h5 files; slim: a checkpoint prefix.
 """
 from __future__ import annotations
 
-import argparse
-import sys
+from absl import app, flags
 
-from inception_jax.artifacts import CROP_MODES, INTERPOLATIONS, save_weights
+from inception_jax import cli
+from inception_jax.artifacts import save_weights
 from inception_jax.convert import WeightMismatchError, from_keras, from_slim, from_timm, from_torchvision
 
 SOURCES = ("timm", "keras", "slim", "torchvision")
+
+flags.DEFINE_enum("from", None, list(SOURCES), "Format of the weights.")
+flags.DEFINE_string("model", None, "timm: inception_v3, inception_v4, inception_resnet_v2, optionally with timm's "
+                    "weight tag (inception_v3.gluon_in1k); slim: inception_v3, inception_v4, inception_resnet_v2, "
+                    "bn_inception, googlenet; keras: inception_v3, inception_resnet_v2; torchvision: alexnet, vgg*, "
+                    "googlenet, resnet*.")
+flags.DEFINE_string("input", None, "The weights file (slim: the checkpoint prefix).")
+flags.DEFINE_string("output", None, "Directory to write the converted weights and spec.json to.")
+flags.DEFINE_bool("keep_background", False, "slim only: keep the background class of 1001-class checkpoints.")
+cli.define_input_spec_flags()
+for _name in ("from", "model", "input", "output"):
+    flags.mark_flag_as_required(_name)
+FLAGS = flags.FLAGS
 
 
 def convert(source: str, model_name: str, path: str, keep_background: bool = False, input_overrides=None):
@@ -31,42 +46,20 @@ def convert(source: str, model_name: str, path: str, keep_background: bool = Fal
     return from_slim(model_name, path, keep_background=keep_background, input_overrides=input_overrides)
 
 
-def _floats(text: str) -> tuple[float, ...]:
-    return tuple(float(value) for value in text.split(","))
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m inception_jax.convert", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--from", dest="source", choices=SOURCES, required=True, help="format of the weights")
-    parser.add_argument("--model", required=True,
-                        help="timm: inception_v3, inception_v4, inception_resnet_v2, optionally with timm's weight "
-                             "tag (inception_v3.gluon_in1k); slim: inception_v3, inception_v4, inception_resnet_v2, "
-                             "bn_inception, googlenet; keras: inception_v3, inception_resnet_v2; torchvision: "
-                             "alexnet, vgg*, googlenet, resnet*")
-    parser.add_argument("--input", required=True,
-                        help="timm/torchvision: .safetensors/.pth/.bin; keras: .weights.h5/.h5; slim: checkpoint prefix")
-    parser.add_argument("--output", required=True, help="directory to write the converted weights to")
-    parser.add_argument("--keep-background", action="store_true",
-                        help="slim only: keep the background class of 1001-class checkpoints")
-    overrides = parser.add_argument_group("input spec", "override how the source prepares evaluation images")
-    overrides.add_argument("--image-size", type=int, help="network input side")
-    overrides.add_argument("--crop-fraction", type=float, help="share of the image the evaluation crop keeps")
-    overrides.add_argument("--crop-mode", choices=CROP_MODES)
-    overrides.add_argument("--interpolation", choices=INTERPOLATIONS)
-    overrides.add_argument("--mean", type=_floats, help="per-channel mean of [0, 1] pixels, e.g. 0.485,0.456,0.406")
-    overrides.add_argument("--std", type=_floats, help="per-channel std of [0, 1] pixels, e.g. 0.229,0.224,0.225")
-    args = parser.parse_args(argv)
-    if args.keep_background and args.source != "slim":
-        parser.error("--keep-background applies to --from slim only")
-    input_overrides = {field: getattr(args, field) for field in
-                       ("image_size", "crop_fraction", "crop_mode", "interpolation", "mean", "std")}
+def main(argv: list[str]) -> None:
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments {argv[1:]}; every input is a --flag=value.")
+    source = FLAGS["from"].value
+    if FLAGS.keep_background and source != "slim":
+        raise app.UsageError("--keep_background applies to --from=slim only.")
     try:
-        module, variables, spec = convert(args.source, args.model, args.input, args.keep_background, input_overrides)
+        module, variables, spec = convert(source, FLAGS.model, FLAGS.input, FLAGS.keep_background,
+                                          cli.input_spec_overrides())
     except (WeightMismatchError, ValueError, ImportError, OSError) as error:
-        sys.exit(f"Could not convert {args.input}: {error}")
-    save_weights(args.output, spec, variables)
-    print(f"Wrote {spec.model_name} to {args.output}; input: {spec.input}")
+        raise SystemExit(f"Could not convert {FLAGS.input}: {error}") from None
+    save_weights(FLAGS.output, spec, variables)
+    print(f"Wrote {spec.model_name} to {FLAGS.output}; input: {spec.input}")
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

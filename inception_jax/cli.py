@@ -1,0 +1,157 @@
+"""The one command-line dialect of every tool (main, evaluate, summary, convert, plot, benchmark): absl flags.
+
+    cli.define_model_flags()          # --model=NAME and --model.OPTION=VALUE (create_model options)
+    cli.run(main)                     # app.run, plus what every tool does before its main runs
+
+Before `main`, `run` resolves `--config=inception_jax:NAME[:ARG]` to the packaged config file, collects the
+`--model.OPTION=VALUE` options (`model_options()`), and applies the tuned XLA:CPU flags unless `--stock_xla`.
+"""
+from __future__ import annotations
+
+import ast
+import logging
+import os
+import sys
+from collections.abc import Callable
+
+from absl import app, flags
+
+from inception_jax import configs
+
+# XLA:CPU hands convolutions to YNNPACK by default; on Inception's large stem feature maps its weight-gradient
+# convolutions are several times slower than XLA's own, and without it a train step is ~1.5x faster
+# (README, "Performance"). A CPU compiler option: other backends never read it.
+TUNED_XLA_FLAGS = ("--xla_cpu_experimental_ynn_fusion_type=-individual_convolution",)
+MODEL_PREFIX = "--model."
+
+flags.DEFINE_bool("stock_xla", False, f"Leave XLA_FLAGS as they are; by default, on machines without an "
+                  f"accelerator, {' '.join(TUNED_XLA_FLAGS)} is added (faster convolutions on XLA:CPU).")
+
+_model_options: dict[str, object] = {}
+_stock_xla_flags = os.environ.get("XLA_FLAGS", "")
+
+
+def define_model_flags(default: str | None = "inception_v3") -> None:
+    """`--model=NAME`; its options come as `--model.OPTION=VALUE`, read by `model_options()`."""
+    flags.DEFINE_string("model", default, "A network of inception_jax.list_models(); give its create_model options "
+                        "as --model.OPTION=VALUE (e.g. --model.width_multiplier=0.5 --model.bn_use_scale=true).")
+
+
+def define_input_spec_flags() -> None:
+    """Flags that override the network's input spec (`artifacts.InputSpec`); unset ones leave it alone."""
+    from inception_jax.artifacts import CROP_MODES, INTERPOLATIONS  # noqa: PLC0415 (artifacts imports orbax)
+
+    flags.DEFINE_integer("image_size", None, "Network input side (default: the spec's).")
+    flags.DEFINE_float("crop_fraction", None, "Share of the image the evaluation crop keeps (default: the spec's).")
+    flags.DEFINE_enum("crop_mode", None, list(CROP_MODES), "Evaluation crop (default: the spec's).")
+    flags.DEFINE_enum("interpolation", None, list(INTERPOLATIONS), "Resize kernel (default: the spec's).")
+    flags.DEFINE_list("mean", None, "Per-channel mean of [0, 1] pixels, e.g. 0.485,0.456,0.406 (default: spec's).")
+    flags.DEFINE_list("std", None, "Per-channel std of [0, 1] pixels, e.g. 0.229,0.224,0.225 (default: spec's).")
+
+
+def input_spec_overrides() -> dict[str, object]:
+    """The InputSpec fields that `define_input_spec_flags`' flags set on this command line."""
+    values = {field: getattr(flags.FLAGS, field)
+              for field in ("image_size", "crop_fraction", "crop_mode", "interpolation", "mean", "std")}
+    for field in ("mean", "std"):
+        values[field] = values[field] and tuple(float(value) for value in values[field])
+    return {field: value for field, value in values.items() if value is not None}
+
+
+def model_options() -> dict[str, object]:
+    """The `--model.OPTION=VALUE` options of this command line, values as Python literals (true/false too)."""
+    return dict(_model_options)
+
+
+def parse_value(text: str):
+    """A command-line value: true/false, a Python literal (numbers, tuples, lists), else the string itself."""
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def _split_model_options(argv: list[str]) -> list[str]:
+    """Takes the `--model.OPTION=VALUE` arguments out of `argv` into `_model_options`; returns the rest."""
+    rest = []
+    for arg in argv:
+        if arg.startswith(MODEL_PREFIX):
+            name, separator, value = arg[len(MODEL_PREFIX):].partition("=")
+            if not separator or not name:
+                raise app.UsageError(f"{arg}: write --model.OPTION=VALUE, e.g. --model.width_multiplier=0.5")
+            _model_options[name] = parse_value(value)
+        else:
+            rest.append(arg)
+    return rest
+
+
+def _resolve_packaged_configs(argv: list[str]) -> list[str]:
+    """`--config=inception_jax:NAME[:ARG]` (or `--config inception_jax:...`) → the packaged file's path."""
+    resolved = list(argv)
+    for index, arg in enumerate(resolved):
+        if arg.startswith("--config=") and not arg.startswith("--config."):
+            resolved[index] = "--config=" + configs.resolve(arg[len("--config="):])
+        elif arg == "--config" and index + 1 < len(resolved):
+            resolved[index + 1] = configs.resolve(resolved[index + 1])
+    return resolved
+
+
+def accelerator_present() -> bool:
+    """Whether this machine shows a GPU or TPU device (looked up without starting JAX's backend)."""
+    platforms = os.environ.get("JAX_PLATFORMS", "")
+    if platforms:
+        return "cpu" not in platforms.split(",")[0]
+    return any(os.path.exists(path) for path in ("/dev/nvidia0", "/dev/kfd", "/dev/accel0", "/dev/vfio/0"))
+
+
+def stock_xla_flags() -> str:
+    """XLA_FLAGS as the user set them, before `use_tuned_xla_flags`."""
+    return _stock_xla_flags
+
+
+def use_tuned_xla_flags() -> None:
+    """Adds `TUNED_XLA_FLAGS` to XLA_FLAGS, except flags the user set; call before JAX starts its backend."""
+    current = os.environ.get("XLA_FLAGS", "").split()
+    names = {flag.split("=", 1)[0] for flag in current}
+    added = [flag for flag in TUNED_XLA_FLAGS if flag.split("=", 1)[0] not in names]
+    if added:
+        os.environ["XLA_FLAGS"] = " ".join(current + added)
+        logging.info("XLA_FLAGS += %s (--stock_xla leaves them out)", " ".join(added))
+
+
+def _parse(argv: list[str]) -> list[str]:
+    _model_options.clear()
+    try:
+        argv = _resolve_packaged_configs(_split_model_options(argv))
+    except ValueError as error:
+        raise app.UsageError(str(error)) from None
+    rest = flags.FLAGS(argv)
+    if not flags.FLAGS.stock_xla and not accelerator_present():
+        use_tuned_xla_flags()
+    return rest
+
+
+def run(main: Callable[[list[str]], None], argv: list[str] | None = None) -> None:
+    """`absl.app.run(main)` with this dialect's parsing; `--help` prints the tool's docstring (its examples).
+
+    With `argv` (program name first) the command line is parsed and `main` called in this process, as tests do;
+    errors then raise instead of exiting.
+    """
+    spec = getattr(sys.modules["__main__"], "__spec__", None)  # `python -m inception_jax.TOOL`
+    tool = spec.name.removesuffix(".__main__") if argv is None and spec else (argv or sys.argv)[0]
+
+    def main_telling_what_to_do(rest: list[str]) -> None:
+        logging.getLogger().setLevel(logging.INFO)
+        logging.getLogger("absl").setLevel(logging.WARNING)  # Orbax logs each save's and restore's internals
+        try:
+            main(rest)
+        except (ValueError, FileNotFoundError) as error:  # the errors of a wrong name, value or path
+            raise SystemExit(f"{tool}: {error}") from None
+
+    if argv is None:
+        app.run(main_telling_what_to_do, flags_parser=_parse, argv=sys.argv)
+    else:
+        flags.FLAGS.unparse_flags()
+        main_telling_what_to_do(_parse(list(argv)))
