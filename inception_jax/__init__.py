@@ -8,6 +8,7 @@ Learning" (Szegedy et al., 2016) as Flax Linen modules, with the paper's trainin
 
 Importing this package never imports TensorFlow; only `inception_jax.data` does.
 """
+
 from inception_jax.endpoints import forward_with_endpoints
 from inception_jax.models import create_model, get_model_class, list_models
 from inception_jax.models.layers import ENDPOINTS

@@ -15,6 +15,7 @@ variables; a training run as its spec beside Orbax checkpoints of the whole trai
 This is the only code that reads a saved spec or config back, or builds a network or an abstract train state from
 saved data. It imports neither TensorFlow nor the trainer.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -49,6 +50,7 @@ IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
 # ---------------------------------------------------------------------------------------------- input contract
+
 
 @dataclasses.dataclass(frozen=True)
 class InputSpec:
@@ -102,7 +104,7 @@ class InputSpec:
 
     @property
     def resize_side(self) -> int:
-        """"resize_shorter": the shorter side before the centre crop (timm's ⌊size / crop_pct⌋)."""
+        """ "resize_shorter": the shorter side before the centre crop (timm's ⌊size / crop_pct⌋)."""
         return math.floor(self.image_size / self.crop_fraction)
 
 
@@ -112,18 +114,27 @@ TORCHVISION_INPUT = InputSpec(image_size=224, crop_mode="resize_shorter", mean=I
 
 # Fields of an experiment config's `input` that set the input contract, and the InputSpec field each one sets.
 # Unset (None) fields fall back to the pretrained weights' spec (init_from), then to INCEPTION_INPUT.
-CONFIG_INPUT_FIELDS = {"eval_crop_fraction": "crop_fraction", "eval_crop_mode": "crop_mode",
-                       "eval_interpolation": "interpolation", "mean": "mean", "std": "std"}
+CONFIG_INPUT_FIELDS = {
+    "eval_crop_fraction": "crop_fraction",
+    "eval_crop_mode": "crop_mode",
+    "eval_interpolation": "interpolation",
+    "mean": "mean",
+    "std": "std",
+}
 
 
 def input_overrides(input_config: ml_collections.ConfigDict) -> dict[str, Any]:
     """The InputSpec fields an experiment config's `input` sets explicitly (image size aside)."""
-    return {spec_field: input_config.get(field) for field, spec_field in CONFIG_INPUT_FIELDS.items()
-            if input_config.get(field) is not None}
+    return {
+        spec_field: input_config.get(field)
+        for field, spec_field in CONFIG_INPUT_FIELDS.items()
+        if input_config.get(field) is not None
+    }
 
 
-def input_spec_from_config(input_config: ml_collections.ConfigDict,
-                           weights_input: InputSpec | None = None) -> InputSpec:
+def input_spec_from_config(
+    input_config: ml_collections.ConfigDict, weights_input: InputSpec | None = None
+) -> InputSpec:
     """The input contract a training run uses: the config's explicit fields over the weights' (init_from) ones.
 
     A config that sets a normalisation contradicting the weights' raises a ValueError naming both values:
@@ -136,12 +147,14 @@ def input_spec_from_config(input_config: ml_collections.ConfigDict,
                 raise ValueError(
                     f"input.{field}={tuple(explicit[field])} contradicts the pretrained weights' {field} "
                     f"{getattr(weights_input, field)} (init_from): the weights expect the latter. Remove "
-                    f"--config.input.{field}, or set it to {getattr(weights_input, field)}.")
+                    f"--config.input.{field}, or set it to {getattr(weights_input, field)}."
+                )
     base = weights_input or INCEPTION_INPUT
     return base.replace(image_size=input_config.image_size, **explicit)
 
 
 # ---------------------------------------------------------------------------------------------- model spec
+
 
 @dataclasses.dataclass(frozen=True)
 class ModelSpec:
@@ -160,8 +173,11 @@ class ModelSpec:
         """The spec of `module`, a network registered as `model_name`, with all of its options."""
         if not isinstance(module, get_model_class(model_name)):
             raise ValueError(f"{type(module).__name__} is not the network registered as {model_name!r}.")
-        options = {field.name: getattr(module, field.name) for field in dataclasses.fields(module)
-                   if field.init and field.name not in ("parent", "name")}
+        options = {
+            field.name: getattr(module, field.name)
+            for field in dataclasses.fields(module)
+            if field.init and field.name not in ("parent", "name")
+        }
         return cls(model_name, options, input)
 
     @property
@@ -174,8 +190,11 @@ class ModelSpec:
 
     def to_json(self) -> str:
         # InputSpec's fields have fixed types, so its JSON needs no type tags.
-        record = {"model_name": self.model_name, "options": _encode(dict(self.options)),
-                  "input": dataclasses.asdict(self.input)}
+        record = {
+            "model_name": self.model_name,
+            "options": _encode(dict(self.options)),
+            "input": dataclasses.asdict(self.input),
+        }
         return json.dumps(record, indent=2) + "\n"
 
     @classmethod
@@ -201,15 +220,22 @@ def read_spec(directory: str) -> ModelSpec:
     if os.path.exists(legacy):
         with open(legacy) as f:
             record = json.load(f)
-        logging.warning("%s predates input specs: assuming the Inception input (%s). Convert the weights again to "
-                        "record their own.", directory, INCEPTION_INPUT)
+        logging.warning(
+            "%s predates input specs: assuming the Inception input (%s). Convert the weights again to "
+            "record their own.",
+            directory,
+            INCEPTION_INPUT,
+        )
         return ModelSpec(record["model_name"], _decode(record["model_options"]), INCEPTION_INPUT)
-    raise FileNotFoundError(f"{directory} holds no {SPEC_FILE}: pass a directory written by "
-                            f"`python -m inception_jax.convert ... --output DIR` or a training --workdir.")
+    raise FileNotFoundError(
+        f"{directory} holds no {SPEC_FILE}: pass a directory written by "
+        f"`python -m inception_jax.convert ... --output DIR` or a training --workdir."
+    )
 
 
-def model_spec_from_config(config: ml_collections.ConfigDict, num_classes: int,
-                           weights: ModelSpec | None = None) -> ModelSpec:
+def model_spec_from_config(
+    config: ml_collections.ConfigDict, num_classes: int, weights: ModelSpec | None = None
+) -> ModelSpec:
     """The network and input contract an experiment config trains, for a dataset of `num_classes`.
 
     With pretrained `weights` (init_from) the network starts from the weights' options and input contract;
@@ -217,19 +243,24 @@ def model_spec_from_config(config: ml_collections.ConfigDict, num_classes: int,
     """
     options = dict(weights.options) if weights is not None else {}
     if weights is not None and weights.model_name != config.model_name:
-        raise ValueError(f"init_from holds {weights.model_name} weights but model_name={config.model_name!r}; "
-                         f"set --config.model_name={weights.model_name}.")
+        raise ValueError(
+            f"init_from holds {weights.model_name} weights but model_name={config.model_name!r}; "
+            f"set --config.model_name={weights.model_name}."
+        )
     options.update(config.get("model", {}))
     options["num_classes"] = num_classes
     module = create_model(config.model_name, **options)
     if config.input.image_size < module.min_size:
-        raise ValueError(f"input.image_size={config.input.image_size} is below {config.model_name}'s minimum of "
-                         f"{module.min_size}; set --config.input.image_size={module.min_size} or larger.")
+        raise ValueError(
+            f"input.image_size={config.input.image_size} is below {config.model_name}'s minimum of "
+            f"{module.min_size}; set --config.input.image_size={module.min_size} or larger."
+        )
     input_spec = input_spec_from_config(config.input, weights.input if weights is not None else None)
     return ModelSpec.of_module(config.model_name, module, input_spec)
 
 
 # ---------------------------------------------------------------------------------------------- weights
+
 
 def save_weights(directory: str, spec: ModelSpec, variables) -> None:
     """Writes `variables` (params, batch_stats) and `spec` to `directory`, which `load_weights` reads."""
@@ -252,6 +283,7 @@ def load_weights(directory: str) -> tuple[nn.Module, dict, ModelSpec]:
 
 # ---------------------------------------------------------------------------------------------- training runs
 
+
 def checkpoint_record(step: int, data_step: int, config: ml_collections.ConfigDict) -> dict[str, Any]:
     """The JSON saved with each training checkpoint: the input position and the config."""
     return {"step": int(step), "data_step": int(data_step), "config": _encode(config.to_dict())}
@@ -267,8 +299,9 @@ def data_step_from_record(record: Mapping[str, Any]) -> int:
     return int(record.get("data_step", record["step"]))
 
 
-def abstract_train_state(spec: ModelSpec, config: ml_collections.ConfigDict,
-                         mesh: jax.sharding.Mesh | None = None) -> TrainState:
+def abstract_train_state(
+    spec: ModelSpec, config: ml_collections.ConfigDict, mesh: jax.sharding.Mesh | None = None
+) -> TrainState:
     """The shapes, dtypes and shardings of the train state the trainer builds for `spec` and `config`.
 
     Parameters are laid out on `mesh` as the trainer lays them out (sharded with `config.fsdp`); without a mesh,
@@ -277,12 +310,14 @@ def abstract_train_state(spec: ModelSpec, config: ml_collections.ConfigDict,
     # The optimizer state's structure does not depend on the schedule's values: one step per epoch will do.
     schedule = learning_rate_schedule(config.schedule, config.input.batch_size, steps_per_epoch=1)
     tx = make_optimizer(config.optimizer, schedule)
-    abstract = jax.eval_shape(lambda rng: init_train_state(spec.build(), tx, rng, spec.input.image_size),
-                              jax.random.key(0))
+    abstract = jax.eval_shape(
+        lambda rng: init_train_state(spec.build(), tx, rng, spec.input.image_size), jax.random.key(0)
+    )
     mesh = mesh or mesh_lib.make_mesh()
     shardings = mesh_lib.state_shardings(abstract, mesh, config.get("fsdp", False))
-    return jax.tree.map(lambda leaf, sharding: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=sharding),
-                        abstract, shardings)
+    return jax.tree.map(
+        lambda leaf, sharding: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=sharding), abstract, shardings
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -343,6 +378,7 @@ def restore_run(workdir: str, step: int | None = None, mesh: jax.sharding.Mesh |
 
 # ---------------------------------------------------------------------------------------------- exact JSON
 
+
 def _encode(value):
     """JSON-able form of option and config values in which tuples, lists and dtypes keep their types."""
     if isinstance(value, tuple):
@@ -358,8 +394,10 @@ def _encode(value):
     try:
         return {"__dtype__": jnp.dtype(value).name}
     except TypeError:
-        raise TypeError(f"Cannot save {value!r} ({type(value).__name__}) in a spec or config: use numbers, "
-                        f"strings, tuples, lists, dicts or dtypes.") from None
+        raise TypeError(
+            f"Cannot save {value!r} ({type(value).__name__}) in a spec or config: use numbers, "
+            f"strings, tuples, lists, dicts or dtypes."
+        ) from None
 
 
 def _decode(value):

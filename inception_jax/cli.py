@@ -6,6 +6,7 @@
 Before `main`, `run` resolves `--config=inception_jax:NAME[:ARG]` to the packaged config file, collects the
 `--model.OPTION=VALUE` options (`model_options()`), and applies the tuned XLA:CPU flags unless `--stock_xla`.
 """
+
 from __future__ import annotations
 
 import ast
@@ -24,8 +25,12 @@ from inception_jax import configs
 TUNED_XLA_FLAGS = ("--xla_cpu_experimental_ynn_fusion_type=-individual_convolution",)
 MODEL_PREFIX = "--model."
 
-flags.DEFINE_bool("stock_xla", False, f"Leave XLA_FLAGS as they are; by default, on machines without an "
-                  f"accelerator, {' '.join(TUNED_XLA_FLAGS)} is added (faster convolutions on XLA:CPU).")
+flags.DEFINE_bool(
+    "stock_xla",
+    False,
+    f"Leave XLA_FLAGS as they are; by default, on machines without an "
+    f"accelerator, {' '.join(TUNED_XLA_FLAGS)} is added (faster convolutions on XLA:CPU).",
+)
 
 _model_options: dict[str, object] = {}
 _stock_xla_flags = os.environ.get("XLA_FLAGS", "")
@@ -33,8 +38,12 @@ _stock_xla_flags = os.environ.get("XLA_FLAGS", "")
 
 def define_model_flags(default: str | None = "inception_v3") -> None:
     """`--model=NAME`; its options come as `--model.OPTION=VALUE`, read by `model_options()`."""
-    flags.DEFINE_string("model", default, "A network of inception_jax.list_models(); give its create_model options "
-                        "as --model.OPTION=VALUE (e.g. --model.width_multiplier=0.5 --model.bn_use_scale=true).")
+    flags.DEFINE_string(
+        "model",
+        default,
+        "A network of inception_jax.list_models(); give its create_model options "
+        "as --model.OPTION=VALUE (e.g. --model.width_multiplier=0.5 --model.bn_use_scale=true).",
+    )
 
 
 def define_input_spec_flags() -> None:
@@ -51,8 +60,10 @@ def define_input_spec_flags() -> None:
 
 def input_spec_overrides() -> dict[str, object]:
     """The InputSpec fields that `define_input_spec_flags`' flags set on this command line."""
-    values = {field: getattr(flags.FLAGS, field)
-              for field in ("image_size", "crop_fraction", "crop_mode", "interpolation", "mean", "std")}
+    values = {
+        field: getattr(flags.FLAGS, field)
+        for field in ("image_size", "crop_fraction", "crop_mode", "interpolation", "mean", "std")
+    }
     for field in ("mean", "std"):
         values[field] = values[field] and tuple(float(value) for value in values[field])
     return {field: value for field, value in values.items() if value is not None}
@@ -78,7 +89,7 @@ def _split_model_options(argv: list[str]) -> list[str]:
     rest = []
     for arg in argv:
         if arg.startswith(MODEL_PREFIX):
-            name, separator, value = arg[len(MODEL_PREFIX):].partition("=")
+            name, separator, value = arg[len(MODEL_PREFIX) :].partition("=")
             if not separator or not name:
                 raise app.UsageError(f"{arg}: write --model.OPTION=VALUE, e.g. --model.width_multiplier=0.5")
             _model_options[name] = parse_value(value)
@@ -92,7 +103,7 @@ def _resolve_packaged_configs(argv: list[str]) -> list[str]:
     resolved = list(argv)
     for index, arg in enumerate(resolved):
         if arg.startswith("--config=") and not arg.startswith("--config."):
-            resolved[index] = "--config=" + configs.resolve(arg[len("--config="):])
+            resolved[index] = "--config=" + configs.resolve(arg[len("--config=") :])
         elif arg == "--config" and index + 1 < len(resolved):
             resolved[index + 1] = configs.resolve(resolved[index + 1])
     return resolved

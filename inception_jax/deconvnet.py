@@ -5,12 +5,14 @@ is undone with the forward pass's switches, each ReLU rectifies the reconstructi
 undone with its transposed filters. This is the network's backward pass with one change, the ReLU: its
 gradient masks the signal by where the *input* was positive, the deconvnet rectifies the signal itself. So
 `project` runs `jax.vjp` through the same network built with `activation="deconvnet"` (`layers.deconvnet_relu`,
-a ReLU with that backward pass); the option is part of the module, so compiled functions never mix the two. Biases drop out as in the paper. Contrast normalization is passed through by its own gradient, a local
+a ReLU with that backward pass); the option is part of the module, so compiled functions never mix the two.
+Biases drop out as in the paper. Contrast normalization is passed through by its own gradient, a local
 positive rescaling (the paper's reverse path skips the layer).
 
     tops = top_activations(model, variables, images, "conv2", channels=[0, 1], k=9)
     projections = project(model, variables, images[tops.image], "conv2", tops)
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -35,8 +37,7 @@ class TopActivations(NamedTuple):
 def layer_activations(model, variables, images, layer: str, batch_size: int = 128) -> np.ndarray:
     """The endpoint `layer` of every image, in eval mode, as one [N, H, W, C] array."""
     forward = jax.jit(lambda x: forward_with_endpoints(model, variables, x)[1][layer])
-    return np.concatenate([np.asarray(forward(images[i:i + batch_size]))
-                           for i in range(0, len(images), batch_size)])
+    return np.concatenate([np.asarray(forward(images[i : i + batch_size])) for i in range(0, len(images), batch_size)])
 
 
 def top_activations(model, variables, images, layer: str, channels, k: int = 9) -> TopActivations:

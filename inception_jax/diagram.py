@@ -12,6 +12,7 @@ stem's first convolutions), the output shape of each of their layers, and the `S
 Inception-ResNet block. `draw_block` lays that out top to bottom (the paper's figures run bottom to top):
 input → parallel branches → filter concat (→ linear 1×1 conv → ×scale → + input).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -119,18 +120,20 @@ def trace_block(block_class, *args, input_shape: Shape, **kwargs) -> BlockTrace:
             elif isinstance(module, Tower):
                 towers.append((module.path, module, call_args[0].shape[1:], conv_shapes.pop(module.path, [])))
             elif isinstance(module, ScaledResidual):
-                residuals[module.path[:-1]] = Residual(module.scale, module.activation,
-                                                       module.opts.bn_on_summations, out.shape[1:])
+                residuals[module.path[:-1]] = Residual(
+                    module.scale, module.activation, module.opts.bn_on_summations, out.shape[1:]
+                )
         return out
 
     with nn.intercept_methods(record):
-        jax.eval_shape(lambda x: block.init(jax.random.key(0), x),
-                       jax.ShapeDtypeStruct((1, *input_shape), jnp.float32))
+        jax.eval_shape(lambda x: block.init(jax.random.key(0), x), jax.ShapeDtypeStruct((1, *input_shape), jnp.float32))
     name = type(block).__name__
     if not towers or conv_shapes:
         outside = ", ".join("/".join(path) or name for path in conv_shapes) or "none"
-        raise ValueError(f"{name} is not built from Tower layers (conv layers outside towers: {outside}), so it "
-                         f"cannot be diagrammed; pass an Inception block such as InceptionA, ReductionA or Stem.")
+        raise ValueError(
+            f"{name} is not built from Tower layers (conv layers outside towers: {outside}), so it "
+            f"cannot be diagrammed; pass an Inception block such as InceptionA, ReductionA or Stem."
+        )
 
     stages = []  # (owner path, input shape, branches), merged into Stage objects below
     for path, tower, tower_input, convs in towers:
@@ -141,8 +144,13 @@ def trace_block(block_class, *args, input_shape: Shape, **kwargs) -> BlockTrace:
             stages[-1][2].append(branch)
         else:
             stages.append((owner, tower_input, [branch]))
-    return BlockTrace(name, tuple(input_shape), tuple(
-        Stage("/".join(owner), shape, tuple(branches), residuals.get(owner)) for owner, shape, branches in stages))
+    return BlockTrace(
+        name,
+        tuple(input_shape),
+        tuple(
+            Stage("/".join(owner), shape, tuple(branches), residuals.get(owner)) for owner, shape, branches in stages
+        ),
+    )
 
 
 def _branch(tower: Tower, input_shape: Shape, conv_shapes) -> Branch:
@@ -159,8 +167,9 @@ def _branch(tower: Tower, input_shape: Shape, conv_shapes) -> Branch:
 def _layer(spec, input_shape: Shape, tower: Tower, conv_shapes) -> Layer:
     if isinstance(spec, Conv):
         return Layer("conv", _pair(spec.kernel), _pair(spec.stride), spec.padding, tuple(next(conv_shapes)))
-    pooled = jax.eval_shape(functools.partial(pool, spec=spec, opts=tower.opts),
-                            jax.ShapeDtypeStruct((1, *input_shape), jnp.float32))
+    pooled = jax.eval_shape(
+        functools.partial(pool, spec=spec, opts=tower.opts), jax.ShapeDtypeStruct((1, *input_shape), jnp.float32)
+    )
     return Layer(f"{spec.kind} pool", _pair(spec.window), _pair(spec.stride), spec.padding, pooled.shape[1:])
 
 
@@ -172,8 +181,14 @@ def _pair(value) -> tuple[int, int]:
 
 COLUMN = 2.5  # width of one branch column, in data units; a row is 1 unit high
 BOX_WIDTH, BOX_HEIGHT = 2.25, 0.62
-COLOURS = {"input": "#ffffff", "1×1 conv": "#fff1b8", "conv": "#cfe3f6", "pool": "#f9d7b5",
-           "concat": "#e3e3e3", "residual": "#d5ecd0"}
+COLOURS = {
+    "input": "#ffffff",
+    "1×1 conv": "#fff1b8",
+    "conv": "#cfe3f6",
+    "pool": "#f9d7b5",
+    "concat": "#e3e3e3",
+    "residual": "#d5ecd0",
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -198,23 +213,37 @@ class _Canvas:
         self.ax = ax
 
     def box(self, x, y, label, shape, colour, width=BOX_WIDTH) -> _Box:
-        self.ax.add_patch(FancyBboxPatch((x - width / 2, y - BOX_HEIGHT / 2), width, BOX_HEIGHT,
-                                         boxstyle="round,pad=0,rounding_size=0.08", facecolor=colour,
-                                         edgecolor="#333333", linewidth=0.8))
+        self.ax.add_patch(
+            FancyBboxPatch(
+                (x - width / 2, y - BOX_HEIGHT / 2),
+                width,
+                BOX_HEIGHT,
+                boxstyle="round,pad=0,rounding_size=0.08",
+                facecolor=colour,
+                edgecolor="#333333",
+                linewidth=0.8,
+            )
+        )
         self.ax.text(x, y - 0.1, label, ha="center", va="center", fontsize=7.5)
         self.ax.text(x, y + 0.16, "×".join(map(str, shape)), ha="center", va="center", fontsize=6.5, color="#555555")
         return _Box(x, y, width)
 
     def arrow(self, start, end) -> None:
-        self.ax.annotate("", xy=end, xytext=start,
-                         arrowprops=dict(arrowstyle="-|>", color="#333333", lw=0.8, shrinkA=0, shrinkB=0))
+        self.ax.annotate(
+            "", xy=end, xytext=start, arrowprops=dict(arrowstyle="-|>", color="#333333", lw=0.8, shrinkA=0, shrinkB=0)
+        )
 
     def shortcut(self, source: _Box, target: _Box, right: float) -> None:
         """The identity connection: out of `source`'s right side, down the right margin, into `target`."""
-        self.ax.plot([source.x + source.width / 2, right, right], [source.y, source.y, target.y],
-                     color="#2e7d32", lw=1.1)
-        self.ax.annotate("", xy=(target.x + target.width / 2, target.y), xytext=(right, target.y),
-                         arrowprops=dict(arrowstyle="-|>", color="#2e7d32", lw=1.1, shrinkA=0, shrinkB=0))
+        self.ax.plot(
+            [source.x + source.width / 2, right, right], [source.y, source.y, target.y], color="#2e7d32", lw=1.1
+        )
+        self.ax.annotate(
+            "",
+            xy=(target.x + target.width / 2, target.y),
+            xytext=(right, target.y),
+            arrowprops=dict(arrowstyle="-|>", color="#2e7d32", lw=1.1, shrinkA=0, shrinkB=0),
+        )
 
 
 def _layer_colour(layer: Layer) -> str:
@@ -263,14 +292,24 @@ def draw_block(trace: BlockTrace, name: str | None = None) -> Figure:
     y = 0
     for stage in trace.stages:
         if len(trace.stages) > 1:
-            ax.text(-left_margin, y + 1, stage.name, ha="left", va="center", fontsize=7, color="#777777",
-                    style="italic")
+            ax.text(
+                -left_margin, y + 1, stage.name, ha="left", va="center", fontsize=7, color="#777777", style="italic"
+            )
         source, y = _draw_stage(canvas, stage, source, y, width, width + right_margin / 2)
-    fig.suptitle(f"{name or trace.name}: {'×'.join(map(str, trace.input_shape))} → "
-                 f"{'×'.join(map(str, trace.output_shape))}", fontsize=10)
-    fig.text(0.01, 0.01, "Each box shows its output (height×width×channels). V: valid padding, otherwise same. "
-             "Every conv is followed by BatchNorm and ReLU unless marked linear.", fontsize=6.5, color="#555555",
-             va="bottom", wrap=True)
+    fig.suptitle(
+        f"{name or trace.name}: {'×'.join(map(str, trace.input_shape))} → {'×'.join(map(str, trace.output_shape))}",
+        fontsize=10,
+    )
+    fig.text(
+        0.01,
+        0.01,
+        "Each box shows its output (height×width×channels). V: valid padding, otherwise same. "
+        "Every conv is followed by BatchNorm and ReLU unless marked linear.",
+        fontsize=6.5,
+        color="#555555",
+        va="bottom",
+        wrap=True,
+    )
     return fig
 
 
@@ -284,9 +323,16 @@ def _draw_stage(canvas: _Canvas, stage: Stage, source: _Box, y: float, width: fl
         previous = [source]
         for depth, row in enumerate(branch, start=1):
             pitch = columns * COLUMN / len(row)
-            boxes = [canvas.box(centre + (i - (len(row) - 1) / 2) * pitch, y + depth, layer.label,
-                                layer.output_shape, _layer_colour(layer))
-                     for i, layer in enumerate(row)]
+            boxes = [
+                canvas.box(
+                    centre + (i - (len(row) - 1) / 2) * pitch,
+                    y + depth,
+                    layer.label,
+                    layer.output_shape,
+                    _layer_colour(layer),
+                )
+                for i, layer in enumerate(row)
+            ]
             for parent in previous:
                 for box in boxes:
                     canvas.arrow(parent.bottom, box.top)
@@ -313,7 +359,7 @@ def _draw_stage(canvas: _Canvas, stage: Stage, source: _Box, y: float, width: fl
 def block_diagram(block_class, *args, input_shape: Shape, name: str | None = None, **kwargs) -> Figure:
     """Traces `block_class(*args, **kwargs)` on an `input_shape` (H, W, C) input and draws it, titled `name`.
 
-        block_diagram(InceptionResNetA, NetOptions(), (32, 32, 32, 32, 48, 64), 0.17, input_shape=(35, 35, 384),
-                      name="Figure 16: Inception-ResNet-A")
+    block_diagram(InceptionResNetA, NetOptions(), (32, 32, 32, 32, 48, 64), 0.17, input_shape=(35, 35, 384),
+                  name="Figure 16: Inception-ResNet-A")
     """
     return draw_block(trace_block(block_class, *args, input_shape=input_shape, **kwargs), name)

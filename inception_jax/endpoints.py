@@ -9,6 +9,7 @@ Every network sows one dict of its endpoints, aux logits included, as `intermedi
 `forward_with_endpoints` does exactly this. Keys are slim's names (`Conv2d_1a_3x3`, `Mixed_6e`, `PreLogits`,
 `AuxLogits`, ...). Only what the caller uses survives `jax.jit`, so asking for endpoints costs nothing extra.
 """
+
 from __future__ import annotations
 
 import flax.linen as nn

@@ -16,8 +16,10 @@ converted torchvision weights get ImageNet normalisation and timm's Inception-Re
 as do the config's `input.eval_crop_fraction`, `eval_crop_mode`, `eval_interpolation`, `mean` and `std` when set.
 
 1 crop is the trainer's evaluation exactly; 12 and 144 are defined in inception_jax/evaluation/crops.py. Progress
-(images done / total, images/s) is logged every 10 s. The logic lives in `inception_jax.evaluation.evaluator`, importable from tests and notebooks.
+(images done / total, images/s) is logged every 10 s. The logic lives in `inception_jax.evaluation.evaluator`,
+importable from tests and notebooks.
 """
+
 import sys
 
 from absl import app, flags
@@ -26,8 +28,12 @@ from ml_collections import config_flags
 from inception_jax import cli
 from inception_jax.train import mesh
 
-config_flags.DEFINE_config_file("config", None, "Experiment config whose `input` says what to evaluate on "
-                                "(default: the first workdir's stored config).", lock_config=True)
+config_flags.DEFINE_config_file(
+    "config",
+    None,
+    "Experiment config whose `input` says what to evaluate on (default: the first workdir's stored config).",
+    lock_config=True,
+)
 flags.DEFINE_multi_string("workdir", [], "Training run (python -m inception_jax.main --workdir); repeatable.")
 flags.DEFINE_multi_string("weights", [], "Converted weights (python -m inception_jax.convert --output); repeatable.")
 flags.DEFINE_integer("step", None, "Checkpoint step of the workdirs (default: the latest).")
@@ -58,11 +64,20 @@ def main(argv):
     overrides = artifacts.input_overrides(FLAGS.config.input) if FLAGS.config is not None else {}
     overrides.update(cli.input_spec_overrides())
     try:
-        input_config = evaluator.evaluation_input(FLAGS.workdir, FLAGS.step,
-                                                  FLAGS.config.input if FLAGS.config is not None else None)
-        results = evaluator.evaluate(FLAGS.workdir, FLAGS.weights, crops, ema=FLAGS.ema, ensemble=FLAGS.ensemble,
-                                     step=FLAGS.step, input_config=input_config, max_examples=FLAGS.max_examples,
-                                     input_overrides=overrides)
+        input_config = evaluator.evaluation_input(
+            FLAGS.workdir, FLAGS.step, FLAGS.config.input if FLAGS.config is not None else None
+        )
+        results = evaluator.evaluate(
+            FLAGS.workdir,
+            FLAGS.weights,
+            crops,
+            ema=FLAGS.ema,
+            ensemble=FLAGS.ensemble,
+            step=FLAGS.step,
+            input_config=input_config,
+            max_examples=FLAGS.max_examples,
+            input_overrides=overrides,
+        )
     except (ValueError, FileNotFoundError) as error:
         sys.exit(f"evaluate: {error}")
     if jax.process_index() == 0:

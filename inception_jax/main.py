@@ -12,6 +12,7 @@ Packaged configs (inception_jax/configs/) are named `inception_jax:NAME[:ARG]`; 
 On a machine without an accelerator the tuned XLA:CPU flags are added unless --stock_xla. The logic lives in
 `inception_jax.train.trainer`, importable from tests and notebooks.
 """
+
 import logging
 
 from absl import flags
@@ -20,9 +21,12 @@ from ml_collections import config_flags
 from inception_jax import cli, configs
 from inception_jax.train import mesh
 
-config_flags.DEFINE_config_file("config", configs.config_path("default"),
-                                "Experiment config: inception_jax:NAME[:ARG] or a get_config(arg) file's path.",
-                                lock_config=True)
+config_flags.DEFINE_config_file(
+    "config",
+    configs.config_path("default"),
+    "Experiment config: inception_jax:NAME[:ARG] or a get_config(arg) file's path.",
+    lock_config=True,
+)
 flags.DEFINE_string("workdir", "runs/default", "Directory for checkpoints, metrics.jsonl and TensorBoard events.")
 mesh.define_distributed_flags()
 FLAGS = flags.FLAGS

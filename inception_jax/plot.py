@@ -4,6 +4,7 @@
 
 Each run directory holds the `metrics.jsonl` the trainer writes; each run gets one colour, used in every panel.
 """
+
 from __future__ import annotations
 
 import os
@@ -43,9 +44,15 @@ def plot_runs(run_dirs: list[str], out_path: str, labels: list[str] | None = Non
             for key_index, key in enumerate(keys):
                 steps, values = series(records, key)
                 if steps:
-                    ax.plot(steps, values, color=colour, linestyle="-" if key_index == 0 else "--",
-                            marker="o" if len(steps) < 20 else None, markersize=3,
-                            label=label if key_index == 0 else None)
+                    ax.plot(
+                        steps,
+                        values,
+                        color=colour,
+                        linestyle="-" if key_index == 0 else "--",
+                        marker="o" if len(steps) < 20 else None,
+                        markersize=3,
+                        label=label if key_index == 0 else None,
+                    )
     for ax, (title, _) in zip(axes, PANELS):
         ax.set_title(title)
         ax.set_xlabel("step")

@@ -7,6 +7,7 @@
 The network is rebuilt from the run's `spec.json`, the config comes from the checkpoint, and neither TensorFlow
 nor the trainer is imported (see `inception_jax.artifacts`).
 """
+
 from __future__ import annotations
 
 import json

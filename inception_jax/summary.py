@@ -6,6 +6,7 @@
 MACs count every convolution and fully connected layer (what timm's and the paper's cost figures count);
 BatchNorm, pooling and additions are left out. All functions run under `jax.eval_shape`.
 """
+
 from __future__ import annotations
 
 import math
@@ -69,10 +70,12 @@ def endpoint_shapes(model: nn.Module, image_size: int | None = None) -> dict[str
 def summarize(model: nn.Module, image_size: int | None = None) -> str:
     """A printable report: parameter count, GMACs, then one line per endpoint."""
     size = image_size or model.default_size
-    lines = [f"{type(model).__name__} at {size}×{size}",
-             f"  parameters: {count_params(model, size):,}",
-             f"  multiply-accumulates: {count_macs(model, size) / 1e9:.3f} G",
-             "  endpoints:"]
+    lines = [
+        f"{type(model).__name__} at {size}×{size}",
+        f"  parameters: {count_params(model, size):,}",
+        f"  multiply-accumulates: {count_macs(model, size) / 1e9:.3f} G",
+        "  endpoints:",
+    ]
     lines += [f"    {name:<16} {'×'.join(map(str, shape))}" for name, shape in endpoint_shapes(model, size).items()]
     return "\n".join(lines)
 

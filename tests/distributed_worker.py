@@ -1,19 +1,20 @@
 """One process of the multi-process test: 3 train steps on a fixed global batch, this process feeding its half.
 
-    python tests/distributed_worker.py PROCESS_ID NUM_PROCESSES PORT OUT_JSON
+python tests/distributed_worker.py PROCESS_ID NUM_PROCESSES PORT OUT_JSON
 """
+
 import json
 import sys
 
 import jax
 import numpy as np
+from model_utils import random_train_state
 
+from inception_jax.configs import paper
 from inception_jax.models import create_model
 from inception_jax.train import mesh as mesh_lib
 from inception_jax.train.optimizer import learning_rate_schedule, make_optimizer
-from inception_jax.configs import paper
 from inception_jax.train.steps import make_train_step
-from model_utils import random_train_state
 
 GLOBAL_BATCH, IMAGE_SIZE, STEPS = 8, 75, 3
 
@@ -23,8 +24,15 @@ def main(process_id: int, num_processes: int, port: int, out_path: str) -> None:
     if num_processes > 1:
         mesh_lib.initialize_distributed(f"localhost:{port}", num_processes, process_id)
     config = paper.get_config()
-    model = create_model("inception_resnet_v2", num_classes=10, width_multiplier=0.1, min_depth=4,
-                         block_counts=(1, 1, 1), bn_momentum=0.9, aux_head=True)
+    model = create_model(
+        "inception_resnet_v2",
+        num_classes=10,
+        width_multiplier=0.1,
+        min_depth=4,
+        block_counts=(1, 1, 1),
+        bn_momentum=0.9,
+        aux_head=True,
+    )
     schedule = learning_rate_schedule(config.schedule, GLOBAL_BATCH, steps_per_epoch=100)
     tx = make_optimizer(config.optimizer, schedule)
     mesh = mesh_lib.make_mesh()
@@ -39,8 +47,10 @@ def main(process_id: int, num_processes: int, port: int, out_path: str) -> None:
     sharding = mesh_lib.batch_sharding(mesh)
     losses = []
     for i in range(STEPS):
-        batch = {"image": jax.make_array_from_process_local_data(sharding, images[i, local]),
-                 "label": jax.make_array_from_process_local_data(sharding, labels[i, local])}
+        batch = {
+            "image": jax.make_array_from_process_local_data(sharding, images[i, local]),
+            "label": jax.make_array_from_process_local_data(sharding, labels[i, local]),
+        }
         state, metrics = step(state, batch, jax.random.key(1))
         losses.append(float(np.asarray(metrics["train/loss"].addressable_data(0))))
     if jax.process_index() == 0:

@@ -1,8 +1,10 @@
 """Test helpers: variables with random values built from shapes alone, without compiling `model.init`."""
+
 import jax
 import numpy as np
 
 from inception_jax.summary import abstract_variables
+from inception_jax.train.state import train_state_from_variables
 
 
 def random_variables(model, image_size: int, seed: int = 0):
@@ -21,6 +23,5 @@ def random_variables(model, image_size: int, seed: int = 0):
 
 def random_train_state(model, tx, image_size: int, seed: int = 0):
     """A `TrainState` with `random_variables` weights: skips compiling `init`, which costs ~30 s on CPU."""
-    from inception_jax.train.state import train_state_from_variables
 
     return train_state_from_variables(random_variables(model, image_size, seed), tx)

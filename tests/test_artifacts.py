@@ -1,4 +1,5 @@
 """The artifact layer: exact spec round trips, the input contract's resolution, and that it is the only one."""
+
 import json
 import pathlib
 import re
@@ -25,8 +26,9 @@ def test_spec_json_round_trip_is_exact_for_every_network(name):
 
 
 def test_tuples_lists_and_dtypes_keep_their_types():
-    module = create_model("inception_resnet_v1", block_counts=(1, 2, 3), residual_scales=(1.0, 0.5, 0.25),
-                          dtype=jnp.bfloat16)
+    module = create_model(
+        "inception_resnet_v1", block_counts=(1, 2, 3), residual_scales=(1.0, 0.5, 0.25), dtype=jnp.bfloat16
+    )
     spec = ModelSpec.of_module("inception_resnet_v1", module)
     back = ModelSpec.from_json(spec.to_json())
     assert back.options["block_counts"] == (1, 2, 3) and back.options["dtype"] is jnp.bfloat16
@@ -43,9 +45,14 @@ def test_configs_come_back_with_their_tuples_and_legacy_lists_become_tuples():
 
 
 def test_input_spec_rejects_what_it_cannot_mean_and_says_what_fits():
-    for field, value, hint in (("crop_mode", "center", "central_fraction"), ("interpolation", "nearest", "bicubic"),
-                               ("crop_fraction", 1.5, r"\(0, 1\]"), ("mean", (0.5, 0.5), "three"),
-                               ("std", (0.5, 0.0, 0.5), "positive"), ("image_size", 0, "positive integer")):
+    for field, value, hint in (
+        ("crop_mode", "center", "central_fraction"),
+        ("interpolation", "nearest", "bicubic"),
+        ("crop_fraction", 1.5, r"\(0, 1\]"),
+        ("mean", (0.5, 0.5), "three"),
+        ("std", (0.5, 0.0, 0.5), "positive"),
+        ("image_size", 0, "positive integer"),
+    ):
         with pytest.raises(ValueError, match=f"{field}=.*{hint}"):
             InputSpec(**{field: value})
     assert InputSpec(mean=[0.4, 0.4, 0.4]).mean == (0.4, 0.4, 0.4)  # sequences become tuples of floats
@@ -53,8 +60,16 @@ def test_input_spec_rejects_what_it_cannot_mean_and_says_what_fits():
 
 
 def input_config(**fields):
-    config = ml_collections.ConfigDict({"image_size": 75, "eval_crop_fraction": None, "eval_crop_mode": None,
-                                        "eval_interpolation": None, "mean": None, "std": None})
+    config = ml_collections.ConfigDict(
+        {
+            "image_size": 75,
+            "eval_crop_fraction": None,
+            "eval_crop_mode": None,
+            "eval_interpolation": None,
+            "mean": None,
+            "std": None,
+        }
+    )
     config.update(fields)
     return config
 
@@ -75,13 +90,19 @@ def test_a_config_normalisation_that_contradicts_the_weights_names_both_values()
 
 
 def test_finetuning_starts_from_the_weights_options_and_the_config_overrides_them():
-    weights = ModelSpec.of_module("resnet18", create_model("resnet18", stride_on_3x3=True, bn_momentum=0.9),
-                                  artifacts.TORCHVISION_INPUT)
-    config = ml_collections.ConfigDict({"model_name": "resnet18", "model": {"dropout_rate": 0.5},
-                                        "input": input_config(image_size=64)})
+    weights = ModelSpec.of_module(
+        "resnet18", create_model("resnet18", stride_on_3x3=True, bn_momentum=0.9), artifacts.TORCHVISION_INPUT
+    )
+    config = ml_collections.ConfigDict(
+        {"model_name": "resnet18", "model": {"dropout_rate": 0.5}, "input": input_config(image_size=64)}
+    )
     spec = artifacts.model_spec_from_config(config, num_classes=10, weights=weights)
-    assert (spec.options["stride_on_3x3"], spec.options["bn_momentum"], spec.options["dropout_rate"],
-            spec.num_classes) == (True, 0.9, 0.5, 10)
+    assert (
+        spec.options["stride_on_3x3"],
+        spec.options["bn_momentum"],
+        spec.options["dropout_rate"],
+        spec.num_classes,
+    ) == (True, 0.9, 0.5, 10)
     assert spec.input == artifacts.TORCHVISION_INPUT.replace(image_size=64)
     config.model_name = "resnet34"
     with pytest.raises(ValueError, match="resnet18 weights but model_name='resnet34'"):
@@ -90,9 +111,15 @@ def test_finetuning_starts_from_the_weights_options_and_the_config_overrides_the
 
 def test_the_artifact_layer_is_the_only_code_that_restores_or_rebuilds():
     sources = {path: path.read_text() for folder in (PACKAGE, REPO / "experiments") for path in folder.rglob("*.py")}
-    orbax = {path.relative_to(REPO).as_posix() for path, text in sources.items()
-             if re.search(r"^\s*(import orbax|from orbax)", text, re.M)}
+    orbax = {
+        path.relative_to(REPO).as_posix()
+        for path, text in sources.items()
+        if re.search(r"^\s*(import orbax|from orbax)", text, re.M)
+    }
     assert orbax == {"inception_jax/artifacts.py", "inception_jax/train/checkpoint.py"}
-    abstract = {path.relative_to(REPO).as_posix() for path, text in sources.items()
-                if re.search(r"eval_shape\([^\n]*init_train_state|read_meta\(|SPEC_FILE|model\.json", text)}
+    abstract = {
+        path.relative_to(REPO).as_posix()
+        for path, text in sources.items()
+        if re.search(r"eval_shape\([^\n]*init_train_state|read_meta\(|SPEC_FILE|model\.json", text)
+    }
     assert abstract == {"inception_jax/artifacts.py", "inception_jax/train/checkpoint.py"}

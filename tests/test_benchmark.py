@@ -3,6 +3,7 @@
 The CLI runs in a subprocess, as users run it: with one CPU device (not the 8 of conftest) and without
 TensorFlow, torch or Keras imported. Peers are not run (CI has no timm); their results are faked.
 """
+
 import json
 import os
 import subprocess
@@ -12,22 +13,36 @@ import pytest
 
 from inception_jax.benchmark import peers, report
 
-TINY = ["--model=inception_v3", "--model.width_multiplier=0.1", "--image_size=75", "--batch", "2",
-        "--repeats", "2", "--steps", "2", "--warmup", "1"]
+TINY = [
+    "--model=inception_v3",
+    "--model.width_multiplier=0.1",
+    "--image_size=75",
+    "--batch",
+    "2",
+    "--repeats",
+    "2",
+    "--steps",
+    "2",
+    "--warmup",
+    "1",
+]
 # Frameworks the benchmark process must not load: the GPU machine has no TensorFlow, peers run elsewhere.
 FORBIDDEN_MODULES = ("tensorflow", "torch", "keras", "inception_jax.data")
 
 
 def run_cli(tmp_path, *args):
     json_path = tmp_path / "result.json"
-    check_imports = (f"import runpy, sys; sys.argv = ['benchmark', *{list(args)!r}, '--json', {str(json_path)!r}]; "
-                     "runpy.run_module('inception_jax.benchmark', run_name='__main__'); "
-                     f"loaded = [m for m in {FORBIDDEN_MODULES!r} if m in sys.modules]; "
-                     "assert not loaded, f'benchmark imported {loaded}'")
+    check_imports = (
+        f"import runpy, sys; sys.argv = ['benchmark', *{list(args)!r}, '--json', {str(json_path)!r}]; "
+        "runpy.run_module('inception_jax.benchmark', run_name='__main__'); "
+        f"loaded = [m for m in {FORBIDDEN_MODULES!r} if m in sys.modules]; "
+        "assert not loaded, f'benchmark imported {loaded}'"
+    )
     # The trace-time optimisations only slow compiling down; they do not change what is measured here.
     env = dict(os.environ, JAX_DISABLE_MOST_OPTIMIZATIONS="1")
-    completed = subprocess.run([sys.executable, "-c", check_imports], capture_output=True, text=True, env=env,
-                               timeout=300, check=False)
+    completed = subprocess.run(
+        [sys.executable, "-c", check_imports], capture_output=True, text=True, env=env, timeout=300, check=False
+    )
     assert completed.returncode == 0, completed.stderr[-3000:]
     return json.loads(json_path.read_text()), completed.stdout
 
@@ -40,7 +55,7 @@ def test_cli_measures_and_writes_json(tmp_path, mode):
     assert ours["status"] == "ok" and ours["steps"] == 2 and len(ours["images_per_s_windows"]) == 2
     assert min(ours["images_per_s_windows"]) <= ours["images_per_s"] <= max(ours["images_per_s_windows"])
     assert ours["images_per_s"] == pytest.approx(2 / ours["step_s"], rel=0.5)
-    assert ours["compile_s"] > 0 and ours["peak_rss_bytes"] > 10 ** 7
+    assert ours["compile_s"] > 0 and ours["peak_rss_bytes"] > 10**7
     assert ours["compiled_memory"]["temp"] > 0
     flops_per_mac = {"train": 6, "infer": 2}[mode]
     assert record["flops"]["flops_per_image"] == flops_per_mac * record["flops"]["macs_per_image"] > 0
@@ -51,17 +66,37 @@ def test_cli_measures_and_writes_json(tmp_path, mode):
 
 
 def fake_record(peer_results: dict) -> dict:
-    ours = {"status": "ok", "images_per_s": 4.0, "step_s": 2.0, "compile_s": 30.0, "warmup_s": [1.0],
-            "peak_rss_bytes": 3e9, "compiled_memory": {}}
+    ours = {
+        "status": "ok",
+        "images_per_s": 4.0,
+        "step_s": 2.0,
+        "compile_s": 30.0,
+        "warmup_s": [1.0],
+        "peak_rss_bytes": 3e9,
+        "compiled_memory": {},
+    }
     results = {"ours": ours, **peer_results}
     for result in results.values():
         report.add_flop_rates(result, flops_per_image=1e10, peak=None)
-    return {"config": {"model": "inception_v3", "mode": "train", "batch": 8, "image_size": 299, "dtype": "float32",
-                       "remat": "none"},
-            "flops": {"flops_per_mac": 6, "flops_per_image": 1e10, "macs_per_image": 1.7e9},
-            "hardware": {"device_kind": "cpu", "cpu_model": "AMD EPYC", "usable_cores": 2,
-                         "load_average_before": (0.5, 0.5, 0.5)},
-            "results": results, "ratios": report.ratios(results)}
+    return {
+        "config": {
+            "model": "inception_v3",
+            "mode": "train",
+            "batch": 8,
+            "image_size": 299,
+            "dtype": "float32",
+            "remat": "none",
+        },
+        "flops": {"flops_per_mac": 6, "flops_per_image": 1e10, "macs_per_image": 1.7e9},
+        "hardware": {
+            "device_kind": "cpu",
+            "cpu_model": "AMD EPYC",
+            "usable_cores": 2,
+            "load_average_before": (0.5, 0.5, 0.5),
+        },
+        "results": results,
+        "ratios": report.ratios(results),
+    }
 
 
 def test_report_gives_ratios_and_marks_missing_peers():
@@ -86,8 +121,18 @@ def test_peak_table_and_mfu():
 
 
 def test_measure_takes_the_median_window(monkeypatch):
-    clock = iter([0.0, 1.0,                    # warm-up step: 1 s → 2 steps fill the 2 s window
-                  10.0, 12.0, 20.0, 24.0, 30.0, 31.0])  # windows of 2, 4 and 1 s
+    clock = iter(
+        [
+            0.0,
+            1.0,  # warm-up step: 1 s → 2 steps fill the 2 s window
+            10.0,
+            12.0,
+            20.0,
+            24.0,
+            30.0,
+            31.0,
+        ]
+    )  # windows of 2, 4 and 1 s
     monkeypatch.setattr(peers.time, "perf_counter", lambda: next(clock))
     result = peers.measure(lambda n: None, batch=8, steps=0, repeats=3, warmup=1, min_window_s=2.0, label="fake")
     assert result["steps"] == 2
@@ -104,9 +149,20 @@ def test_keras_stock_runs_keras_with_the_callers_xla_flags(monkeypatch):
 
     monkeypatch.setattr(peers.subprocess, "run", fake_run)
     monkeypatch.setenv("XLA_FLAGS", "--tuned")
-    result = peers.run_peer("keras-stock", sys.executable, model="inception_v3", mode="train", batch=2,
-                            image_size=75, dtype="float32", steps=1, repeats=1, warmup=1, min_window_s=0.0,
-                            xla_flags="")
+    result = peers.run_peer(
+        "keras-stock",
+        sys.executable,
+        model="inception_v3",
+        mode="train",
+        batch=2,
+        image_size=75,
+        dtype="float32",
+        steps=1,
+        repeats=1,
+        warmup=1,
+        min_window_s=0.0,
+        xla_flags="",
+    )
     assert result == {"status": "ok"} and seen["peer"] == "keras-stock"
     assert seen["env"]["XLA_FLAGS"] == "" and seen["env"]["KERAS_BACKEND"] == "jax"
     assert peers.RUNNERS["keras-stock"] is peers.RUNNERS["keras"]

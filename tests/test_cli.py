@@ -1,20 +1,28 @@
 """The one command-line dialect: packaged configs by name, --model.OPTION=VALUE, tuned XLA flags, --help."""
+
 import os
 import subprocess
 import sys
 
 import pytest
+from train_utils import REPO
 
 from inception_jax import cli, configs
-from train_utils import REPO
 
 TOOLS = ("main", "evaluate", "summary", "convert", "plot", "benchmark")
 
 
 def test_packaged_configs_resolve_to_files_with_their_argument():
-    resolved = cli._resolve_packaged_configs(["prog", "--config=inception_jax:lineage:model=resnet50",
-                                              "--config.seed=3", "--config", "inception_jax:inception_v4"])
-    path, _, arg = resolved[1][len("--config="):].partition(".py:")
+    resolved = cli._resolve_packaged_configs(
+        [
+            "prog",
+            "--config=inception_jax:lineage:model=resnet50",
+            "--config.seed=3",
+            "--config",
+            "inception_jax:inception_v4",
+        ]
+    )
+    path, _, arg = resolved[1][len("--config=") :].partition(".py:")
     assert os.path.exists(path + ".py") and arg == "model=resnet50"
     assert resolved[2] == "--config.seed=3" and resolved[4] == configs.config_path("inception_v4")
     with pytest.raises(ValueError, match="Did you mean 'inception_v4'"):
@@ -22,19 +30,39 @@ def test_packaged_configs_resolve_to_files_with_their_argument():
 
 
 def test_model_options_are_python_literals():
-    rest = cli._split_model_options(["prog", "--model=x", "--model.width_multiplier=0.5", "--model.aux_head=true",
-                                     "--model.block_counts=(1,2,3)", "--model.remat=block"])
+    rest = cli._split_model_options(
+        [
+            "prog",
+            "--model=x",
+            "--model.width_multiplier=0.5",
+            "--model.aux_head=true",
+            "--model.block_counts=(1,2,3)",
+            "--model.remat=block",
+        ]
+    )
     assert rest == ["prog", "--model=x"]
-    assert cli.model_options() == {"width_multiplier": 0.5, "aux_head": True, "block_counts": (1, 2, 3),
-                                   "remat": "block"}
+    assert cli.model_options() == {
+        "width_multiplier": 0.5,
+        "aux_head": True,
+        "block_counts": (1, 2, 3),
+        "remat": "block",
+    }
 
 
 def xla_flags_seen(*args: str, **env: str) -> str:
-    code = ("from inception_jax import cli; import os; "
-            "cli.run(lambda argv: print('XLA_FLAGS=' + os.environ.get('XLA_FLAGS', '')))")
+    code = (
+        "from inception_jax import cli; import os; "
+        "cli.run(lambda argv: print('XLA_FLAGS=' + os.environ.get('XLA_FLAGS', '')))"
+    )
     environment = {key: value for key, value in os.environ.items() if key not in ("XLA_FLAGS", "JAX_PLATFORMS")}
-    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=REPO,
-                          env={**environment, **env}, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**environment, **env},
+        check=True,
+    )
     return done.stdout.strip().removeprefix("XLA_FLAGS=")
 
 

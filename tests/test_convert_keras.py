@@ -1,12 +1,13 @@
 """Keras 3 applications → Flax: live comparison of logits with random weights, and the weights-file path."""
+
 import jax
 import numpy as np
 import pytest
-
 from fixtures.keras_weights import MEASURED, keras_logits, random_keras_model
 from fixtures.timm_weights import images
-from inception_jax.convert import WeightMismatchError, from_keras
 from parity import assert_max_abs
+
+from inception_jax.convert import WeightMismatchError, from_keras
 
 NETWORKS = ("inception_v3", "inception_resnet_v2")
 # Keras's TensorFlow backend reads variables with np.array(tf.Variable), which NumPy 2 warns about.
@@ -38,6 +39,9 @@ def test_weights_file_converts_like_the_model(keras_models, tmp_path):
 
 
 def test_another_network_is_refused_and_named(keras_models):
-    with pytest.raises(WeightMismatchError, match=r"95 weight layers where 245 are needed.*"
-                                                   r"from_keras\('inception_v3'"):
+    with pytest.raises(
+        WeightMismatchError,
+        match=r"95 weight layers where 245 are needed.*"
+        r"from_keras\('inception_v3'",
+    ):
         from_keras("inception_resnet_v2", keras_models["inception_v3"])

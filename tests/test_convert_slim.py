@@ -3,19 +3,20 @@ it was written from, and gives the Keras model's logits with the background clas
 
 The slim names are derived here by rules from the Flax paths, independently of the converter's tables.
 """
+
 import re
 
 import jax
 import numpy as np
 import pytest
-from flax import traverse_util
-
-import inception_jax
 from fixtures.keras_weights import MEASURED, keras_logits, random_keras_model
 from fixtures.timm_weights import images
-from inception_jax.convert import WeightMismatchError, from_keras, from_slim
+from flax import traverse_util
 from model_utils import random_variables
 from parity import assert_max_abs
+
+import inception_jax
+from inception_jax.convert import WeightMismatchError, from_keras, from_slim
 
 SCOPES = {"inception_v3": "InceptionV3", "inception_v4": "InceptionV4", "inception_resnet_v2": "InceptionResnetV2"}
 KERAS_NETWORKS = ("inception_v3", "inception_resnet_v2")
@@ -63,8 +64,14 @@ def irv2_scope(path: tuple[str, ...]) -> str:
 
 
 SLIM_SCOPE = {"inception_v3": v3_scope, "inception_v4": v4_scope, "inception_resnet_v2": irv2_scope}
-SLIM_LEAF = {("conv", "kernel"): "weights", ("bn", "bias"): "BatchNorm/beta", ("bn", "mean"): "BatchNorm/moving_mean",
-             ("bn", "var"): "BatchNorm/moving_variance", ("kernel",): "weights", ("bias",): "biases"}
+SLIM_LEAF = {
+    ("conv", "kernel"): "weights",
+    ("bn", "bias"): "BatchNorm/beta",
+    ("bn", "mean"): "BatchNorm/moving_mean",
+    ("bn", "var"): "BatchNorm/moving_variance",
+    ("kernel",): "weights",
+    ("bias",): "biases",
+}
 
 
 def slim_variables(name: str, variables) -> dict[str, np.ndarray]:
@@ -72,7 +79,7 @@ def slim_variables(name: str, variables) -> dict[str, np.ndarray]:
     stored = {}
     for key, value in traverse_util.flatten_dict(variables).items():
         leaf = key[-2:] if key[-2] in ("conv", "bn") else key[-1:]
-        path = key[1:-len(leaf)]
+        path = key[1 : -len(leaf)]
         value = np.asarray(value)
         scope = SLIM_SCOPE[name](path)
         if scope.endswith(("Conv2d_1c_1x1", "Conv2d_2b_1x1")) and value.ndim == 2:
@@ -83,25 +90,34 @@ def slim_variables(name: str, variables) -> dict[str, np.ndarray]:
 
 def random_aux_head(name: str, classes: int, rng: np.random.Generator) -> dict:
     """Random aux-head variables in Flax layout (the Keras applications have none)."""
+
     def conv_bn(kernel_shape):
         features = kernel_shape[-1]
-        return ({"conv": {"kernel": rng.normal(0, 0.05, kernel_shape)}, "bn": {"bias": rng.normal(0, 0.1, features)}},
-                {"bn": {"mean": rng.normal(0, 0.1, features), "var": rng.uniform(0.75, 1.75, features)}})
+        return (
+            {"conv": {"kernel": rng.normal(0, 0.05, kernel_shape)}, "bn": {"bias": rng.normal(0, 0.1, features)}},
+            {"bn": {"mean": rng.normal(0, 0.1, features), "var": rng.uniform(0.75, 1.75, features)}},
+        )
 
     reduce, reduce_stats = conv_bn((1, 1, AUX_INPUT_CHANNELS[name], 128))
     expand, expand_stats = conv_bn((5, 5, 128, 768))
     logits = {"kernel": rng.normal(0, 0.03, (768, classes)), "bias": rng.normal(0, 0.01, classes)}
     params = {"Conv2d_1b_1x1": reduce, "Conv2d_2a_5x5": expand, "Logits": logits}
-    return jax.tree.map(lambda x: x.astype(np.float32), {
-        "params": params, "batch_stats": {"Conv2d_1b_1x1": reduce_stats, "Conv2d_2a_5x5": expand_stats}})
+    return jax.tree.map(
+        lambda x: x.astype(np.float32),
+        {"params": params, "batch_stats": {"Conv2d_1b_1x1": reduce_stats, "Conv2d_2a_5x5": expand_stats}},
+    )
 
 
 def save_checkpoint(prefix: str, variables: dict[str, np.ndarray]) -> None:
-    import tensorflow as tf
+    import tensorflow as tf  # noqa: PLC0415  (TensorFlow only when this test runs)
 
     names = list(variables)
-    tf.raw_ops.SaveV2(prefix=prefix, tensor_names=names, shape_and_slices=[""] * len(names),
-                      tensors=[variables[name] for name in names])
+    tf.raw_ops.SaveV2(
+        prefix=prefix,
+        tensor_names=names,
+        shape_and_slices=[""] * len(names),
+        tensors=[variables[name] for name in names],
+    )
 
 
 @pytest.mark.parametrize("name", KERAS_NETWORKS)
@@ -129,8 +145,12 @@ def test_checkpoint_with_background_converts_to_keras_logits(name, tmp_path):
         assert np.array_equal(read[(*head, "kernel")], written[(*head, "kernel")][:, 1:])
         assert np.array_equal(read[(*head, "bias")], written[(*head, "bias")][1:])
     logits = jax.jit(module.apply)(converted, images())
-    assert_max_abs(f"{name} from a slim checkpoint against Keras", logits, keras_logits(keras_model, images())[:, 1:],
-                   MEASURED[name])
+    assert_max_abs(
+        f"{name} from a slim checkpoint against Keras",
+        logits,
+        keras_logits(keras_model, images())[:, 1:],
+        MEASURED[name],
+    )
 
 
 def test_v4_checkpoint_converts_to_the_variables_it_was_written_from(tmp_path):
@@ -146,6 +166,7 @@ def test_v4_checkpoint_converts_to_the_variables_it_was_written_from(tmp_path):
 def test_checkpoint_of_another_network_is_refused(tmp_path):
     prefix = str(tmp_path / "v4.ckpt")
     save_checkpoint(prefix, {"InceptionV4/Logits/Logits/biases": np.zeros(1001, np.float32)})
-    with pytest.raises(WeightMismatchError,
-                       match=r"\d+ missing \(InceptionV3/Conv2d_1a_3x3/weights.*scopes: InceptionV4"):
+    with pytest.raises(
+        WeightMismatchError, match=r"\d+ missing \(InceptionV3/Conv2d_1a_3x3/weights.*scopes: InceptionV4"
+    ):
         from_slim("inception_v3", prefix)

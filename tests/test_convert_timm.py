@@ -4,21 +4,30 @@ The golden logits in fixtures/timm_logits.npz were computed by timm (fixtures/ma
 weights `timm_weights.timm_state_dict` regenerates here, so these tests need neither torch nor timm. They are
 compared at 75 px and at full size, 299×331, where the last blocks' maps are 8×9 and spatial errors show.
 """
+
 import functools
 import sys
 
 import jax
 import numpy as np
 import pytest
+from fixtures import torch_writer
+from fixtures.timm_weights import (
+    LOGITS_PATH,
+    NETWORKS,
+    aux_features,
+    full_size_image,
+    images,
+    load_layouts,
+    timm_state_dict,
+)
 from flax import traverse_util
+from parity import assert_max_abs
+from safetensors.numpy import save_file
 
+from inception_jax import forward_with_endpoints
 from inception_jax.convert import WeightMismatchError, from_timm, to_timm
 from inception_jax.models.layers import AuxHead
-from fixtures import torch_writer
-from fixtures.timm_weights import (LOGITS_PATH, NETWORKS, aux_features, full_size_image, images, load_layouts,
-                                   timm_state_dict)
-from inception_jax import forward_with_endpoints
-from parity import assert_max_abs
 
 # Max-abs differences from timm's logits over every comparison below, measured 2026-12-03 (JAX 0.10.2 on CPU
 # against timm 1.0.31 on CPU PyTorch 2.13); the README states them. Logits reach 0.9 (v3, v4) and 5.9 (IR-v2).
@@ -62,14 +71,20 @@ def test_logits_equal_timms_at_full_size(name, golden):
     logits, endpoints = forward(variables, full_size_image())
     assert_max_abs(f"{name} at 299×331 against timm", logits, golden[f"{name}_full"], MEASURED[name])
     if name == "inception_v3":
-        assert_max_abs("inception_v3's aux logits at 299×331 against timm", endpoints["AuxLogits"],
-                       golden["inception_v3_aux_full"], MEASURED[name])
+        assert_max_abs(
+            "inception_v3's aux logits at 299×331 against timm",
+            endpoints["AuxLogits"],
+            golden["inception_v3_aux_full"],
+            MEASURED[name],
+        )
 
 
 # The last blocks' convs, whose spatial taps the 75 px inputs cannot see (their maps are 1×1 there).
-LATE_CONVS = {"inception_v3": ("Mixed_7c", "Branch_2", "Conv2d_0b_3x3"),
-              "inception_v4": ("Mixed_7d", "Branch_2", "Conv2d_0b_3x1"),
-              "inception_resnet_v2": ("Block8", "Branch_1", "Conv2d_0b_1x3")}
+LATE_CONVS = {
+    "inception_v3": ("Mixed_7c", "Branch_2", "Conv2d_0b_3x3"),
+    "inception_v4": ("Mixed_7d", "Branch_2", "Conv2d_0b_3x1"),
+    "inception_resnet_v2": ("Block8", "Branch_1", "Conv2d_0b_1x3"),
+}
 
 
 @pytest.mark.parametrize("name", list(NETWORKS))
@@ -89,8 +104,12 @@ def test_v3_aux_head_equals_timms(golden):
     assert module.aux_head and module.avg_pool_count_include_pad
     head = {collection: variables[collection]["AuxLogits"] for collection in ("params", "batch_stats")}
     aux_logits = AuxHead(module.opts, module.num_classes).apply(head, aux_features())
-    assert_max_abs("inception_v3's aux head on 17×17 features against timm", aux_logits, golden["inception_v3_aux"],
-                   MEASURED["inception_v3"])
+    assert_max_abs(
+        "inception_v3's aux head on 17×17 features against timm",
+        aux_logits,
+        golden["inception_v3_aux"],
+        MEASURED["inception_v3"],
+    )
 
 
 def test_v3_without_aux_keys_converts_without_aux_head(state_dicts, golden):
@@ -98,8 +117,9 @@ def test_v3_without_aux_keys_converts_without_aux_head(state_dicts, golden):
     module, variables, _ = from_timm("inception_v3", state_dict)
     assert not module.aux_head and "AuxLogits" not in variables["params"]
     logits = jax.jit(module.apply)(variables, images())
-    assert_max_abs("inception_v3 without aux head against timm", logits, golden["inception_v3"],
-                   MEASURED["inception_v3"])
+    assert_max_abs(
+        "inception_v3 without aux head against timm", logits, golden["inception_v3"], MEASURED["inception_v3"]
+    )
 
 
 def test_module_trains_like_timm(state_dicts):
@@ -119,8 +139,9 @@ def test_round_trip_reproduces_the_state_dict(name, state_dicts):
 
 
 def test_state_dict_without_batch_counters_converts_and_round_trips(state_dicts):
-    state_dict = {key: value for key, value in state_dicts["inception_v3"].items()
-                  if not key.endswith("num_batches_tracked")}
+    state_dict = {
+        key: value for key, value in state_dicts["inception_v3"].items() if not key.endswith("num_batches_tracked")
+    }
     _, variables, _ = from_timm("inception_v3", state_dict)
     back = to_timm("inception_v3", variables, num_batches_tracked=None)
     assert list(back) == list(state_dict)
@@ -137,14 +158,17 @@ def test_to_timm_writes_unit_gamma_for_variables_without_it(state_dicts):
 
 
 def test_to_timm_refuses_an_aux_head_timm_lacks():
-    variables = {"params": {"AuxLogits": {"Logits": {"kernel": np.zeros((768, 10)), "bias": np.zeros(10)}},
-                            "Logits": {"kernel": np.zeros((1536, 10)), "bias": np.zeros(10)}}}
+    variables = {
+        "params": {
+            "AuxLogits": {"Logits": {"kernel": np.zeros((768, 10)), "bias": np.zeros(10)}},
+            "Logits": {"kernel": np.zeros((1536, 10)), "bias": np.zeros(10)},
+        }
+    }
     with pytest.raises(WeightMismatchError, match="AuxLogits"):
         to_timm("inception_v4", variables)
 
 
 def test_safetensors_file_converts_like_the_dict(state_dicts, tmp_path):
-    from safetensors.numpy import save_file
 
     path = tmp_path / "inception_v3.safetensors"
     save_file(state_dicts["inception_v3"], str(path))
@@ -183,8 +207,11 @@ def test_wrong_shape_is_named(state_dicts):
 
 
 def test_another_networks_state_dict_is_recognised(state_dicts):
-    with pytest.raises(WeightMismatchError, match=r"\d+ missing \(Conv2d_1a_3x3.*\d+ unexpected \(features\.0.*"
-                                                   r"look like timm's inception_v4"):
+    with pytest.raises(
+        WeightMismatchError,
+        match=r"\d+ missing \(Conv2d_1a_3x3.*\d+ unexpected \(features\.0.*"
+        r"look like timm's inception_v4",
+    ):
         from_timm("inception_v3", state_dicts["inception_v4"])
 
 

@@ -5,20 +5,30 @@ The golden logits in fixtures/torchvision_logits.npz were computed by torchvisio
 here, so these tests need neither torch nor torchvision. They are compared at 112 px and, for
 `FULL_SIZE_NETWORKS`, at full size, 224×256.
 """
+
 import functools
 import sys
 
 import jax
 import numpy as np
 import pytest
-
 from fixtures import torch_writer
-from fixtures.torchvision_weights import (FULL_SIZE_NETWORKS, LAYOUT_NETWORKS, LOGIT_NETWORKS, LOGITS_PATH,
-                                          full_size_image, images, load_layouts, torchvision_state_dict)
+from fixtures.torchvision_weights import (
+    FULL_SIZE_NETWORKS,
+    LAYOUT_NETWORKS,
+    LOGIT_NETWORKS,
+    LOGITS_PATH,
+    full_size_image,
+    images,
+    load_layouts,
+    torchvision_state_dict,
+)
+from parity import assert_max_abs
+from safetensors.numpy import save_file
+
 from inception_jax import forward_with_endpoints
 from inception_jax.convert import WeightMismatchError, from_torchvision, to_torchvision
 from inception_jax.convert.torchvision import torchvision_shapes
-from parity import assert_max_abs
 
 # Max-abs differences from torchvision's logits (side classifiers included) over both sizes, measured 2026-12-03
 # (JAX 0.10.2 on CPU against torchvision 0.28 on CPU PyTorch 2.13); the README states them. Logits reach 3–6.
@@ -76,21 +86,35 @@ def test_googlenet_without_side_classifier_keys_converts_without_them(golden):
     weights = {key: value for key, value in state_dict("googlenet").items() if not key.startswith("aux")}
     module, variables, _ = from_torchvision("googlenet", weights)
     assert not module.aux_head and "AuxLogits" not in variables["params"]
-    assert_max_abs("googlenet without side classifiers", jax.jit(module.apply)(variables, images()),
-                   golden["googlenet"], MEASURED["googlenet"])
+    assert_max_abs(
+        "googlenet without side classifiers",
+        jax.jit(module.apply)(variables, images()),
+        golden["googlenet"],
+        MEASURED["googlenet"],
+    )
 
 
 def test_modules_are_torchvisions_variants():
     googlenet, _, _ = from_torchvision("googlenet", state_dict("googlenet"))
-    assert (googlenet.batch_norm, googlenet.lrn, googlenet.tower_kernel, googlenet.pool4_window,
-            googlenet.dropout_rate, googlenet.bn_momentum) == (True, False, 3, 2, 0.2, 0.9)
+    assert (
+        googlenet.batch_norm,
+        googlenet.lrn,
+        googlenet.tower_kernel,
+        googlenet.pool4_window,
+        googlenet.dropout_rate,
+        googlenet.bn_momentum,
+    ) == (True, False, 3, 2, 0.2, 0.9)
     resnet, variables, _ = from_torchvision("resnet50", state_dict("resnet50"))
     assert resnet.stride_on_3x3 and (resnet.bn_epsilon, resnet.bn_momentum) == (1e-5, 0.9)
     # v1.5: the first bottleneck of conv3_x strides its 3×3, and its BatchNorm statistics came along.
     assert variables["batch_stats"]["conv3_1"]["conv_3x3"]["bn"]["var"].shape == (128,)
     alexnet, _, _ = from_torchvision("alexnet", state_dict("alexnet"))
-    assert (alexnet.widths, alexnet.groups, alexnet.lrn, alexnet.conv1_padding) == ((64, 192, 384, 256, 256), 1,
-                                                                                     False, 2)
+    assert (alexnet.widths, alexnet.groups, alexnet.lrn, alexnet.conv1_padding) == (
+        (64, 192, 384, 256, 256),
+        1,
+        False,
+        2,
+    )
 
 
 @pytest.mark.parametrize("name", list(LAYOUT_NETWORKS))
@@ -101,8 +125,9 @@ def test_every_supported_layout_is_the_one_the_converter_expects(name):
 
 
 def test_class_count_comes_from_the_classifier():
-    weights = dict(state_dict("resnet18"), **{"fc.weight": np.zeros((10, 512), np.float32),
-                                              "fc.bias": np.zeros(10, np.float32)})
+    weights = dict(
+        state_dict("resnet18"), **{"fc.weight": np.zeros((10, 512), np.float32), "fc.bias": np.zeros(10, np.float32)}
+    )
     module, variables, _ = from_torchvision("resnet18", weights)
     assert module.num_classes == 10 and variables["params"]["Logits"]["kernel"].shape == (512, 10)
 
@@ -115,7 +140,6 @@ def test_state_dict_without_batch_counters_converts():
 
 
 def test_safetensors_file_converts_like_the_dict(tmp_path):
-    from safetensors.numpy import save_file
 
     path = tmp_path / "resnet18.safetensors"
     save_file(state_dict("resnet18"), str(path))
@@ -149,14 +173,20 @@ def test_extra_key_is_named():
 def test_wrong_shape_is_named():
     weights = dict(state_dict("googlenet"))
     weights["inception4c.branch3.1.conv.weight"] = np.zeros((64, 24, 5, 5), np.float32)  # the paper's 5×5
-    with pytest.raises(WeightMismatchError, match=r"1 with the wrong shape \(inception4c\.branch3\.1\.conv\.weight "
-                                                   r"\(64, 24, 5, 5\) where \(64, 24, 3, 3\) is needed"):
+    with pytest.raises(
+        WeightMismatchError,
+        match=r"1 with the wrong shape \(inception4c\.branch3\.1\.conv\.weight "
+        r"\(64, 24, 5, 5\) where \(64, 24, 3, 3\) is needed",
+    ):
         from_torchvision("googlenet", weights)
 
 
 def test_another_networks_state_dict_is_recognised():
-    with pytest.raises(WeightMismatchError, match=r"\d+ missing \(layer1\.2\.conv1\.weight.*"
-                                                   r"look like torchvision's resnet18"):
+    with pytest.raises(
+        WeightMismatchError,
+        match=r"\d+ missing \(layer1\.2\.conv1\.weight.*"
+        r"look like torchvision's resnet18",
+    ):
         from_torchvision("resnet34", state_dict("resnet18"))
 
 

@@ -1,4 +1,5 @@
 """Tests of the input pipeline: digits builder, preprocessing, determinism, sharding, eval padding, folders."""
+
 from __future__ import annotations
 
 import collections
@@ -167,7 +168,7 @@ def test_resize_shorter_is_torchvisions_resize_then_center_crop(shape, interpola
     resample = {"bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC}[interpolation]
     resized = np.asarray(Image.fromarray(pixels).resize(size[::-1], resample), np.float32) / 255
     top, left = round((size[0] - 16) / 2), round((size[1] - 16) / 2)  # torchvision rounds half to even
-    expected = (resized[top:top + 16, left:left + 16] - 0.5) / 0.5
+    expected = (resized[top : top + 16, left : left + 16] - 0.5) / 0.5
     ours = preprocessing.preprocess_for_eval(tf.constant(pixels), spec).numpy()
     assert ours.shape == (16, 16, 3)
     # PIL resamples in 8-bit fixed point: at most one grey level apart, which is 2/255 in [-1, 1].
@@ -197,10 +198,15 @@ def test_crop_padding_takes_a_shifted_window_of_the_zero_padded_image():
     padded = (np.pad(image, ((2, 2), (2, 2), (0, 0))) / 255.0 - 0.5) * 2.0
     offsets = set()
     for s in range(12):
-        crop = preprocessing.preprocess_for_train(tf.constant(image), tf.constant([5, s]), image_size=16,
-                                                  crop_padding=2, flip=False, color_distortion=False).numpy()
-        matches = [(dy, dx) for dy in range(5) for dx in range(5)
-                   if np.allclose(crop, padded[dy:dy + 16, dx:dx + 16], atol=1e-6)]
+        crop = preprocessing.preprocess_for_train(
+            tf.constant(image), tf.constant([5, s]), image_size=16, crop_padding=2, flip=False, color_distortion=False
+        ).numpy()
+        matches = [
+            (dy, dx)
+            for dy in range(5)
+            for dx in range(5)
+            if np.allclose(crop, padded[dy : dy + 16, dx : dx + 16], atol=1e-6)
+        ]
         assert len(matches) == 1
         offsets.add(matches[0])
     assert len(offsets) > 3
@@ -286,7 +292,10 @@ def test_batch_size_not_divisible_by_devices_raises(cfg, sharding):
 
 
 def test_eval_covers_each_example_once_and_masks_padding(cfg, sharding):
-    batches = [{name: np.asarray(value) for name, value in b.items()} for b in pipeline.eval_iterator(cfg, spec_of(cfg), sharding)]
+    batches = [
+        {name: np.asarray(value) for name, value in b.items()}
+        for b in pipeline.eval_iterator(cfg, spec_of(cfg), sharding)
+    ]
     assert len(batches) == 3  # 360 examples in batches of 128: the last holds 104 and 24 padding.
     masks = np.concatenate([b["mask"] for b in batches])
     assert masks.dtype == bool and masks.sum() == 360 and not masks[360:].any()
@@ -298,7 +307,9 @@ def test_eval_covers_each_example_once_and_masks_padding(cfg, sharding):
     expected = collections.Counter()
     for row in test_rows:
         grey = np.round(sklearn_digits.images[row] * 255 / 16).astype(np.uint8)
-        image = preprocessing.preprocess_for_eval(np.repeat(grey[:, :, None], 3, axis=-1), InputSpec(image_size=IMAGE_SIZE))
+        image = preprocessing.preprocess_for_eval(
+            np.repeat(grey[:, :, None], 3, axis=-1), InputSpec(image_size=IMAGE_SIZE)
+        )
         expected[(image.numpy().tobytes(), int(sklearn_digits.target[row]))] += 1
     assert collections.Counter(zip((image.tobytes() for image in images), labels.tolist())) == expected
 
@@ -311,7 +322,9 @@ def test_eval_shards_have_equal_batch_counts_and_cover_split(tmp_path, sharding,
     seen, batch_counts = [], []
     for process in range(2):
         monkeypatch.setattr(jax, "process_index", lambda process=process: process)
-        batches = [{name: np.asarray(v) for name, v in b.items()} for b in pipeline.eval_iterator(cfg, spec_of(cfg), sharding)]
+        batches = [
+            {name: np.asarray(v) for name, v in b.items()} for b in pipeline.eval_iterator(cfg, spec_of(cfg), sharding)
+        ]
         batch_counts.append(len(batches))
         for b in batches:
             seen += example_ids(b["image"][b["mask"]])
@@ -351,7 +364,9 @@ def test_bad_folder_images_are_converted_or_skipped_and_counted(tmp_path, shardi
 
     eval_masks = [np.asarray(b["mask"]) for b in pipeline.eval_iterator(cfg, spec_of(cfg), sharding)]
     assert len(eval_masks) == 1 and eval_masks[0].all()
-    train_batches = take(pipeline.train_iterator(cfg, spec_of(cfg), sharding), 2)  # One step per epoch: crosses an epoch.
+    train_batches = take(
+        pipeline.train_iterator(cfg, spec_of(cfg), sharding), 2
+    )  # One step per epoch: crosses an epoch.
     assert all(np.isfinite(b["image"]).all() for b in train_batches)
 
 

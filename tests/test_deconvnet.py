@@ -1,16 +1,17 @@
 """The deconvnet projection (Zeiler & Fergus 2013) on a reduced ZFNet with random weights."""
+
 import functools
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from model_utils import random_variables
 
 from inception_jax import deconvnet
 from inception_jax.endpoints import forward_with_endpoints
 from inception_jax.models import create_model
 from inception_jax.models.layers import ACTIVATIONS, deconvnet_relu
-from model_utils import random_variables
 
 SIZE = 47
 
@@ -53,10 +54,11 @@ def test_conv1_projection_is_the_filter_scaled_by_the_activation(zfnet):
     tops = deconvnet.top_activations(model, variables, images, "conv1", channels=[0, 3], k=2)
     projections = deconvnet.project(model, variables, images[tops.image.ravel()], "conv1", tops)
     kernel = np.asarray(variables["params"]["conv1"]["conv"]["kernel"])  # 7×7, stride 2, padding 1
-    for index, (channel, row, column, value) in enumerate(zip(*(np.ravel(a) for a in (
-            tops.channel, tops.row, tops.column, tops.value)))):
+    for index, (channel, row, column, value) in enumerate(
+        zip(*(np.ravel(a) for a in (tops.channel, tops.row, tops.column, tops.value)))
+    ):
         expected = np.zeros((SIZE + 2, SIZE + 2, 3), np.float32)
-        expected[2 * row:2 * row + 7, 2 * column:2 * column + 7] = value * kernel[..., channel]
+        expected[2 * row : 2 * row + 7, 2 * column : 2 * column + 7] = value * kernel[..., channel]
         np.testing.assert_allclose(projections[index], expected[1:-1, 1:-1], rtol=1e-5, atol=1e-6)
 
 

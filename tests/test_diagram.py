@@ -1,4 +1,5 @@
 """Block diagrams are traced from the modules: branches, layers, shapes and the residual add come from the code."""
+
 import io
 
 import pytest
@@ -66,11 +67,19 @@ def test_batch_norm_on_the_sum_is_recorded_when_the_option_adds_it():
 def test_stem_is_a_chain_then_three_concatenations():
     trace = trace_block(Stem, NetOptions(), input_shape=(299, 299, 3))
     assert [stage.name for stage in trace.stages] == ["Tower", "Mixed_3a", "Mixed_4a", "Mixed_5a"]
-    assert [stage.input_shape for stage in trace.stages] == [(299, 299, 3), (147, 147, 64), (73, 73, 160),
-                                                             (71, 71, 192)]
+    assert [stage.input_shape for stage in trace.stages] == [
+        (299, 299, 3),
+        (147, 147, 64),
+        (73, 73, 160),
+        (71, 71, 192),
+    ]
     assert not trace.stages[0].concatenated and len(trace.stages[0].branches[0]) == 3
-    assert [stage.output_shape for stage in trace.stages] == [(147, 147, 64), (73, 73, 160), (71, 71, 192),
-                                                              (35, 35, 384)]
+    assert [stage.output_shape for stage in trace.stages] == [
+        (147, 147, 64),
+        (73, 73, 160),
+        (71, 71, 192),
+        (35, 35, 384),
+    ]
 
 
 def test_diagram_renders_to_png_with_every_layer_and_the_residual_steps():

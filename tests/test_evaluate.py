@@ -1,4 +1,5 @@
 """The evaluation: crop geometry, 144 views per image, parity with the trainer, ensembles, and the CLI."""
+
 import dataclasses
 import json
 import os
@@ -12,6 +13,7 @@ import orbax.checkpoint as ocp
 import pytest
 import tensorflow as tf
 from PIL import Image
+from train_utils import REPO, tiny_config
 
 from inception_jax import artifacts
 from inception_jax.artifacts import InputSpec
@@ -19,7 +21,6 @@ from inception_jax.data import preprocessing
 from inception_jax.evaluation import crops, evaluator, inputs, networks, scoring
 from inception_jax.train import mesh as mesh_lib
 from inception_jax.train.trainer import train_and_evaluate
-from train_utils import REPO, tiny_config
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +38,7 @@ def tiny_run(data_dir, tmp_path_factory):
 
 # ---------------------------------------------------------------- crop geometry
 
+
 def test_144_and_12_crop_layouts_are_distinct_views_with_mirrored_twins():
     for count, scales, squares in ((144, 4, 3), (12, 1, 1)):
         layout = crops.view_layout(count)
@@ -46,7 +48,10 @@ def test_144_and_12_crop_layouts_are_distinct_views_with_mirrored_twins():
         for plain, mirrored in zip(layout[0::2], layout[1::2]):
             assert not plain.mirrored and mirrored.mirrored
             assert (plain.scale_side_at_224, plain.square, plain.crop) == (
-                mirrored.scale_side_at_224, mirrored.square, mirrored.crop)
+                mirrored.scale_side_at_224,
+                mirrored.square,
+                mirrored.crop,
+            )
     assert {view.scale_side_at_224 for view in crops.view_layout(12)} == {256}  # S/0.875 for S=224.
 
 
@@ -104,13 +109,15 @@ def test_views_follow_the_specs_resize_and_normalisation():
     # ⌊18·44/30⌋ = 26, the centre square from column 4, resized to 16².
     pixels = Image.fromarray(image.numpy()).resize((26, 18), Image.BILINEAR).crop((4, 0, 22, 18))
     expected = np.asarray(pixels.resize((16, 16), Image.BILINEAR), np.float32) / 255
-    whole = crops.image_views(image, torchvision, 12).numpy()[crops.view_layout(12).index(
-        crops.View(256, "center", "whole", False))]
+    whole = crops.image_views(image, torchvision, 12).numpy()[
+        crops.view_layout(12).index(crops.View(256, "center", "whole", False))
+    ]
     pixels_back = whole * np.array(torchvision.std, np.float32) + np.array(torchvision.mean, np.float32)
     assert np.abs(pixels_back - expected).max() <= 1 / 255 + 1e-5  # PIL's fixed point: at most one grey level
 
 
 # ---------------------------------------------------------------- batches and averaging
+
 
 def test_images_per_batch_keeps_one_crop_batches_and_splits_over_devices():
     assert jax.device_count() == 8, "conftest.py sets 8 CPU devices"
@@ -150,11 +157,13 @@ def test_probabilities_are_the_softmax_averaged_over_each_images_views():
     softmax = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
     np.testing.assert_allclose(np.exp(averaged), softmax.mean(axis=1), rtol=1e-6)
     two = np.log(softmax[:, :2])
-    np.testing.assert_allclose(np.exp(scoring.ensemble_average([two[:, 0], two[:, 1]])), softmax[:, :2].mean(1),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        np.exp(scoring.ensemble_average([two[:, 0], two[:, 1]])), softmax[:, :2].mean(1), rtol=1e-6
+    )
 
 
 # ---------------------------------------------------------------- on a trained tiny run
+
 
 def test_one_crop_evaluation_equals_the_trainers_evaluation_exactly(tiny_run):
     workdir, _, trainer_metrics = tiny_run
@@ -171,50 +180,74 @@ def test_restore_run_gives_the_trainers_final_state_and_spec(tiny_run):
         saved = checkpointer.restore(os.path.join(workdir, "checkpoints", "6", "state"))
     assert run.step == 6 and run.config.to_dict() == config.to_dict()
     assert run.spec == artifacts.model_spec_from_config(config, num_classes=10)
-    jax.tree.map(np.testing.assert_array_equal, jax.device_get(run.variables),
-                 {"params": saved["params"], "batch_stats": saved["batch_stats"]})
-    jax.tree.map(np.testing.assert_array_equal, jax.device_get(run.ema_variables),
-                 {"params": saved["ema_params"], "batch_stats": saved["ema_batch_stats"]})
+    jax.tree.map(
+        np.testing.assert_array_equal,
+        jax.device_get(run.variables),
+        {"params": saved["params"], "batch_stats": saved["batch_stats"]},
+    )
+    jax.tree.map(
+        np.testing.assert_array_equal,
+        jax.device_get(run.ema_variables),
+        {"params": saved["ema_params"], "batch_stats": saved["ema_batch_stats"]},
+    )
 
 
 def test_an_ensemble_of_one_model_equals_that_model(tiny_run, tmp_path):
     workdir, config, _ = tiny_run
     # The same network once more, as converted weights: an ensemble of two identical members.
-    run_ema, = networks.load_run(workdir, 10, mesh_lib.make_mesh(), kinds=(networks.EMA,))
+    (run_ema,) = networks.load_run(workdir, 10, mesh_lib.make_mesh(), kinds=(networks.EMA,))
     artifacts.save_weights(str(tmp_path), run_ema.spec, run_ema.variables)
-    alone, alone_as_ensemble = evaluator.evaluate(workdirs=[workdir], ema=True, ensemble=True, crops=(12,),
-                                                  max_examples=24)
+    alone, alone_as_ensemble = evaluator.evaluate(
+        workdirs=[workdir], ema=True, ensemble=True, crops=(12,), max_examples=24
+    )
     assert alone_as_ensemble.network == "Ensemble of 1, EMA" and alone_as_ensemble.members == (alone.network,)
     assert (alone_as_ensemble.top1, alone_as_ensemble.top5) == (alone.top1, alone.top5)
-    results = evaluator.evaluate(workdirs=[workdir], weights=[str(tmp_path)], ema=True, ensemble=True, crops=(12,),
-                                 max_examples=24)
+    results = evaluator.evaluate(
+        workdirs=[workdir], weights=[str(tmp_path)], ema=True, ensemble=True, crops=(12,), max_examples=24
+    )
     assert [r.network for r in results][2] == "Ensemble of 2, EMA"
     assert {(r.top1, r.top5, r.count) for r in results} == {(alone.top1, alone.top5, 24)}
 
 
 def test_each_network_is_fed_as_its_own_spec_says_in_one_pass(tiny_run, tmp_path):
     workdir, _, _ = tiny_run
-    run_ema, = networks.load_run(workdir, 10, mesh_lib.make_mesh(), kinds=(networks.EMA,))
+    (run_ema,) = networks.load_run(workdir, 10, mesh_lib.make_mesh(), kinds=(networks.EMA,))
     # The same weights saved twice, once with a different input contract.
-    other = InputSpec(image_size=80, crop_fraction=1.0, crop_mode="resize_shorter", interpolation="bicubic",
-                      mean=(0.4, 0.4, 0.4), std=(0.3, 0.3, 0.3))
+    other = InputSpec(
+        image_size=80,
+        crop_fraction=1.0,
+        crop_mode="resize_shorter",
+        interpolation="bicubic",
+        mean=(0.4, 0.4, 0.4),
+        std=(0.3, 0.3, 0.3),
+    )
     artifacts.save_weights(str(tmp_path / "own"), run_ema.spec, run_ema.variables)
-    artifacts.save_weights(str(tmp_path / "other"), dataclasses.replace(run_ema.spec, input=other),
-                           run_ema.variables)
+    artifacts.save_weights(str(tmp_path / "other"), dataclasses.replace(run_ema.spec, input=other), run_ema.variables)
     config = tiny_config(workdir).input
     config.eval_batch_size = 16
-    together = evaluator.evaluate(weights=[str(tmp_path / "own"), str(tmp_path / "other")], input_config=config,
-                                  max_examples=64)
-    alone = [evaluator.evaluate(weights=[str(tmp_path / name)], input_config=config, max_examples=64)[0]
-             for name in ("own", "other")]
+    together = evaluator.evaluate(
+        weights=[str(tmp_path / "own"), str(tmp_path / "other")], input_config=config, max_examples=64
+    )
+    alone = [
+        evaluator.evaluate(weights=[str(tmp_path / name)], input_config=config, max_examples=64)[0]
+        for name in ("own", "other")
+    ]
     assert [(r.top1, r.top5) for r in together] == [(r.top1, r.top5) for r in alone]
     assert [r.inputs for r in together] == [(run_ema.spec.input,), (other,)]
     # Overrides replace a field of every network's spec: both are then fed identically.
-    overridden = evaluator.evaluate(weights=[str(tmp_path / "own"), str(tmp_path / "other")], input_config=config,
-                                    max_examples=64, input_overrides={"image_size": 75, "crop_mode": "central_fraction",
-                                                                      "crop_fraction": 0.875,
-                                                                      "interpolation": "bilinear",
-                                                                      "mean": (0.5,) * 3, "std": (0.5,) * 3})
+    overridden = evaluator.evaluate(
+        weights=[str(tmp_path / "own"), str(tmp_path / "other")],
+        input_config=config,
+        max_examples=64,
+        input_overrides={
+            "image_size": 75,
+            "crop_mode": "central_fraction",
+            "crop_fraction": 0.875,
+            "interpolation": "bilinear",
+            "mean": (0.5,) * 3,
+            "std": (0.5,) * 3,
+        },
+    )
     assert overridden[0].inputs == overridden[1].inputs == (run_ema.spec.input,)
     assert (overridden[1].top1, overridden[1].top5) == (alone[0].top1, alone[0].top5)
 
@@ -234,15 +267,29 @@ def test_cli_prints_the_paper_table_and_writes_json(tiny_run, tmp_path):
     workdir, _, _ = tiny_run
     json_path = tmp_path / "results.json"
     done = subprocess.run(
-        [sys.executable, "-m", "inception_jax.evaluate", f"--workdir={workdir}", "--crops=1,144", "--max_examples=4",
-         "--ensemble", f"--json={json_path}"],
-        cwd=REPO, capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            "-m",
+            "inception_jax.evaluate",
+            f"--workdir={workdir}",
+            "--crops=1,144",
+            "--max_examples=4",
+            "--ensemble",
+            f"--json={json_path}",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     lines = done.stdout.splitlines()
     assert lines[0] == "sklearn_digits test: 4 images"
-    assert lines[1].endswith("step 6): 75×75, central_fraction 0.875 bilinear, mean (0.5, 0.5, 0.5) std (0.5, 0.5, 0.5)")
+    assert lines[1].endswith(
+        "step 6): 75×75, central_fraction 0.875 bilinear, mean (0.5, 0.5, 0.5) std (0.5, 0.5, 0.5)"
+    )
     header = lines.index("| Network | Crops | Top-1 Error | Top-5 Error |")
-    rows = [line.split(" | ") for line in lines[header + 2:]]
+    rows = [line.split(" | ") for line in lines[header + 2 :]]
     assert [row[1] for row in rows] == ["1"] * 4 + ["144"] * 4  # raw, EMA and their two ensembles per count.
     assert "144-crop evaluation of 2 networks on 4 images" in done.stderr and "100.0% (4/4)" in done.stderr
     record = json.loads(json_path.read_text())

@@ -1,4 +1,5 @@
 """Experiment runners end to end from their commands, on tiny settings (the committed results took minutes)."""
+
 import csv
 import json
 import os
@@ -10,9 +11,21 @@ from train_utils import REPO
 
 def test_degradation_runner_trains_plots_and_writes_results(tmp_path):
     out = tmp_path / "out"
-    command = [sys.executable, os.path.join("experiments", "degradation", "run_reduced.py"), "--epochs", "0.1",
-               "--seeds", "0", "--networks", "plain20", "resnet20", "--root", str(tmp_path / "runs"),
-               "--out", str(out)]
+    command = [
+        sys.executable,
+        os.path.join("experiments", "degradation", "run_reduced.py"),
+        "--epochs",
+        "0.1",
+        "--seeds",
+        "0",
+        "--networks",
+        "plain20",
+        "resnet20",
+        "--root",
+        str(tmp_path / "runs"),
+        "--out",
+        str(out),
+    ]
     env = dict(os.environ, TFDS_DATA_DIR=str(tmp_path / "tfds"))
     completed = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False)
     assert completed.returncode == 0, completed.stderr[-3000:]

@@ -3,6 +3,7 @@ published costs, the papers' feature-map sizes, input limits, and a few compiled
 
 Everything but the last section runs under `jax.eval_shape`: nothing is compiled.
 """
+
 import dataclasses
 import inspect
 import subprocess
@@ -12,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from model_utils import random_variables
 
 import inception_jax
 from inception_jax.models import alexnet, get_model_class, googlenet
@@ -19,11 +21,14 @@ from inception_jax.models.classic import ALEXNET_LRN, adaptive_avg_pool, max_poo
 from inception_jax.models.layers import LayerOptions, NetOptions
 from inception_jax.models.resnet import ZERO_PADDING, Shortcut
 from inception_jax.summary import count_macs, count_params, endpoint_shapes, summarize
-from model_utils import random_variables
 
 LINEAGE_MODULES = ("alexnet", "nin", "vgg", "googlenet", "resnet")
-LINEAGE = [name for name in inception_jax.list_models()
-           if inception_jax.get_model_class(name).__module__.rsplit(".", 1)[-1] in LINEAGE_MODULES]
+LINEAGE = [
+    name
+    for name in inception_jax.list_models()
+    if inception_jax.get_model_class(name).__module__.rsplit(".", 1)[-1] in LINEAGE_MODULES
+]
+
 
 def case(name: str, expected: int, label: str = "", **options):
     return pytest.param(name, options, expected, id=f"{name}-{label}" if label else name)
@@ -91,30 +96,51 @@ def test_pinned_cifar_counts_round_to_the_papers_table_6():
     assert {name: round(pinned[name] / 1e6, 2 if millions < 1 else 1) for name, millions in table_6.items()} == table_6
 
 
-@pytest.mark.parametrize("name, options, gmacs", [
-    ("resnet18", {}, 1.8), ("resnet34", {}, 3.6), ("resnet50", {}, 3.8),  # Table 1's "FLOPs" (multiply-adds)
-    ("resnet50", {"stride_on_3x3": True}, 4.09),  # torchvision's ResNet-50 (v1.5)
-    ("vgg16", {}, 15.47), ("alexnet", alexnet.TORCHVISION_OPTIONS, 0.71),  # torchvision's
-    ("googlenet", TORCHVISION_GOOGLENET, 1.50), ("googlenet", {}, 1.5),  # the paper's "1.5 billion"
-])
+@pytest.mark.parametrize(
+    "name, options, gmacs",
+    [
+        ("resnet18", {}, 1.8),
+        ("resnet34", {}, 3.6),
+        ("resnet50", {}, 3.8),  # Table 1's "FLOPs" (multiply-adds)
+        ("resnet50", {"stride_on_3x3": True}, 4.09),  # torchvision's ResNet-50 (v1.5)
+        ("vgg16", {}, 15.47),
+        ("alexnet", alexnet.TORCHVISION_OPTIONS, 0.71),  # torchvision's
+        ("googlenet", TORCHVISION_GOOGLENET, 1.50),
+        ("googlenet", {}, 1.5),  # the paper's "1.5 billion"
+    ],
+)
 def test_multiply_accumulates_match_published(name, options, gmacs):
     assert count_macs(inception_jax.create_model(name, **options)) / 1e9 == pytest.approx(gmacs, rel=0.06)
 
 
 # ---------------------------------------------------------------- feature-map sizes of the papers' figures
 
+
 def test_alexnet_figure_2_sizes_at_227():
     shapes = endpoint_shapes(inception_jax.create_model("alexnet"))
     assert [shapes[name] for name in ("conv1", "pool1", "conv2", "pool2", "conv3", "conv4", "conv5", "pool5")] == [
-        (55, 55, 96), (27, 27, 96), (27, 27, 256), (13, 13, 256), (13, 13, 384), (13, 13, 384), (13, 13, 256),
-        (6, 6, 256)]
+        (55, 55, 96),
+        (27, 27, 96),
+        (27, 27, 256),
+        (13, 13, 256),
+        (13, 13, 384),
+        (13, 13, 384),
+        (13, 13, 256),
+        (6, 6, 256),
+    ]
     assert shapes["fc7"] == shapes["PreLogits"] == (4096,) and shapes["Logits"] == (1000,)
 
 
 def test_zfnet_figure_3_sizes_at_224():
     shapes = endpoint_shapes(inception_jax.create_model("zfnet"))
     assert [shapes[name][0] for name in ("conv1", "pool1", "conv2", "pool2", "conv5", "pool5")] == [
-        110, 55, 26, 13, 13, 6]
+        110,
+        55,
+        26,
+        13,
+        13,
+        6,
+    ]
 
 
 def test_slim_googlenet_base_has_slims_model_variable_count():
@@ -126,20 +152,40 @@ def test_slim_googlenet_base_has_slims_model_variable_count():
 
 def test_googlenet_table_1_sizes_at_224():
     shapes = endpoint_shapes(inception_jax.create_model("googlenet"))
-    table_1 = {"Conv2d_1a_7x7": (112, 112, 64), "MaxPool_2a_3x3": (56, 56, 64), "Conv2d_2c_3x3": (56, 56, 192),
-               "MaxPool_3a_3x3": (28, 28, 192), "Mixed_3b": (28, 28, 256), "Mixed_3c": (28, 28, 480),
-               "MaxPool_4a_3x3": (14, 14, 480), "Mixed_4b": (14, 14, 512), "Mixed_4c": (14, 14, 512),
-               "Mixed_4d": (14, 14, 512), "Mixed_4e": (14, 14, 528), "Mixed_4f": (14, 14, 832),
-               "MaxPool_5a_3x3": (7, 7, 832), "Mixed_5b": (7, 7, 832), "Mixed_5c": (7, 7, 1024),
-               "PreLogits": (1024,), "AuxLogits": (1000,), "AuxLogits2": (1000,)}
+    table_1 = {
+        "Conv2d_1a_7x7": (112, 112, 64),
+        "MaxPool_2a_3x3": (56, 56, 64),
+        "Conv2d_2c_3x3": (56, 56, 192),
+        "MaxPool_3a_3x3": (28, 28, 192),
+        "Mixed_3b": (28, 28, 256),
+        "Mixed_3c": (28, 28, 480),
+        "MaxPool_4a_3x3": (14, 14, 480),
+        "Mixed_4b": (14, 14, 512),
+        "Mixed_4c": (14, 14, 512),
+        "Mixed_4d": (14, 14, 512),
+        "Mixed_4e": (14, 14, 528),
+        "Mixed_4f": (14, 14, 832),
+        "MaxPool_5a_3x3": (7, 7, 832),
+        "Mixed_5b": (7, 7, 832),
+        "Mixed_5c": (7, 7, 1024),
+        "PreLogits": (1024,),
+        "AuxLogits": (1000,),
+        "AuxLogits2": (1000,),
+    }
     assert {name: shapes[name] for name in table_1} == table_1
 
 
-@pytest.mark.parametrize("name, size, stages", [
-    ("resnet50", 224, {"conv2_3": (56, 56, 256), "conv3_4": (28, 28, 512), "conv4_6": (14, 14, 1024),
-                       "conv5_3": (7, 7, 2048)}),
-    ("resnet20", 32, {"conv2_3": (32, 32, 16), "conv3_3": (16, 16, 32), "conv4_3": (8, 8, 64)}),
-])
+@pytest.mark.parametrize(
+    "name, size, stages",
+    [
+        (
+            "resnet50",
+            224,
+            {"conv2_3": (56, 56, 256), "conv3_4": (28, 28, 512), "conv4_6": (14, 14, 1024), "conv5_3": (7, 7, 2048)},
+        ),
+        ("resnet20", 32, {"conv2_3": (32, 32, 16), "conv3_3": (16, 16, 32), "conv4_3": (8, 8, 64)}),
+    ],
+)
 def test_resnet_stage_sizes(name, size, stages):
     shapes = endpoint_shapes(inception_jax.create_model(name), size)
     assert {stage: shapes[stage] for stage in stages} == stages
@@ -147,8 +193,18 @@ def test_resnet_stage_sizes(name, size, stages):
 
 # ---------------------------------------------------------------- summary command, input sizes, options
 
-FAMILY_REPRESENTATIVES = ["alexnet", "zfnet", "nin", "vgg11", "googlenet", "resnet18", "preact_resnet18", "plain18",
-                          "resnet20", "plain20"]
+FAMILY_REPRESENTATIVES = [
+    "alexnet",
+    "zfnet",
+    "nin",
+    "vgg11",
+    "googlenet",
+    "resnet18",
+    "preact_resnet18",
+    "plain18",
+    "resnet20",
+    "plain20",
+]
 
 
 @pytest.mark.parametrize("name", FAMILY_REPRESENTATIVES)
@@ -160,8 +216,9 @@ def test_summary_prints_params_macs_and_endpoints(name):
 
 
 def test_summary_command_runs_as_a_module():
-    out = subprocess.run([sys.executable, "-m", "inception_jax.summary", "--model=alexnet"], check=True,
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "inception_jax.summary", "--model=alexnet"], check=True, capture_output=True, text=True
+    ).stdout
     assert "parameters: 60,965,224" in out and "pool5            6×6×256" in out
 
 
@@ -187,8 +244,9 @@ def test_aux_head_is_refused_where_the_paper_has_none(name):
         jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1, model.default_size, model.default_size, 3)))
 
 
-@pytest.mark.parametrize("name, features", [("alexnet", 4096), ("vgg11", 4096), ("nin", 1024), ("resnet50", 2048),
-                                            ("googlenet", 1024)])
+@pytest.mark.parametrize(
+    "name, features", [("alexnet", 4096), ("vgg11", 4096), ("nin", 1024), ("resnet50", 2048), ("googlenet", 1024)]
+)
 def test_num_classes_zero_returns_the_prelogits_features(name, features):
     model = inception_jax.create_model(name, num_classes=0)
     images = jnp.zeros((2, model.min_size, model.min_size, 3))
@@ -208,18 +266,21 @@ def test_block_remat_traces(name):
     model = inception_jax.create_model(name, remat="block")
     images = jnp.zeros((1, model.min_size, model.min_size, 3))
     variables = jax.eval_shape(model.init, jax.random.key(0), images)
-    assert jax.eval_shape(lambda v: model.apply(v, images, train=True, mutable=["batch_stats"],
-                                                rngs={"dropout": jax.random.key(0)}), variables)
+    assert jax.eval_shape(
+        lambda v: model.apply(v, images, train=True, mutable=["batch_stats"], rngs={"dropout": jax.random.key(0)}),
+        variables,
+    )
 
 
 # ---------------------------------------------------------------- the layers, numerically
+
 
 def test_local_response_norm_is_the_alexnet_formula():
     x = np.random.default_rng(0).normal(size=(1, 2, 2, 7)).astype(np.float32)
     expected = np.empty_like(x)
     for i in range(7):  # b_i = a_i / (k + α Σ_{j=max(0, i-n/2)}^{min(N-1, i+n/2)} a_j²)^β
-        window = x[..., max(0, i - 2):min(6, i + 2) + 1]
-        expected[..., i] = x[..., i] / (2.0 + 1e-4 * (window ** 2).sum(-1)) ** 0.75
+        window = x[..., max(0, i - 2) : min(6, i + 2) + 1]
+        expected[..., i] = x[..., i] / (2.0 + 1e-4 * (window**2).sum(-1)) ** 0.75
     np.testing.assert_allclose(ALEXNET_LRN(jnp.asarray(x)), expected, rtol=1e-6)
 
 
@@ -245,12 +306,14 @@ def test_option_a_shortcut_subsamples_and_zero_pads():
 
 # ---------------------------------------------------------------- compiled forward passes on small networks
 
+
 def test_cifar_resnet_trains_batch_stats_and_evaluates():
     model = inception_jax.create_model("resnet20", num_classes=10)
     variables = random_variables(model, 32)
     images = jax.random.uniform(jax.random.key(1), (4, 32, 32, 3), minval=-1, maxval=1)
     train_logits, state = jax.jit(lambda v, x: model.apply(v, x, train=True, mutable=["batch_stats"]))(
-        variables, images)
+        variables, images
+    )
     changed = jax.tree.map(lambda a, b: not np.allclose(a, b), variables["batch_stats"], state["batch_stats"])
     assert all(jax.tree.leaves(changed))
     eval_logits = jax.jit(model.apply)(variables, images)
@@ -273,19 +336,25 @@ def test_googlenet_side_classifiers_run_in_training():
     model = inception_jax.create_model("googlenet", width_multiplier=0.25, num_classes=10)
     variables = random_variables(model, 64)
     images = jax.random.uniform(jax.random.key(3), (2, 64, 64, 3), minval=-1, maxval=1)
-    logits, endpoints, _ = jax.jit(lambda v, x: inception_jax.forward_with_endpoints(
-        model, v, x, train=True, rngs={"dropout": jax.random.key(0)}))(variables, images)
+    logits, endpoints, _ = jax.jit(
+        lambda v, x: inception_jax.forward_with_endpoints(model, v, x, train=True, rngs={"dropout": jax.random.key(0)})
+    )(variables, images)
     assert logits.shape == endpoints["AuxLogits"].shape == endpoints["AuxLogits2"].shape == (2, 10)
     assert googlenet.AUX_LOSS_WEIGHT == 0.3
 
 
 # ---------------------------------------------------------------- one set of options, named variants
 
+
 def test_every_network_takes_the_shared_options_declared_once():
     shared = {field.name for field in dataclasses.fields(LayerOptions) if field.name not in ("parent", "name")}
     shared |= {"num_classes", "dropout_rate", "aux_head", "remat"}
-    assert {field.name for field in dataclasses.fields(NetOptions)} == shared - {"num_classes", "dropout_rate",
-                                                                                  "aux_head", "remat"}
+    assert {field.name for field in dataclasses.fields(NetOptions)} == shared - {
+        "num_classes",
+        "dropout_rate",
+        "aux_head",
+        "remat",
+    }
     for name in inception_jax.list_models():
         options = {field.name for field in dataclasses.fields(get_model_class(name))}
         assert shared <= options, (name, shared - options)
@@ -294,8 +363,10 @@ def test_every_network_takes_the_shared_options_declared_once():
 
 
 def test_resnet_block_counts_is_an_option_like_inception_resnets():
-    full, shallow = (count_params(inception_jax.create_model("resnet50", **options)) for options in
-                     ({}, {"block_counts": (1, 1, 1, 1)}))
+    full, shallow = (
+        count_params(inception_jax.create_model("resnet50", **options))
+        for options in ({}, {"block_counts": (1, 1, 1, 1)})
+    )
     assert shallow < full
     assert count_params(inception_jax.create_model("resnet50", block_counts=(3, 4, 6, 3))) == full == 25_557_032
 

@@ -1,4 +1,5 @@
 """The networks: exact parameter counts, costs, endpoint shapes, input sizes, train/eval behaviour, bf16."""
+
 import subprocess
 import sys
 
@@ -7,15 +8,19 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from model_utils import random_variables
 
 import inception_jax
 from inception_jax.models import layers
 from inception_jax.summary import count_macs, count_params, endpoint_shapes
-from model_utils import random_variables
 
 # (bn_use_scale=True: timm's counts, bn_use_scale=False: the authors'/Keras trainable counts), 1000 classes.
-INCEPTION = [name for name in inception_jax.list_models() if inception_jax.get_model_class(name).__module__.rsplit(
-    ".", 1)[-1] in ("inception_v3", "inception_v4", "inception_resnet", "bn_inception")]
+INCEPTION = [
+    name
+    for name in inception_jax.list_models()
+    if inception_jax.get_model_class(name).__module__.rsplit(".", 1)[-1]
+    in ("inception_v3", "inception_v4", "inception_resnet", "bn_inception")
+]
 
 PARAMS = {
     "inception_v3": (23_834_568, 23_817_352),
@@ -35,15 +40,18 @@ def test_parameter_counts_are_exact(name, use_scale):
     assert count_params(inception_jax.create_model(name, bn_use_scale=use_scale)) == expected
 
 
-@pytest.mark.parametrize("name, gmacs", [("inception_v3", 5.73), ("inception_v4", 12.28),
-                                         ("inception_resnet_v2", 13.18)])
+@pytest.mark.parametrize(
+    "name, gmacs", [("inception_v3", 5.73), ("inception_v4", 12.28), ("inception_resnet_v2", 13.18)]
+)
 def test_macs_at_299_match_published_within_one_percent(name, gmacs):
     assert count_macs(inception_jax.create_model(name)) / 1e9 == pytest.approx(gmacs, rel=0.01)
 
 
 def test_residual_networks_cost_what_the_paper_says():
-    macs = {name: count_macs(inception_jax.create_model(name)) / 1e9
-            for name in ("inception_v3", "inception_resnet_v1", "inception_resnet_v2_paper")}
+    macs = {
+        name: count_macs(inception_jax.create_model(name)) / 1e9
+        for name in ("inception_v3", "inception_resnet_v1", "inception_resnet_v2_paper")
+    }
     # "Inception-ResNet-v1 ... roughly the computational cost of Inception-v3".
     assert macs["inception_resnet_v1"] == pytest.approx(macs["inception_v3"], rel=0.10)
     # Figure 15 taken literally is far cheaper than the released network (13.16 G); recorded in the README.
@@ -51,13 +59,25 @@ def test_residual_networks_cost_what_the_paper_says():
 
 
 def _v3_stem():
-    return {"Conv2d_1a_3x3": (149, 149, 32), "Conv2d_2a_3x3": (147, 147, 32), "Conv2d_2b_3x3": (147, 147, 64),
-            "MaxPool_3a_3x3": (73, 73, 64), "Conv2d_3b_1x1": (73, 73, 80), "Conv2d_4a_3x3": (71, 71, 192)}
+    return {
+        "Conv2d_1a_3x3": (149, 149, 32),
+        "Conv2d_2a_3x3": (147, 147, 32),
+        "Conv2d_2b_3x3": (147, 147, 64),
+        "MaxPool_3a_3x3": (73, 73, 64),
+        "Conv2d_3b_1x1": (73, 73, 80),
+        "Conv2d_4a_3x3": (71, 71, 192),
+    }
 
 
 def _v4_stem():
-    return {"Conv2d_1a_3x3": (149, 149, 32), "Conv2d_2a_3x3": (147, 147, 32), "Conv2d_2b_3x3": (147, 147, 64),
-            "Mixed_3a": (73, 73, 160), "Mixed_4a": (71, 71, 192), "Mixed_5a": (35, 35, 384)}
+    return {
+        "Conv2d_1a_3x3": (149, 149, 32),
+        "Conv2d_2a_3x3": (147, 147, 32),
+        "Conv2d_2b_3x3": (147, 147, 64),
+        "Mixed_3a": (73, 73, 160),
+        "Mixed_4a": (71, 71, 192),
+        "Mixed_5a": (35, 35, 384),
+    }
 
 
 def _repeat(prefix, count, shape):
@@ -70,35 +90,74 @@ def _head(features):
 
 ENDPOINTS_AT_299 = {
     "inception_v3": {
-        **_v3_stem(), "MaxPool_5a_3x3": (35, 35, 192),
-        "Mixed_5b": (35, 35, 256), "Mixed_5c": (35, 35, 288), "Mixed_5d": (35, 35, 288),
+        **_v3_stem(),
+        "MaxPool_5a_3x3": (35, 35, 192),
+        "Mixed_5b": (35, 35, 256),
+        "Mixed_5c": (35, 35, 288),
+        "Mixed_5d": (35, 35, 288),
         **{f"Mixed_6{c}": (17, 17, 768) for c in "abcde"},
-        "Mixed_7a": (8, 8, 1280), "Mixed_7b": (8, 8, 2048), "Mixed_7c": (8, 8, 2048), **_head(2048)},
+        "Mixed_7a": (8, 8, 1280),
+        "Mixed_7b": (8, 8, 2048),
+        "Mixed_7c": (8, 8, 2048),
+        **_head(2048),
+    },
     "inception_v4": {
-        **_v4_stem(), **{f"Mixed_5{c}": (35, 35, 384) for c in "bcde"},
+        **_v4_stem(),
+        **{f"Mixed_5{c}": (35, 35, 384) for c in "bcde"},
         **{f"Mixed_6{c}": (17, 17, 1024) for c in "abcdefgh"},
-        **{f"Mixed_7{c}": (8, 8, 1536) for c in "abcd"}, **_head(1536)},
+        **{f"Mixed_7{c}": (8, 8, 1536) for c in "abcd"},
+        **_head(1536),
+    },
     "inception_resnet_v1": {
-        **_v3_stem(), "Conv2d_4b_3x3": (35, 35, 256), **_repeat("Block35", 5, (35, 35, 256)),
-        "Mixed_6a": (17, 17, 896), **_repeat("Block17", 10, (17, 17, 896)), "PreAuxLogits": (17, 17, 896),
-        "Mixed_7a": (8, 8, 1792), **_repeat("Block8", 5, (8, 8, 1792)), **_head(1792)},
+        **_v3_stem(),
+        "Conv2d_4b_3x3": (35, 35, 256),
+        **_repeat("Block35", 5, (35, 35, 256)),
+        "Mixed_6a": (17, 17, 896),
+        **_repeat("Block17", 10, (17, 17, 896)),
+        "PreAuxLogits": (17, 17, 896),
+        "Mixed_7a": (8, 8, 1792),
+        **_repeat("Block8", 5, (8, 8, 1792)),
+        **_head(1792),
+    },
     "inception_resnet_v2": {
-        **_v3_stem(), "MaxPool_5a_3x3": (35, 35, 192), "Mixed_5b": (35, 35, 320),
+        **_v3_stem(),
+        "MaxPool_5a_3x3": (35, 35, 192),
+        "Mixed_5b": (35, 35, 320),
         **_repeat("Block35", 10, (35, 35, 320)),
-        "Mixed_6a": (17, 17, 1088), **_repeat("Block17", 20, (17, 17, 1088)), "PreAuxLogits": (17, 17, 1088),
-        "Mixed_7a": (8, 8, 2080), **_repeat("Block8", 9, (8, 8, 2080)), "Block8": (8, 8, 2080),
-        "Conv2d_7b_1x1": (8, 8, 1536), **_head(1536)},
+        "Mixed_6a": (17, 17, 1088),
+        **_repeat("Block17", 20, (17, 17, 1088)),
+        "PreAuxLogits": (17, 17, 1088),
+        "Mixed_7a": (8, 8, 2080),
+        **_repeat("Block8", 9, (8, 8, 2080)),
+        "Block8": (8, 8, 2080),
+        "Conv2d_7b_1x1": (8, 8, 1536),
+        **_head(1536),
+    },
     "inception_resnet_v2_paper": {
-        **_v4_stem(), **_repeat("Block35", 5, (35, 35, 384)),
-        "Mixed_6a": (17, 17, 1152), **_repeat("Block17", 10, (17, 17, 1152)), "PreAuxLogits": (17, 17, 1152),
-        "Mixed_7a": (8, 8, 2144), **_repeat("Block8", 5, (8, 8, 2144)), **_head(2144)},
+        **_v4_stem(),
+        **_repeat("Block35", 5, (35, 35, 384)),
+        "Mixed_6a": (17, 17, 1152),
+        **_repeat("Block17", 10, (17, 17, 1152)),
+        "PreAuxLogits": (17, 17, 1152),
+        "Mixed_7a": (8, 8, 2144),
+        **_repeat("Block8", 5, (8, 8, 2144)),
+        **_head(2144),
+    },
 }
 ENDPOINTS_BN_INCEPTION_AT_224 = {
-    "Conv2d_1a_7x7": (112, 112, 64), "MaxPool_2a_3x3": (56, 56, 64), "Conv2d_2b_1x1": (56, 56, 64),
-    "Conv2d_2c_3x3": (56, 56, 192), "MaxPool_3a_3x3": (28, 28, 192), "Mixed_3b": (28, 28, 256),
-    "Mixed_3c": (28, 28, 320), **{f"Mixed_4{c}": (14, 14, 576) for c in "abcde"},
-    **{f"Mixed_5{c}": (7, 7, 1024) for c in "abc"}, "PrePool": (7, 7, 1024), "PreLogits": (1024,),
-    "Logits": (1000,)}
+    "Conv2d_1a_7x7": (112, 112, 64),
+    "MaxPool_2a_3x3": (56, 56, 64),
+    "Conv2d_2b_1x1": (56, 56, 64),
+    "Conv2d_2c_3x3": (56, 56, 192),
+    "MaxPool_3a_3x3": (28, 28, 192),
+    "Mixed_3b": (28, 28, 256),
+    "Mixed_3c": (28, 28, 320),
+    **{f"Mixed_4{c}": (14, 14, 576) for c in "abcde"},
+    **{f"Mixed_5{c}": (7, 7, 1024) for c in "abc"},
+    "PrePool": (7, 7, 1024),
+    "PreLogits": (1024,),
+    "Logits": (1000,),
+}
 
 
 @pytest.mark.parametrize("name", sorted(ENDPOINTS_AT_299))
@@ -124,8 +183,9 @@ def test_minimum_and_non_square_inputs_trace(name, height, width):
     model = inception_jax.create_model(name, aux_head=name != "bn_inception", num_classes=7)
     images = jnp.zeros((1, height, width, 3))
     variables = jax.eval_shape(model.init, jax.random.key(0), images)
-    logits, endpoints = jax.eval_shape(lambda v, x: inception_jax.forward_with_endpoints(model, v, x),
-                                       variables, images)
+    logits, endpoints = jax.eval_shape(
+        lambda v, x: inception_jax.forward_with_endpoints(model, v, x), variables, images
+    )
     assert logits.shape == (1, 7)
     assert name == "bn_inception" or endpoints["AuxLogits"].shape == (1, 7)
 
@@ -144,8 +204,11 @@ def test_bn_inception_minimum_is_its_total_stride():
     with pytest.raises(ValueError, match="at least 32×32"):
         jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1, 31, 31, 3)))
     with pytest.raises(ValueError, match="no auxiliary classifier"):
-        jax.eval_shape(inception_jax.create_model("bn_inception", aux_head=True).init, jax.random.key(0),
-                       jnp.zeros((1, 224, 224, 3)))
+        jax.eval_shape(
+            inception_jax.create_model("bn_inception", aux_head=True).init,
+            jax.random.key(0),
+            jnp.zeros((1, 224, 224, 3)),
+        )
 
 
 def test_bn_inception_separable_stem_is_slims_separable_conv():
@@ -159,8 +222,9 @@ def test_bn_inception_separable_stem_is_slims_separable_conv():
     assert "Conv2d_1a_7x7" not in variables["batch_stats"]
     # slim inception_v2's trainable count at 1000 classes; γ adds one per BatchNorm channel, none in the stem.
     assert count_params(inception_jax.create_model("bn_inception", separable_stem=True)) == 11_178_336
-    assert count_params(inception_jax.create_model("bn_inception", separable_stem=True, bn_use_scale=True)) \
-        == 11_188_224
+    assert (
+        count_params(inception_jax.create_model("bn_inception", separable_stem=True, bn_use_scale=True)) == 11_188_224
+    )
 
 
 def test_registry_errors_list_the_valid_choices():
@@ -171,6 +235,7 @@ def test_registry_errors_list_the_valid_choices():
 
 
 # ---------------------------------------------------------------- compiled runs on reduced widths
+
 
 @pytest.fixture(scope="module")
 def small_resnet():
@@ -183,7 +248,8 @@ def test_real_forward_at_minimum_and_non_square_sizes():
     variables = random_variables(model, 75)
     for shape in [(2, 75, 75, 3), (2, 300, 257, 3)]:
         logits, endpoints = jax.jit(lambda v, x: inception_jax.forward_with_endpoints(model, v, x))(
-            variables, jnp.ones(shape))
+            variables, jnp.ones(shape)
+        )
         assert logits.shape == (2, 5) and endpoints["AuxLogits"].shape == (2, 5)
         assert np.isfinite(np.asarray(logits)).all()
 
@@ -191,8 +257,9 @@ def test_real_forward_at_minimum_and_non_square_sizes():
 def test_train_mode_updates_batch_stats_and_eval_mode_does_not(small_resnet):
     model, variables = small_resnet
     images = jax.random.uniform(jax.random.key(1), (4, 75, 75, 3), minval=-1, maxval=1)
-    _, state = jax.jit(lambda v, x: model.apply(v, x, train=True, mutable=["batch_stats"],
-                                                rngs={"dropout": jax.random.key(0)}))(variables, images)
+    _, state = jax.jit(
+        lambda v, x: model.apply(v, x, train=True, mutable=["batch_stats"], rngs={"dropout": jax.random.key(0)})
+    )(variables, images)
     changed = jax.tree.map(lambda a, b: not np.allclose(a, b), variables["batch_stats"], state["batch_stats"])
     assert all(jax.tree.leaves(changed))
     # Eval mode runs with batch_stats immutable: any attempt to update them would raise.
@@ -223,11 +290,13 @@ def test_endpoints_come_from_the_same_pass_as_the_logits(small_resnet):
     # gives the logits, the aux head applied to PreAuxLogits the aux logits, and PreLogits pools Conv2d_7b_1x1.
     head = variables["params"]["Logits"]
     np.testing.assert_allclose(endpoints["PreLogits"] @ head["kernel"] + head["bias"], logits, rtol=1e-5, atol=1e-5)
-    aux = layers.AuxHead(model.opts, 10).apply({c: variables[c]["AuxLogits"] for c in ("params", "batch_stats")},
-                                               endpoints["PreAuxLogits"])
+    aux = layers.AuxHead(model.opts, 10).apply(
+        {c: variables[c]["AuxLogits"] for c in ("params", "batch_stats")}, endpoints["PreAuxLogits"]
+    )
     np.testing.assert_allclose(aux, endpoints["AuxLogits"], rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(endpoints["Conv2d_7b_1x1"].mean(axis=(1, 2)), endpoints["PreLogits"], rtol=1e-5,
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        endpoints["Conv2d_7b_1x1"].mean(axis=(1, 2)), endpoints["PreLogits"], rtol=1e-5, atol=1e-6
+    )
     assert endpoints["AuxLogits"].shape == (2, 10) and endpoints["Conv2d_7b_1x1"].shape[-1] == 384
 
 
@@ -243,25 +312,44 @@ def test_bf16_forward_is_close_to_fp32(small_resnet):
 
 
 def test_import_and_apply_never_import_tensorflow():
-    code = ("import sys, jax, jax.numpy as jnp, inception_jax\n"
-            "m = inception_jax.create_model('inception_v3')\n"
-            "v = jax.eval_shape(m.init, jax.random.key(0), jnp.zeros((1, 75, 75, 3)))\n"
-            "jax.eval_shape(m.apply, v, jnp.zeros((1, 75, 75, 3)))\n"
-            "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'\n")
+    code = (
+        "import sys, jax, jax.numpy as jnp, inception_jax\n"
+        "m = inception_jax.create_model('inception_v3')\n"
+        "v = jax.eval_shape(m.init, jax.random.key(0), jnp.zeros((1, 75, 75, 3)))\n"
+        "jax.eval_shape(m.apply, v, jnp.zeros((1, 75, 75, 3)))\n"
+        "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'\n"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_summary_command_prints_params_macs_and_endpoints_and_takes_model_options():
-    out = subprocess.run([sys.executable, "-m", "inception_jax.summary", "--model=inception_v4", "--image_size=75"],
-                         check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "inception_jax.summary", "--model=inception_v4", "--image_size=75"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     assert "parameters: 42,648,232" in out and "multiply-accumulates:" in out
     assert "Mixed_6a         3×3×1024" in out
-    out = subprocess.run([sys.executable, "-m", "inception_jax.summary", "--model=inception_v4",
-                          "--model.bn_use_scale=true", "--model.num_classes=10"], check=True, capture_output=True,
-                         text=True).stdout
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "inception_jax.summary",
+            "--model=inception_v4",
+            "--model.bn_use_scale=true",
+            "--model.num_classes=10",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     assert "parameters: 41,158,186" in out  # timm's 42,679,816 with γ, less 990 of the 1000 classes' 1537 weights
-    done = subprocess.run([sys.executable, "-m", "inception_jax.summary", "--model=inception_v4",
-                           "--model.bn_use_scal=true"], capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "inception_jax.summary", "--model=inception_v4", "--model.bn_use_scal=true"],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode != 0 and "has no option(s) bn_use_scal" in done.stderr
 
 
@@ -279,15 +367,21 @@ def test_block_remat_keeps_the_function_and_its_gradients():
         images = jax.random.uniform(jax.random.key(4), (2, 75, 75, 3), minval=-1, maxval=1)
 
         def loss(params, model=model, variables=variables):
-            logits, _ = model.apply({"params": params, "batch_stats": variables["batch_stats"]}, images,
-                                    train=True, mutable=["batch_stats"], rngs={"dropout": jax.random.key(0)})
-            return jnp.sum(logits ** 2)
+            logits, _ = model.apply(
+                {"params": params, "batch_stats": variables["batch_stats"]},
+                images,
+                train=True,
+                mutable=["batch_stats"],
+                rngs={"dropout": jax.random.key(0)},
+            )
+            return jnp.sum(logits**2)
 
         grads.append(jax.jit(jax.grad(loss))(variables["params"]))
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6), *grads)
     with pytest.raises(ValueError, match="choose one of none, block"):
-        jax.eval_shape(inception_jax.create_model("inception_v4", remat="all").init, jax.random.key(0),
-                       jnp.zeros((1, 75, 75, 3)))
+        jax.eval_shape(
+            inception_jax.create_model("inception_v4", remat="all").init, jax.random.key(0), jnp.zeros((1, 75, 75, 3))
+        )
 
 
 @pytest.mark.parametrize("padding", ["SAME", "VALID", [(0, 0), (0, 0)]])
@@ -297,8 +391,12 @@ def test_pointwise_convolutions_run_as_matmuls_with_the_same_result(padding, mon
     x = jnp.asarray(np.random.default_rng(0).standard_normal((2, 6, 6, 3)), jnp.float32)
     conv = layers.conv2d(5, (1, 1), padding=padding)
     variables = conv.init(jax.random.key(0), x)
-    expected = jax.lax.conv_general_dilated(x, variables["params"]["kernel"], (1, 1), "VALID",
-                                            dimension_numbers=("NHWC", "HWIO", "NHWC")) + variables["params"]["bias"]
+    expected = (
+        jax.lax.conv_general_dilated(
+            x, variables["params"]["kernel"], (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC")
+        )
+        + variables["params"]["bias"]
+    )
     np.testing.assert_allclose(conv.apply(variables, x), expected, atol=1e-6)
     assert len(einsums) == 2  # init and apply
     strided = layers.conv2d(5, (1, 1), strides=(2, 2))
@@ -306,9 +404,15 @@ def test_pointwise_convolutions_run_as_matmuls_with_the_same_result(padding, mon
     assert len(einsums) == 2  # a strided 1×1 stays a convolution
 
 
-@pytest.mark.parametrize("window, strides, padding", [((3, 3), (2, 2), "VALID"), ((3, 3), (1, 1), "SAME"),
-                                                      ((2, 2), (2, 2), ((0, 1), (0, 1))),
-                                                      ((3, 3), (2, 2), ((1, 2), (1, 2)))])
+@pytest.mark.parametrize(
+    "window, strides, padding",
+    [
+        ((3, 3), (2, 2), "VALID"),
+        ((3, 3), (1, 1), "SAME"),
+        ((2, 2), (2, 2), ((0, 1), (0, 1))),
+        ((3, 3), (2, 2), ((1, 2), (1, 2))),
+    ],
+)
 def test_max_pool_matches_flax_and_its_gradient_with_ties(window, strides, padding):
     rng = np.random.default_rng(0)
     x = jnp.asarray(rng.integers(0, 3, (2, 11, 10, 4)), jnp.float32)  # small integers: many tied maxima

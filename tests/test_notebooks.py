@@ -4,6 +4,7 @@ saved ready to commit: outputs cleared, a parameters cell first.
 All notebooks run in one test, in `ORDER`, so that inspect_run reuses the tiny network that ablations compiled
 (both kernels share the persistent compilation cache conftest.py sets up).
 """
+
 import base64
 import json
 import os
@@ -13,7 +14,6 @@ import time
 import nbformat
 from jupyter_client.kernelspec import NATIVE_KERNEL_NAME
 from nbclient import NotebookClient
-
 from train_utils import REPO
 
 NOTEBOOKS = os.path.join(REPO, "notebooks")
@@ -74,8 +74,12 @@ def _check_deconvnet(text, images):
     assert len(images) == 3  # conv1 filters, then one Figure-2 grid per layer
 
 
-CHECKS = {"architecture.ipynb": _check_architecture, "ablations.ipynb": _check_ablations,
-          "inspect_run.ipynb": _check_inspect_run, "deconvnet.ipynb": _check_deconvnet}
+CHECKS = {
+    "architecture.ipynb": _check_architecture,
+    "ablations.ipynb": _check_ablations,
+    "inspect_run.ipynb": _check_inspect_run,
+    "deconvnet.ipynb": _check_deconvnet,
+}
 
 
 def test_every_notebook_runs_top_to_bottom_in_smoke_mode(tmp_path, monkeypatch):
@@ -87,8 +91,12 @@ def test_every_notebook_runs_top_to_bottom_in_smoke_mode(tmp_path, monkeypatch):
     for name in ORDER:
         notebook = _read(name)
         start = time.perf_counter()
-        NotebookClient(notebook, kernel_name=NATIVE_KERNEL_NAME, timeout=CELL_TIMEOUT_S,
-                       resources={"metadata": {"path": NOTEBOOKS}}).execute()
+        NotebookClient(
+            notebook,
+            kernel_name=NATIVE_KERNEL_NAME,
+            timeout=CELL_TIMEOUT_S,
+            resources={"metadata": {"path": NOTEBOOKS}},
+        ).execute()
         seconds[name] = round(time.perf_counter() - start, 1)
         for image in _outputs(notebook)[1]:
             assert image[:8] == b"\x89PNG\r\n\x1a\n"

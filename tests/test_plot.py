@@ -1,4 +1,5 @@
 """The curves command draws several runs' metrics.jsonl into one image."""
+
 import json
 import subprocess
 import sys
@@ -18,8 +19,18 @@ def test_plot_command_writes_one_figure_for_several_runs(tmp_path):
     _write_run(tmp_path / "plain", 0.1)
     _write_run(tmp_path / "residual", 0.0)
     out = tmp_path / "curves.png"
-    subprocess.run([sys.executable, "-m", "inception_jax.plot", str(tmp_path / "plain"), str(tmp_path / "residual"),
-                    "--out", str(out)], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "inception_jax.plot",
+            str(tmp_path / "plain"),
+            str(tmp_path / "residual"),
+            "--out",
+            str(out),
+        ],
+        check=True,
+    )
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
 
 

@@ -1,6 +1,7 @@
 """The recipe's losses and averages against their definitions, computed by hand in float64: label smoothing, the
 auxiliary-loss weights (the paper's 0.4, GoogLeNet's 0.3 as the lineage config sets it), the EMA's TF
 `num_updates` warm-up, and weight decay on the kernels of a real network only."""
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -8,14 +9,14 @@ import numpy as np
 import optax
 import pytest
 from flax import traverse_util
+from model_utils import random_train_state, random_variables
 
 from inception_jax import forward_with_endpoints
+from inception_jax.configs import lineage, paper
 from inception_jax.models import create_model
 from inception_jax.models.layers import ENDPOINTS
 from inception_jax.train.optimizer import make_optimizer, update_ema
-from inception_jax.configs import lineage, paper
 from inception_jax.train.steps import cross_entropy, make_train_step
-from model_utils import random_train_state, random_variables
 
 
 def smoothed_cross_entropy(logits, labels, smoothing: float) -> float:
@@ -33,7 +34,8 @@ def test_label_smoothing_loss_equals_the_definition():
     logits = np.random.default_rng(0).normal(0.0, 3.0, (4, 10)).astype(np.float32)
     labels = np.array([0, 3, 9, 3])
     assert float(cross_entropy(logits, labels, 10, 0.1)) == pytest.approx(
-        smoothed_cross_entropy(logits, labels, 0.1), rel=1e-6)
+        smoothed_cross_entropy(logits, labels, 0.1), rel=1e-6
+    )
     # Smoothing moves the loss by more than the tolerance above: the comparison tells 0.1 from 0.
     assert abs(smoothed_cross_entropy(logits, labels, 0.1) - smoothed_cross_entropy(logits, labels, 0.0)) > 0.01
 
@@ -57,8 +59,10 @@ class AuxHeads(nn.Module):
 
 # The paper's recipe (one aux head, weight 0.4), and GoogLeNet's two side classifiers as
 # inception_jax/configs/lineage.py configures them (weight 0.3 each, §5 of its paper).
-AUX_CASES = {"paper": (paper.get_config, ("AuxLogits",), 0.4),
-             "googlenet": (lambda: lineage.get_config("model=googlenet"), ("AuxLogits", "AuxLogits2"), 0.3)}
+AUX_CASES = {
+    "paper": (paper.get_config, ("AuxLogits",), 0.4),
+    "googlenet": (lambda: lineage.get_config("model=googlenet"), ("AuxLogits", "AuxLogits2"), 0.3),
+}
 
 
 @pytest.mark.parametrize("case", list(AUX_CASES))
@@ -72,22 +76,26 @@ def test_train_loss_adds_each_aux_loss_with_its_weight(case):
     images = np.random.default_rng(1).uniform(-1, 1, (4, 4, 4, 3)).astype(np.float32)
     labels = np.array([0, 1, 5, 1])
     rng = jax.random.key(3)
-    new_state, metrics = jax.jit(make_train_step(model, tx, optax.constant_schedule(0.01), config.loss,
-                                                 config.ema.decay))(
-        state, {"image": images, "label": labels}, rng)
+    new_state, metrics = jax.jit(
+        make_train_step(model, tx, optax.constant_schedule(0.01), config.loss, config.ema.decay)
+    )(state, {"image": images, "label": labels}, rng)
 
     # The same forward pass by hand: same variables, same dropout draws (the step folds its count into rng).
     variables = {"params": state.params, "batch_stats": state.batch_stats}
-    logits, endpoints, _ = forward_with_endpoints(model, variables, images, train=True,
-                                                  rngs={"dropout": jax.random.fold_in(rng, state.step)})
+    logits, endpoints, _ = forward_with_endpoints(
+        model, variables, images, train=True, rngs={"dropout": jax.random.fold_in(rng, state.step)}
+    )
     smoothing = config.loss.label_smoothing
     expected = smoothed_cross_entropy(logits, labels, smoothing) + weight * sum(
-        smoothed_cross_entropy(endpoints[name], labels, smoothing) for name in aux_names)
+        smoothed_cross_entropy(endpoints[name], labels, smoothing) for name in aux_names
+    )
     assert float(metrics["train/loss"]) == pytest.approx(expected, rel=1e-6)
 
     # The EMA's first update (num_updates = 0): decay min(0.9999, 1/10) = 0.1, so it is 90% the new weights.
-    old, new, ema = (np.asarray(tree["Logits"]["kernel"], np.float64)
-                     for tree in (state.ema_params, new_state.params, new_state.ema_params))
+    old, new, ema = (
+        np.asarray(tree["Logits"]["kernel"], np.float64)
+        for tree in (state.ema_params, new_state.params, new_state.ema_params)
+    )
     assert not np.allclose(old, new)
     np.testing.assert_allclose(ema, 0.1 * old + 0.9 * new, rtol=1e-6, atol=1e-7)
 
@@ -111,8 +119,9 @@ def test_ema_warm_up_follows_tfs_num_updates_formula():
 def test_weight_decay_reaches_the_kernels_of_a_real_network_only():
     cfg = paper.get_config().optimizer
     cfg.update(name="sgd", momentum=0.0)  # the update is then −lr · (gradient + wd · kernel) exactly
-    model = create_model("inception_resnet_v2", width_multiplier=0.1, min_depth=4, block_counts=(1, 1, 1),
-                         num_classes=6, aux_head=True)
+    model = create_model(
+        "inception_resnet_v2", width_multiplier=0.1, min_depth=4, block_counts=(1, 1, 1), num_classes=6, aux_head=True
+    )
     params = random_variables(model, 75)["params"]
     tx = make_optimizer(cfg, optax.constant_schedule(0.5))
     zero = jax.tree.map(jnp.zeros_like, params)

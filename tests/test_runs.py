@@ -1,4 +1,5 @@
 """restore_run / load_run rebuild a run's network, spec and config from what it saved, and its exact train state."""
+
 import os
 import subprocess
 import sys
@@ -7,25 +8,30 @@ import jax
 import numpy as np
 import optax
 import pytest
+from model_utils import random_train_state
+from train_utils import REPO, tiny_config
 
 from inception_jax import artifacts
 from inception_jax.runs import load_run
 from inception_jax.train.checkpoint import TrainCheckpoints
 from inception_jax.train.optimizer import make_optimizer
-from model_utils import random_train_state
-from train_utils import REPO, tiny_config
 
 
 def write_run(workdir: str, config, steps=(3, 5), legacy: bool = False):
     """Checkpoints at `steps` written the way the trainer writes them (no training); `legacy`: as before specs."""
     spec = artifacts.model_spec_from_config(config, num_classes=10)
     tx = make_optimizer(config.optimizer, optax.constant_schedule(0.1))
-    states = {step: random_train_state(spec.build(), tx, config.input.image_size, seed=step).replace(step=step)
-              for step in steps}
+    states = {
+        step: random_train_state(spec.build(), tx, config.input.image_size, seed=step).replace(step=step)
+        for step in steps
+    }
     checkpoints = TrainCheckpoints(workdir)
     for step, state in states.items():
-        record = ({"step": step, "data_step": step, "config": config.to_dict()} if legacy
-                  else artifacts.checkpoint_record(step, step, config))
+        record = (
+            {"step": step, "data_step": step, "config": config.to_dict()}
+            if legacy
+            else artifacts.checkpoint_record(step, step, config)
+        )
         checkpoints.save(step, state, record)
     checkpoints.close()
     if not legacy:
@@ -47,11 +53,17 @@ def test_newest_checkpoint_is_restored_exactly_with_its_spec_config_and_network(
     assert run.config.to_dict() == config.to_dict()  # tuples such as block_counts come back as tuples
     assert run.spec == spec and run.spec.input == artifacts.InputSpec(image_size=75)
     assert (type(run.model).__name__, run.model.num_classes, run.model.block_counts) == (
-        "InceptionResNetV2", 10, (1, 1, 1))
+        "InceptionResNetV2",
+        10,
+        (1, 1, 1),
+    )
     assert run.step == 5 and int(run.state.step) == 5
     jax.tree.map(np.testing.assert_array_equal, jax.device_get(run.state), jax.device_get(states[5]))
-    jax.tree.map(np.testing.assert_array_equal, jax.device_get(run.ema_variables),
-                 {"params": states[5].ema_params, "batch_stats": states[5].ema_batch_stats})
+    jax.tree.map(
+        np.testing.assert_array_equal,
+        jax.device_get(run.ema_variables),
+        {"params": states[5].ema_params, "batch_stats": states[5].ema_batch_stats},
+    )
 
 
 def test_an_older_step_can_be_chosen_and_a_missing_one_names_the_kept_steps(saved_run):
@@ -77,10 +89,17 @@ def test_a_workdir_without_checkpoints_says_how_to_make_one_and_is_left_alone(tm
 
 
 def test_inspecting_a_run_imports_neither_tensorflow_nor_the_trainer(saved_run):
-    code = (f"import sys; from inception_jax import artifacts; from inception_jax.runs import load_run; "
-            f"load_run({saved_run[0]!r}); "
-            f"print(sorted({{'tensorflow', 'inception_jax.train.trainer', 'inception_jax.data'}} & set(sys.modules)))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
-                            env={**os.environ, "JAX_PLATFORMS": "cpu"})
+    code = (
+        f"import sys; from inception_jax import artifacts; from inception_jax.runs import load_run; "
+        f"load_run({saved_run[0]!r}); "
+        f"print(sorted({{'tensorflow', 'inception_jax.train.trainer', 'inception_jax.data'}} & set(sys.modules)))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "JAX_PLATFORMS": "cpu"},
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == "[]"

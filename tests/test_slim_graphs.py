@@ -1,15 +1,16 @@
 """The authors' own graphs: tf-slim's `inception_v3`, `inception_v2` and `inception_v1`, built by slim's code with
 random values in every variable and saved by `tf.compat.v1.train.Saver` (tests/slim_graphs.py), convert through
 the unmodified `from_slim` to networks that compute slim's logits (and aux logits) at full size."""
+
 import jax
 import numpy as np
 import pytest
+from parity import assert_max_abs
+from slim_graphs import GRAPHS, build_and_run
 
 from inception_jax import forward_with_endpoints
 from inception_jax.convert import from_slim
 from inception_jax.models import googlenet
-from parity import assert_max_abs
-from slim_graphs import GRAPHS, build_and_run
 
 # Measured 2026-12-03 (JAX 0.10.2 on CPU against TensorFlow 2.21 on CPU): max-abs over the logits (and v3's aux
 # logits), which reach 1.2–2.7; asserted with a margin of 3×.
@@ -34,13 +35,16 @@ def converted(request, tmp_path_factory):
 def test_logits_equal_slims_at_full_size(converted):
     name, slim_outputs, module, variables = converted
     graph = GRAPHS[name]
-    logits, endpoints = jax.jit(lambda v, x: forward_with_endpoints(module, v, x))(variables,
-                                                                                 images(graph.image_size))
+    logits, endpoints = jax.jit(lambda v, x: forward_with_endpoints(module, v, x))(variables, images(graph.image_size))
     background = int(graph.num_classes == 1001)  # dropped by from_slim
     assert_max_abs(f"{name} against slim's graph", logits, slim_outputs["Logits"][:, background:], MEASURED[name])
     if graph.aux_logits:
-        assert_max_abs(f"{name}'s aux logits against slim's graph", endpoints["AuxLogits"],
-                       slim_outputs["AuxLogits"][:, background:], MEASURED[name])
+        assert_max_abs(
+            f"{name}'s aux logits against slim's graph",
+            endpoints["AuxLogits"],
+            slim_outputs["AuxLogits"][:, background:],
+            MEASURED[name],
+        )
 
 
 def test_module_is_slims_variant(converted):

@@ -1,13 +1,14 @@
 """PyTorch's files read without PyTorch: files real PyTorch wrote (fixtures/make_torch_file_fixtures.py) come
 back exactly as PyTorch reads them, and a pickle that names anything but tensors is refused before it runs."""
+
 import struct
 import zipfile
 
 import numpy as np
 import pytest
-
 from fixtures import torch_writer
 from fixtures.timm_weights import FIXTURES
+
 from inception_jax.convert import torch_files
 from inception_jax.convert.torch_files import TorchFileError
 

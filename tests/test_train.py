@@ -1,4 +1,5 @@
 """The training system: recipe maths, sharding equivalence, multi-process, resume after SIGKILL, and errors."""
+
 import json
 import math
 import os
@@ -15,21 +16,20 @@ import numpy as np
 import optax
 import orbax.checkpoint as ocp
 import pytest
-
-from inception_jax import artifacts
-from inception_jax.models import create_model
-from inception_jax.train import mesh as mesh_lib
-from inception_jax.train.checkpoint import TrainCheckpoints
-from inception_jax.runs import read_metrics
-from inception_jax.train.optimizer import learning_rate_schedule, make_optimizer
-from inception_jax import configs
-from inception_jax.configs import lineage, paper
-from inception_jax.train.steps import make_train_step
-from inception_jax.train.sweep import load_config_file
-from inception_jax.train import trainer as trainer_lib
-from inception_jax.train.trainer import start_from_weights, train_and_evaluate
 from model_utils import random_train_state, random_variables
 from train_utils import REPO, tiny_config, tiny_flags
+
+from inception_jax import artifacts, configs
+from inception_jax.configs import lineage, paper
+from inception_jax.models import create_model
+from inception_jax.runs import read_metrics
+from inception_jax.train import mesh as mesh_lib
+from inception_jax.train import trainer as trainer_lib
+from inception_jax.train.checkpoint import TrainCheckpoints
+from inception_jax.train.optimizer import learning_rate_schedule, make_optimizer
+from inception_jax.train.steps import make_train_step
+from inception_jax.train.sweep import load_config_file
+from inception_jax.train.trainer import start_from_weights, train_and_evaluate
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -40,11 +40,18 @@ def data_dir(tmp_path_factory):
 
 
 def _run_main(args, **kwargs):
-    return subprocess.Popen([sys.executable, "-m", "inception_jax.main", *args], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, "-m", "inception_jax.main", *args],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        **kwargs,
+    )
 
 
 # ---------------------------------------------------------------- the recipe's maths
+
 
 def test_learning_rate_on_both_sides_of_each_two_epoch_boundary():
     cfg = paper.get_config().schedule
@@ -69,8 +76,10 @@ def test_warmup_keeps_decay_boundaries_on_whole_epochs():
 def _optimizer_steps(tx, seed: int, steps: int):
     """Random kernel and bias, `steps` random gradients, and the parameters after applying them with `tx`."""
     rng = np.random.default_rng(seed)
-    params = {"conv": {"kernel": rng.standard_normal((3, 3, 2, 4)).astype(np.float32)},
-              "bn": {"bias": rng.standard_normal(4).astype(np.float32)}}
+    params = {
+        "conv": {"kernel": rng.standard_normal((3, 3, 2, 4)).astype(np.float32)},
+        "bn": {"bias": rng.standard_normal(4).astype(np.float32)},
+    }
     grads = [jax.tree.map(lambda p: rng.standard_normal(p.shape).astype(np.float32), params) for _ in range(steps)]
     state, current = tx.init(params), params
     for g in grads:
@@ -124,8 +133,14 @@ def test_boundary_epochs_divide_the_rate_at_each_boundary_only():
     cfg = paper.get_config().schedule
     cfg.update(base_learning_rate=0.1, reference_batch_size=128, decay_rate=0.1, boundaries_epochs=(82, 123))
     schedule = learning_rate_schedule(cfg, 128, steps_per_epoch=391)
-    for step, expected in ((0, 0.1), (82 * 391 - 1, 0.1), (82 * 391, 0.01), (123 * 391 - 1, 0.01),
-                           (123 * 391, 0.001), (64_000, 0.001)):
+    for step, expected in (
+        (0, 0.1),
+        (82 * 391 - 1, 0.1),
+        (82 * 391, 0.01),
+        (123 * 391 - 1, 0.01),
+        (123 * 391, 0.001),
+        (64_000, 0.001),
+    ):
         assert float(schedule(step)) == pytest.approx(expected, rel=1e-6), step
 
 
@@ -148,25 +163,36 @@ def test_lineage_config_uses_each_papers_recipe():
 
 # ---------------------------------------------------------------- parallelism
 
+
 def test_sharded_step_over_8_devices_equals_one_device_step():
     assert jax.device_count() == 8, "conftest.py sets 8 CPU devices"
     config = paper.get_config()
-    model = create_model("inception_resnet_v2", num_classes=10, width_multiplier=0.1, min_depth=4,
-                         block_counts=(1, 1, 1), bn_momentum=0.9, aux_head=True)
+    model = create_model(
+        "inception_resnet_v2",
+        num_classes=10,
+        width_multiplier=0.1,
+        min_depth=4,
+        block_counts=(1, 1, 1),
+        bn_momentum=0.9,
+        aux_head=True,
+    )
     schedule = learning_rate_schedule(config.schedule, 16, steps_per_epoch=100)
     tx = make_optimizer(config.optimizer, schedule)
     state = random_train_state(model, tx, 75)
     rng = np.random.default_rng(0)
-    batch = {"image": rng.uniform(-1, 1, (16, 75, 75, 3)).astype(np.float32),
-             "label": rng.integers(0, 10, 16).astype(np.int32)}
+    batch = {
+        "image": rng.uniform(-1, 1, (16, 75, 75, 3)).astype(np.float32),
+        "label": rng.integers(0, 10, 16).astype(np.int32),
+    }
     results = []
     for devices in (jax.devices()[:1], jax.devices()):
         mesh = mesh_lib.make_mesh(devices)
-        step = jax.jit(make_train_step(model, tx, schedule, config.loss, config.ema.decay),
-                       out_shardings=(mesh_lib.replicated(mesh), mesh_lib.replicated(mesh)))
+        step = jax.jit(
+            make_train_step(model, tx, schedule, config.loss, config.ema.decay),
+            out_shardings=(mesh_lib.replicated(mesh), mesh_lib.replicated(mesh)),
+        )
         sharded_batch = jax.device_put(batch, mesh_lib.batch_sharding(mesh))
-        new_state, metrics = step(jax.device_put(state, mesh_lib.replicated(mesh)), sharded_batch,
-                                  jax.random.key(1))
+        new_state, metrics = step(jax.device_put(state, mesh_lib.replicated(mesh)), sharded_batch, jax.random.key(1))
         assert len(sharded_batch["image"].sharding.device_set) == len(devices)
         results.append(jax.device_get((metrics["train/loss"], new_state.params, new_state.batch_stats)))
     (loss1, params1, stats1), (loss8, params8, stats8) = results
@@ -179,21 +205,30 @@ def test_sharded_step_over_8_devices_equals_one_device_step():
 
 def test_gradient_accumulation_averages_the_micro_batch_gradients():
     config = paper.get_config()
-    model = create_model("inception_resnet_v2", num_classes=10, width_multiplier=0.1, min_depth=4,
-                         block_counts=(1, 1, 1), dropout_rate=0.0)
+    model = create_model(
+        "inception_resnet_v2",
+        num_classes=10,
+        width_multiplier=0.1,
+        min_depth=4,
+        block_counts=(1, 1, 1),
+        dropout_rate=0.0,
+    )
     tx, schedule = optax.sgd(1.0), optax.constant_schedule(1.0)  # linear in the gradient
     state = random_train_state(model, tx, 75)
     rng = np.random.default_rng(0)
-    batch = {"image": rng.uniform(-1, 1, (8, 75, 75, 3)).astype(np.float32),
-             "label": rng.integers(0, 10, 8).astype(np.int32)}
-    halves = [jax.tree.map(lambda x, i=i: x[4 * i:4 * (i + 1)], batch) for i in range(2)]
+    batch = {
+        "image": rng.uniform(-1, 1, (8, 75, 75, 3)).astype(np.float32),
+        "label": rng.integers(0, 10, 8).astype(np.int32),
+    }
+    halves = [jax.tree.map(lambda x, i=i: x[4 * i : 4 * (i + 1)], batch) for i in range(2)]
     single = jax.jit(make_train_step(model, tx, schedule, config.loss, config.ema.decay))
     accumulated = jax.jit(make_train_step(model, tx, schedule, config.loss, config.ema.decay, grad_accum_steps=2))
 
     per_half = [single(state, half, jax.random.key(0)) for half in halves]
     both, metrics = accumulated(state, batch, jax.random.key(0))
-    assert float(metrics["train/loss"]) == pytest.approx(np.mean([float(m["train/loss"]) for _, m in per_half]),
-                                                         rel=1e-5)
+    assert float(metrics["train/loss"]) == pytest.approx(
+        np.mean([float(m["train/loss"]) for _, m in per_half]), rel=1e-5
+    )
     mean_params = jax.tree.map(lambda a, b: (a + b) / 2, per_half[0][0].params, per_half[1][0].params)
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5), both.params, mean_params)
 
@@ -206,14 +241,18 @@ def test_networks_without_batchnorm_train():
     state = random_train_state(model, tx, 64)
     assert state.batch_stats == {}
     batch = {"image": np.zeros((4, 64, 64, 3), np.float32), "label": np.arange(4, dtype=np.int32)}
-    new_state, metrics = jax.jit(make_train_step(model, tx, schedule, config.loss, config.ema.decay))(state, batch,
-                                                                                          jax.random.key(0))
+    new_state, metrics = jax.jit(make_train_step(model, tx, schedule, config.loss, config.ema.decay))(
+        state, batch, jax.random.key(0)
+    )
     assert np.isfinite(float(metrics["train/loss"])) and int(new_state.step) == 1
 
 
 def test_fsdp_shards_large_parameters_over_the_data_axis():
     mesh = mesh_lib.make_mesh()
-    abstract = {"big": jax.ShapeDtypeStruct((1024, 1024), jnp.float32), "small": jax.ShapeDtypeStruct((8,), jnp.float32)}
+    abstract = {
+        "big": jax.ShapeDtypeStruct((1024, 1024), jnp.float32),
+        "small": jax.ShapeDtypeStruct((8,), jnp.float32),
+    }
     shardings = mesh_lib.state_shardings(abstract, mesh, fsdp=True)
     assert shardings["big"].spec == jax.sharding.PartitionSpec("data", None)
     assert shardings["small"].spec == jax.sharding.PartitionSpec()
@@ -228,11 +267,13 @@ def _free_port() -> int:
 def test_two_processes_train_like_one_process_with_the_same_global_batch(tmp_path):
     worker = os.path.join(HERE, "distributed_worker.py")
     port = _free_port()
-    two = [subprocess.Popen([sys.executable, worker, str(i), "2", str(port), str(tmp_path / "two.json")])
-           for i in range(2)]
+    two = [
+        subprocess.Popen([sys.executable, worker, str(i), "2", str(port), str(tmp_path / "two.json")]) for i in range(2)
+    ]
     assert all(p.wait(timeout=600) == 0 for p in two)
-    subprocess.run([sys.executable, worker, "0", "1", str(_free_port()), str(tmp_path / "one.json")],
-                   check=True, timeout=600)
+    subprocess.run(
+        [sys.executable, worker, "0", "1", str(_free_port()), str(tmp_path / "one.json")], check=True, timeout=600
+    )
     two_procs, one_proc = (json.loads((tmp_path / f).read_text()) for f in ("two.json", "one.json"))
     assert two_procs["devices"] == 2 and one_proc["devices"] == 1
     # Step 1 agrees to ~1e-6; later steps carry the ~1e-5 reduction-order differences of the updates.
@@ -241,6 +282,7 @@ def test_two_processes_train_like_one_process_with_the_same_global_batch(tmp_pat
 
 
 # ---------------------------------------------------------------- checkpoints and resume
+
 
 def _final_state(workdir):
     directory = TrainCheckpoints(workdir).directory
@@ -277,8 +319,9 @@ def test_sigkill_then_same_command_resumes_and_matches_an_uninterrupted_run(tmp_
     jax.tree.map(np.testing.assert_array_equal, final_a, final_b)  # bitwise on CPU
 
 
-def test_every_step_lands_in_one_logged_average_and_images_per_second_leave_out_evaluation(tmp_path, data_dir,
-                                                                                        monkeypatch):
+def test_every_step_lands_in_one_logged_average_and_images_per_second_leave_out_evaluation(
+    tmp_path, data_dir, monkeypatch
+):
     """The default's intervals (log every 20, evaluate and checkpoint every 90); the loss is the step's number."""
     real_step = trainer_lib.make_train_step
 
@@ -299,8 +342,7 @@ def test_every_step_lands_in_one_logged_average_and_images_per_second_leave_out_
 
     monkeypatch.setattr(trainer_lib, "make_train_step", step_numbered)
     monkeypatch.setattr(trainer_lib.pipeline, "eval_iterator", slow_evaluation)
-    config = tiny_config(data_dir, total_steps=100, log_every_steps=20, eval_every_steps=90,
-                         checkpoint_every_steps=90)
+    config = tiny_config(data_dir, total_steps=100, log_every_steps=20, eval_every_steps=90, checkpoint_every_steps=90)
     train_and_evaluate(config, str(tmp_path))
     logged = [record for record in read_metrics(str(tmp_path)) if "train/loss" in record]
     assert [record["step"] for record in logged] == [20, 40, 60, 80, 100]
@@ -320,8 +362,13 @@ def test_checkpoint_of_another_model_names_the_mismatched_leaves(tmp_path, data_
 
 def test_non_finite_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_path, data_dir):
     # Warmup makes step 1 use lr 0 (a good state) and step 2 use an absurd rate that overflows the parameters.
-    config = tiny_config(data_dir, total_steps=6, checkpoint_every_steps=1, log_every_steps=1,
-                         **{"schedule.base_learning_rate": 1e35, "schedule.warmup_epochs": 2 / 89})
+    config = tiny_config(
+        data_dir,
+        total_steps=6,
+        checkpoint_every_steps=1,
+        log_every_steps=1,
+        **{"schedule.base_learning_rate": 1e35, "schedule.warmup_epochs": 2 / 89},
+    )
     with pytest.raises(FloatingPointError, match="diverged at step 2"):
         train_and_evaluate(config, str(tmp_path))
     checkpoints = TrainCheckpoints(str(tmp_path))
@@ -336,21 +383,29 @@ def test_init_from_weights_copies_every_matching_leaf_and_keeps_a_new_classifier
     fresh = random_train_state(model, tx, 75, seed=0)
     pretrained_model = create_model("inception_resnet_v2", num_classes=1000, **options)
     pretrained = random_variables(pretrained_model, 75, seed=1)
-    artifacts.save_weights(str(tmp_path), artifacts.ModelSpec.of_module("inception_resnet_v2", pretrained_model),
-                           pretrained)
+    artifacts.save_weights(
+        str(tmp_path), artifacts.ModelSpec.of_module("inception_resnet_v2", pretrained_model), pretrained
+    )
 
     state = start_from_weights(fresh, tx, str(tmp_path))
-    np.testing.assert_array_equal(state.params["Mixed_6a"]["Branch_0"]["Conv2d_1a_3x3"]["conv"]["kernel"],
-                                  pretrained["params"]["Mixed_6a"]["Branch_0"]["Conv2d_1a_3x3"]["conv"]["kernel"])
-    np.testing.assert_array_equal(state.batch_stats["Block8"]["Branch_0"]["Conv2d_0a_1x1"]["bn"]["var"],
-                                  pretrained["batch_stats"]["Block8"]["Branch_0"]["Conv2d_0a_1x1"]["bn"]["var"])
+    np.testing.assert_array_equal(
+        state.params["Mixed_6a"]["Branch_0"]["Conv2d_1a_3x3"]["conv"]["kernel"],
+        pretrained["params"]["Mixed_6a"]["Branch_0"]["Conv2d_1a_3x3"]["conv"]["kernel"],
+    )
+    np.testing.assert_array_equal(
+        state.batch_stats["Block8"]["Branch_0"]["Conv2d_0a_1x1"]["bn"]["var"],
+        pretrained["batch_stats"]["Block8"]["Branch_0"]["Conv2d_0a_1x1"]["bn"]["var"],
+    )
     # 1000-class heads do not fit 10 classes: they keep their fresh initialisation.
     np.testing.assert_array_equal(state.params["Logits"]["kernel"], fresh.params["Logits"]["kernel"])
-    np.testing.assert_array_equal(state.params["AuxLogits"]["Logits"]["bias"], fresh.params["AuxLogits"]["Logits"]["bias"])
+    np.testing.assert_array_equal(
+        state.params["AuxLogits"]["Logits"]["bias"], fresh.params["AuxLogits"]["Logits"]["bias"]
+    )
     jax.tree.map(np.testing.assert_array_equal, state.ema_params, state.params)
 
 
 # ---------------------------------------------------------------- errors that tell the user what to do
+
 
 def test_unknown_model_and_dataset_list_the_valid_names(data_dir):
     with pytest.raises(ValueError, match="inception_resnet_v2"):
@@ -372,11 +427,27 @@ def test_global_batch_not_divisible_by_device_count(tmp_path, data_dir):
 # ---------------------------------------------------------------- configs
 
 # Every config a command line documents: the packaged ones by name, the experiments' by path.
-CONFIGS = sorted([f"inception_jax:{name}" for name in configs.CONFIGS] + [
-    os.path.join("experiments", d, "config.py") for d in os.listdir(os.path.join(REPO, "experiments"))
-    if os.path.exists(os.path.join(REPO, "experiments", d, "config.py"))])
-REQUIRED_FIELDS = ("model_name", "seed", "total_steps", "log_every_steps", "eval_every_steps",
-                   "checkpoint_every_steps", "input", "optimizer", "schedule", "loss", "ema")
+CONFIGS = sorted(
+    [f"inception_jax:{name}" for name in configs.CONFIGS]
+    + [
+        os.path.join("experiments", d, "config.py")
+        for d in os.listdir(os.path.join(REPO, "experiments"))
+        if os.path.exists(os.path.join(REPO, "experiments", d, "config.py"))
+    ]
+)
+REQUIRED_FIELDS = (
+    "model_name",
+    "seed",
+    "total_steps",
+    "log_every_steps",
+    "eval_every_steps",
+    "checkpoint_every_steps",
+    "input",
+    "optimizer",
+    "schedule",
+    "loss",
+    "ema",
+)
 
 
 def test_moved_fields_still_work_for_one_release_and_warn_with_the_new_name():

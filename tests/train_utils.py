@@ -3,6 +3,7 @@
 `TINY` overrides the embedded default config (inception_jax/configs/default.py); the same overrides serve
 in-process runs (`tiny_config`) and command-line runs (`tiny_flags`), so both test one configuration.
 """
+
 import os
 
 from inception_jax import configs
@@ -10,9 +11,15 @@ from inception_jax import configs
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 TINY = {
-    "model.width_multiplier": 0.1, "model.min_depth": 4, "model.block_counts": (1, 1, 1),
-    "input.batch_size": 16, "total_steps": 6, "log_every_steps": 2, "eval_every_steps": 6,
-    "checkpoint_every_steps": 2, "schedule.reference_batch_size": 16,
+    "model.width_multiplier": 0.1,
+    "model.min_depth": 4,
+    "model.block_counts": (1, 1, 1),
+    "input.batch_size": 16,
+    "total_steps": 6,
+    "log_every_steps": 2,
+    "eval_every_steps": 6,
+    "checkpoint_every_steps": 2,
+    "schedule.reference_batch_size": 16,
 }
 
 

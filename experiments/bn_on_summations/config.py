@@ -9,6 +9,7 @@ Full scale, ImageNet (with and without; add --config.model.remat=block to remove
 Reduced scale: accuracy on digits, and the compiled train step's memory at full size (299 px):
     python experiments/bn_on_summations/run_reduced.py
 """
+
 from inception_jax import configs
 from inception_jax.configs import parse_arg
 from inception_jax.configs.digits import digits_recipe

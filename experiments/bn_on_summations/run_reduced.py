@@ -8,6 +8,7 @@ needs no accelerator and no run. Accuracy: the digits recipe with and without BN
 the same function (its gradients equal the plain ones, see tests/test_models.py), so it cannot change accuracy.
 Writes memory.json, memory.png, curves.png, curves.csv and results.json into this folder.
 """
+
 import argparse
 import json
 import logging
@@ -19,10 +20,10 @@ import optax
 
 from inception_jax import artifacts
 from inception_jax.artifacts import InputSpec
+from inception_jax.configs import paper
 from inception_jax.models import create_model
 from inception_jax.plot import plot_runs
 from inception_jax.train.optimizer import make_optimizer
-from inception_jax.configs import paper
 from inception_jax.train.steps import make_train_step
 from inception_jax.train.sweep import load_config_file, log_progress, run_dir, run_sweep, write_curves_csv
 
@@ -42,10 +43,18 @@ def train_step_memory(bn_on_summations: bool, remat: str, batch: int, image_size
     labels = jax.ShapeDtypeStruct((batch,), jnp.int32)
     step = jax.jit(make_train_step(model, tx, schedule, config.loss, config.ema.decay), donate_argnums=0)
     analysis = step.lower(state, {"image": images, "label": labels}, jax.random.key(0)).compile().memory_analysis()
-    gib = 2.0 ** 30
-    return {"arguments_gib": analysis.argument_size_in_bytes / gib, "temporaries_gib": analysis.temp_size_in_bytes / gib,
-            "peak_gib": (analysis.argument_size_in_bytes + analysis.temp_size_in_bytes + analysis.output_size_in_bytes
-                         - analysis.alias_size_in_bytes) / gib}
+    gib = 2.0**30
+    return {
+        "arguments_gib": analysis.argument_size_in_bytes / gib,
+        "temporaries_gib": analysis.temp_size_in_bytes / gib,
+        "peak_gib": (
+            analysis.argument_size_in_bytes
+            + analysis.temp_size_in_bytes
+            + analysis.output_size_in_bytes
+            - analysis.alias_size_in_bytes
+        )
+        / gib,
+    }
 
 
 def plot_memory(memory: dict[str, dict], path: str) -> None:
@@ -84,8 +93,11 @@ def main():
     plot_memory(memory, os.path.join(HERE, "memory.png"))
 
     module = load_config_file(os.path.join(HERE, "config.py"))
-    runs = {f"bn {bn}, seed {seed}": module.get_config(f"bn={bn},reduced=true,seed={seed}")
-            for bn in (False, True) for seed in args.seeds}
+    runs = {
+        f"bn {bn}, seed {seed}": module.get_config(f"bn={bn},reduced=true,seed={seed}")
+        for bn in (False, True)
+        for seed in args.seeds
+    }
     results = run_sweep(runs, args.root)
     directories = {label: run_dir(args.root, label) for label in runs}
     write_curves_csv(directories, os.path.join(HERE, "curves.csv"))

@@ -8,6 +8,7 @@ Full scale, CIFAR-10 with the paper's recipe (one run per network; then `python 
 Reduced scale, digits on a CPU (the four networks × seeds, curves into this folder):
     python experiments/degradation/run_reduced.py
 """
+
 from inception_jax.configs import lineage, parse_arg
 from inception_jax.configs.digits import digits_input
 

@@ -6,6 +6,7 @@
 curves.png is drawn like the paper's Figure 6: training error dashed, test error solid, plain networks on the
 left and ResNets on the right, each line the mean over seeds.
 """
+
 import argparse
 import json
 import os
@@ -36,7 +37,7 @@ def plot_figure_6(runs_by_network: dict[str, list[str]], path: str) -> None:
     kinds = [kind for kind in ("plain", "resnet") if any(n.startswith(kind) for n in runs_by_network)]
     fig, axes = plt.subplots(1, len(kinds), figsize=(5 * len(kinds), 3.8), sharey=True, squeeze=False)
     for ax, kind in zip(axes[0], kinds):
-        networks = sorted((n for n in runs_by_network if n.startswith(kind)), key=lambda n: int(n[len(kind):]))
+        networks = sorted((n for n in runs_by_network if n.startswith(kind)), key=lambda n: int(n[len(kind) :]))
         for colour, network in zip(("C0", "C3", "C2", "C1"), networks):
             steps, train_accuracy = mean_curve(runs_by_network[network], "train/top1")
             ax.plot(steps, 1.0 - train_accuracy, color=colour, linestyle="--", label=f"{network} train")
@@ -63,14 +64,19 @@ def main(argv=None):
 
     module = load_config_file(os.path.join(HERE, "config.py"))
     networks = args.networks or module.NETWORKS
-    runs = {f"{model} seed {seed}": module.get_config(f"model={model},seed={seed},reduced=true,epochs={args.epochs}")
-            for model in networks for seed in args.seeds}
+    runs = {
+        f"{model} seed {seed}": module.get_config(f"model={model},seed={seed},reduced=true,epochs={args.epochs}")
+        for model in networks
+        for seed in args.seeds
+    }
     results = run_sweep(runs, args.root)
     directories = {label: run_dir(args.root, label) for label in runs}
     os.makedirs(args.out, exist_ok=True)
     write_curves_csv(directories, os.path.join(args.out, "curves.csv"))
-    plot_figure_6({model: [directories[f"{model} seed {seed}"] for seed in args.seeds] for model in networks},
-                  os.path.join(args.out, "curves.png"))
+    plot_figure_6(
+        {model: [directories[f"{model} seed {seed}"] for seed in args.seeds] for model in networks},
+        os.path.join(args.out, "curves.png"),
+    )
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(results, f, indent=2)
 

@@ -12,6 +12,7 @@ Full scale, ImageNet (Inception-ResNet-v2 as released: 1088- and 2080-filter res
 Reduced scale, digits on a CPU (width ×0.5, so the 8×8 residual stream is 1040 filters wide):
     python experiments/residual_scaling/run_reduced.py
 """
+
 from inception_jax import configs
 from inception_jax.configs import parse_arg
 from inception_jax.configs.digits import digits_recipe

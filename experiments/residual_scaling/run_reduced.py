@@ -5,6 +5,7 @@
 Writes curves.png (the library's training curves), died.png (the "died" signal over training), curves.csv and
 results.json into this folder.
 """
+
 import argparse
 import json
 import os

@@ -8,6 +8,7 @@ Full scale, ImageNet (one run per network; compare with `python -m inception_jax
 Reduced scale, digits on a CPU (all four networks, several seeds, curves into this folder):
     python experiments/residual_vs_plain/run_reduced.py
 """
+
 from inception_jax import configs
 from inception_jax.configs import parse_arg
 from inception_jax.configs.digits import digits_recipe

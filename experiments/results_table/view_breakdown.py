@@ -8,6 +8,7 @@ on the host, so "unmirrored" is the 144-crop protocol without its flips, "unmirr
 closest multi-view relative of the single crop, and so on. Prints a markdown table; the evaluation data is the
 run's stored input config.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,7 +32,8 @@ SUBSETS = {
     "unmirrored, center crops (12)": lambda view: not view.mirrored and view.crop == "center",
     "unmirrored, corner crops (48)": lambda view: not view.mirrored and view.crop not in ("center", "whole"),
     "unmirrored, center square, whole, 1st scale (1)": lambda view: (
-        not view.mirrored and view.crop == "whole" and view.square == "center" and view.scale_side_at_224 == 256),
+        not view.mirrored and view.crop == "whole" and view.square == "center" and view.scale_side_at_224 == 256
+    ),
 }
 
 
@@ -39,7 +41,7 @@ def per_view_probabilities(workdir: str) -> tuple[np.ndarray, np.ndarray]:
     """[images, 144, classes] softmax of every view of every eval image (EMA weights), and the labels."""
     config, _ = artifacts.read_run_config(workdir)
     mesh = mesh_lib.make_mesh()
-    network, = networks.load_run(workdir, pipeline.num_classes(config.input), mesh, kinds=(networks.EMA,))
+    (network,) = networks.load_run(workdir, pipeline.num_classes(config.input), mesh, kinds=(networks.EMA,))
 
     @jax.jit
     def softmax_per_view(variables, views):

@@ -9,6 +9,7 @@ See the package docstring (inception_jax/benchmark/__init__.py) for what is meas
 without an accelerator the tuned XLA:CPU flags are added, for us and the `keras` peer alike (`keras-stock` runs
 as a Keras user gets it); --stock_xla leaves XLA_FLAGS alone.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -36,12 +37,17 @@ from inception_jax.summary import count_macs
 DEFAULT_TIMM_PYTHON = os.path.join(".timm-ref", "bin", "python")
 
 cli.define_model_flags(default="inception_v3")
-flags.DEFINE_enum("mode", "train", ["train", "infer"],
-                  "train: the real train step (RMSProp, EMA, donated state); infer: eval-mode forward.")
+flags.DEFINE_enum(
+    "mode",
+    "train",
+    ["train", "infer"],
+    "train: the real train step (RMSProp, EMA, donated state); infer: eval-mode forward.",
+)
 flags.DEFINE_integer("batch", 8, "Global batch.")
 flags.DEFINE_integer("image_size", None, "Input side (default: the network's own).")
-flags.DEFINE_enum("dtype", "float32", ["float32", "bfloat16"],
-                  "Compute dtype; parameters and BatchNorm statistics stay float32.")
+flags.DEFINE_enum(
+    "dtype", "float32", ["float32", "bfloat16"], "Compute dtype; parameters and BatchNorm statistics stay float32."
+)
 flags.DEFINE_enum("remat", "none", list(REMAT_POLICIES), "Rematerialise each block's activations.")
 flags.DEFINE_integer("steps", 0, "Steps per timed window (0: enough to fill --min_window_s, from the warm-up).")
 flags.DEFINE_integer("repeats", 3, "Timed windows; the median is reported.")
@@ -53,8 +59,9 @@ flags.DEFINE_string("keras_python", sys.executable, "Python of an environment wi
 flags.DEFINE_bool("donate", True, "Donate the state's buffers to the train step (--nodonate: measure the saving).")
 flags.DEFINE_string("json", None, "Write the full record as JSON to this path.")
 flags.DEFINE_string("hlo", None, "Write our compiled (optimised) HLO as text to this path.")
-flags.DEFINE_string("profile", None, "Trace one more window with jax.profiler into this directory, and print "
-                    "where the time goes.")
+flags.DEFINE_string(
+    "profile", None, "Trace one more window with jax.profiler into this directory, and print where the time goes."
+)
 flags.DEFINE_bool("input_pipeline", False, "Instead: time the tf.data input pipeline (decode + augment).")
 flags.DEFINE_integer("pipeline_batches", 50, "Batches the input-pipeline measurement times.")
 FLAGS = flags.FLAGS
@@ -75,8 +82,14 @@ def cpu_model() -> str:
 def hardware() -> dict:
     """The device, the CPU and its current load (other jobs on the machine skew every number)."""
     device = jax.devices()[0]
-    return {"platform": device.platform, "device_kind": device.device_kind, "device_count": jax.device_count(),
-            "cpu_model": cpu_model(), "usable_cores": usable_cores(), "load_average_before": os.getloadavg()}
+    return {
+        "platform": device.platform,
+        "device_kind": device.device_kind,
+        "device_count": jax.device_count(),
+        "cpu_model": cpu_model(),
+        "usable_cores": usable_cores(),
+        "load_average_before": os.getloadavg(),
+    }
 
 
 def measure_input_pipeline() -> dict:
@@ -84,12 +97,18 @@ def measure_input_pipeline() -> dict:
     from inception_jax.data import pipeline  # noqa: PLC0415 (TensorFlow only for this measurement)
 
     # ImageNet's augmentation (configs/paper.py) on the embedded digits.
-    config = paper.input_config(dataset="sklearn_digits", eval_split="test", batch_size=FLAGS.batch,
-                                image_size=FLAGS.image_size or 299)
+    config = paper.input_config(
+        dataset="sklearn_digits", eval_split="test", batch_size=FLAGS.batch, image_size=FLAGS.image_size or 299
+    )
     images_per_s = pipeline.benchmark(config, FLAGS.pipeline_batches)
     cores = usable_cores()
-    return {"input_pipeline": config.to_dict(), "batches": FLAGS.pipeline_batches, "images_per_s": images_per_s,
-            "cores": cores, "images_per_s_per_core": images_per_s / cores}
+    return {
+        "input_pipeline": config.to_dict(),
+        "batches": FLAGS.pipeline_batches,
+        "images_per_s": images_per_s,
+        "cores": cores,
+        "images_per_s_per_core": images_per_s / cores,
+    }
 
 
 def benchmark(args, command: str, stock_xla_flags: str) -> dict:
@@ -101,24 +120,59 @@ def benchmark(args, command: str, stock_xla_flags: str) -> dict:
     flops_per_image = report.FLOPS_PER_MAC[args.mode] * macs
     timing = {"steps": args.steps, "repeats": args.repeats, "warmup": args.warmup, "min_window_s": args.min_window_s}
     record = {
-        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"), "command": command,
-        "config": {"model": args.model, "mode": args.mode, "batch": args.batch, "image_size": image_size,
-                   "dtype": args.dtype, "remat": args.remat, "options": options, "donate": args.donate,
-                   **timing},
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "command": command,
+        "config": {
+            "model": args.model,
+            "mode": args.mode,
+            "batch": args.batch,
+            "image_size": image_size,
+            "dtype": args.dtype,
+            "remat": args.remat,
+            "options": options,
+            "donate": args.donate,
+            **timing,
+        },
         "hardware": hardware(),
-        "versions": {"python": platform.python_version(), "jax": jax.__version__, "jaxlib": jaxlib.__version__,
-                     "flax": flax.__version__, "optax": optax.__version__},
+        "versions": {
+            "python": platform.python_version(),
+            "jax": jax.__version__,
+            "jaxlib": jaxlib.__version__,
+            "flax": flax.__version__,
+            "optax": optax.__version__,
+        },
         "xla_flags": os.environ.get("XLA_FLAGS", ""),
-        "flops": {"macs_per_image": macs, "flops_per_mac": report.FLOPS_PER_MAC[args.mode],
-                  "flops_per_image": flops_per_image},
+        "flops": {
+            "macs_per_image": macs,
+            "flops_per_mac": report.FLOPS_PER_MAC[args.mode],
+            "flops_per_image": flops_per_image,
+        },
     }
-    results = {"ours": measure_ours(model, mode=args.mode, batch=args.batch, image_size=image_size,
-                                    donate=args.donate, hlo_path=args.hlo, profile_dir=args.profile, **timing)}
+    results = {
+        "ours": measure_ours(
+            model,
+            mode=args.mode,
+            batch=args.batch,
+            image_size=image_size,
+            donate=args.donate,
+            hlo_path=args.hlo,
+            profile_dir=args.profile,
+            **timing,
+        )
+    }
     pythons = {"timm": args.timm_python, "keras": args.keras_python, "keras-stock": args.keras_python}
     for peer in args.compare:
-        results[peer] = run_peer(peer, pythons[peer], model=args.model, mode=args.mode, batch=args.batch,
-                                 image_size=image_size, dtype=args.dtype,
-                                 xla_flags=stock_xla_flags if peer == "keras-stock" else None, **timing)
+        results[peer] = run_peer(
+            peer,
+            pythons[peer],
+            model=args.model,
+            mode=args.mode,
+            batch=args.batch,
+            image_size=image_size,
+            dtype=args.dtype,
+            xla_flags=stock_xla_flags if peer == "keras-stock" else None,
+            **timing,
+        )
     peak = report.peak_tflops(record["hardware"]["device_kind"], args.dtype)
     for result in results.values():
         report.add_flop_rates(result, flops_per_image, peak)
@@ -136,8 +190,10 @@ def main(argv) -> None:
     command = shlex.join(["python", "-m", "inception_jax.benchmark", *sys.argv[1:]])
     if FLAGS.input_pipeline:
         record = {"command": command, "hardware": hardware(), **measure_input_pipeline()}
-        print(f"input pipeline: {record['images_per_s']:.0f} images/s on {record['cores']} cores = "
-              f"{record['images_per_s_per_core']:.0f} images/s per core")
+        print(
+            f"input pipeline: {record['images_per_s']:.0f} images/s on {record['cores']} cores = "
+            f"{record['images_per_s_per_core']:.0f} images/s per core"
+        )
     else:
         record = benchmark(FLAGS, command, cli.stock_xla_flags())
         print(report.format_report(record))

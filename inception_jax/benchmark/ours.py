@@ -4,6 +4,7 @@ Parameters are random values in the shapes `model.init` would give, built on the
 costs ~30 s per network on CPU and is not what is being measured. The step is compiled ahead of time, so
 compilation is timed on its own and the compiled executable's memory and cost analyses come for free.
 """
+
 from __future__ import annotations
 
 import time
@@ -14,9 +15,9 @@ import numpy as np
 
 from inception_jax.benchmark import profiling
 from inception_jax.benchmark.peers import log, measure
+from inception_jax.configs import paper
 from inception_jax.summary import abstract_variables
 from inception_jax.train.optimizer import learning_rate_schedule, make_optimizer
-from inception_jax.configs import paper
 from inception_jax.train.state import train_state_from_variables
 from inception_jax.train.steps import make_train_step
 
@@ -40,8 +41,10 @@ def random_variables(model, image_size: int, seed: int = 0):
 def synthetic_batch(model, batch: int, image_size: int, seed: int = 0) -> dict:
     """Device-resident images in [-1, 1]-ish and labels, as the input pipeline would hand them over."""
     images_key, labels_key = jax.random.split(jax.random.key(seed))
-    return {"image": jax.random.normal(images_key, (batch, image_size, image_size, 3), jnp.float32),
-            "label": jax.random.randint(labels_key, (batch,), 0, model.num_classes)}
+    return {
+        "image": jax.random.normal(images_key, (batch, image_size, image_size, 3), jnp.float32),
+        "label": jax.random.randint(labels_key, (batch,), 0, model.num_classes),
+    }
 
 
 def _train_program(model, batch: dict, image_size: int, donate: bool):
@@ -51,11 +54,14 @@ def _train_program(model, batch: dict, image_size: int, donate: bool):
     tx = make_optimizer(config.optimizer, schedule)
     state = train_state_from_variables(random_variables(model, image_size), tx)
     # Donation needs every leaf in a buffer of its own; the EMA starts as the same arrays as the parameters.
-    state = state.replace(ema_params=jax.tree.map(jnp.copy, state.ema_params),
-                          ema_batch_stats=jax.tree.map(jnp.copy, state.ema_batch_stats))
+    state = state.replace(
+        ema_params=jax.tree.map(jnp.copy, state.ema_params),
+        ema_batch_stats=jax.tree.map(jnp.copy, state.ema_batch_stats),
+    )
     # Donation lets XLA write the new state over the old one instead of holding both.
-    step = jax.jit(make_train_step(model, tx, schedule, config.loss, config.ema.decay),
-                   donate_argnums=0 if donate else ())
+    step = jax.jit(
+        make_train_step(model, tx, schedule, config.loss, config.ema.decay), donate_argnums=0 if donate else ()
+    )
     return step, (state, batch, jax.random.key(1))
 
 
@@ -74,9 +80,20 @@ def compiled_memory(compiled) -> dict:
     return {name: int(getattr(analysis, f"{name}_size_in_bytes")) for name in fields}
 
 
-def measure_ours(model, *, mode: str, batch: int, image_size: int, steps: int, repeats: int, warmup: int,
-                 min_window_s: float, donate: bool = True, hlo_path: str | None = None,
-                 profile_dir: str | None = None) -> dict:
+def measure_ours(
+    model,
+    *,
+    mode: str,
+    batch: int,
+    image_size: int,
+    steps: int,
+    repeats: int,
+    warmup: int,
+    min_window_s: float,
+    donate: bool = True,
+    hlo_path: str | None = None,
+    profile_dir: str | None = None,
+) -> dict:
     """Compiles and times our train step (`mode="train"`) or forward pass (`"infer"`) on synthetic data.
 
     `donate=False` keeps the train state's buffers alive across the step (for measuring what donation saves).
@@ -107,13 +124,18 @@ def measure_ours(model, *, mode: str, batch: int, image_size: int, steps: int, r
                 state, _ = compiled(state, *inputs)
             jax.block_until_ready(state)
     else:
+
         def run_steps(n):
             jax.block_until_ready([compiled(*arguments) for _ in range(n)])
 
-    result = measure(run_steps, batch=batch, steps=steps, repeats=repeats, warmup=warmup, min_window_s=min_window_s,
-                     label="ours")
-    result.update(compile_s=compile_s, compiled_memory=compiled_memory(compiled),
-                  device_peak_bytes=(jax.devices()[0].memory_stats() or {}).get("peak_bytes_in_use"))
+    result = measure(
+        run_steps, batch=batch, steps=steps, repeats=repeats, warmup=warmup, min_window_s=min_window_s, label="ours"
+    )
+    result.update(
+        compile_s=compile_s,
+        compiled_memory=compiled_memory(compiled),
+        device_peak_bytes=(jax.devices()[0].memory_stats() or {}).get("peak_bytes_in_use"),
+    )
     cost = compiled.cost_analysis() or {}
     if "flops" in cost:
         result["xla_flops_per_step"] = float(cost["flops"])

@@ -20,6 +20,7 @@ What a peer's step is:
 timm runs eagerly in its default NCHW layout with `torch.set_num_threads(<usable cores>)`; bfloat16 is
 `torch.autocast`. Keras bfloat16 is the `mixed_bfloat16` policy (float32 variables, as ours).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -76,8 +77,7 @@ def peak_rss_bytes() -> int:
 # ---------------------------------------------------------------------------------------------- protocol
 
 
-def measure(run_steps, *, batch: int, steps: int, repeats: int, warmup: int, min_window_s: float,
-            label: str) -> dict:
+def measure(run_steps, *, batch: int, steps: int, repeats: int, warmup: int, min_window_s: float, label: str) -> dict:
     """Times `run_steps(n)`, which must return only once its n steps are done, with the shared protocol.
 
     `warmup` untimed steps come first (the first one may compile). Then `repeats` windows of `steps` steps are
@@ -101,9 +101,16 @@ def measure(run_steps, *, batch: int, steps: int, repeats: int, warmup: int, min
         window_seconds.append(time.perf_counter() - start)
         log(f"[{label}] window {index + 1}/{repeats}: {steps} steps, {steps * batch / window_seconds[-1]:.2f} img/s")
     per_window = [steps * batch / seconds for seconds in window_seconds]
-    return {"status": "ok", "images_per_s": statistics.median(per_window), "images_per_s_windows": per_window,
-            "step_s": statistics.median(window_seconds) / steps, "steps": steps, "repeats": repeats,
-            "warmup_s": warmup_seconds, "peak_rss_bytes": peak_rss_bytes()}
+    return {
+        "status": "ok",
+        "images_per_s": statistics.median(per_window),
+        "images_per_s_windows": per_window,
+        "step_s": statistics.median(window_seconds) / steps,
+        "steps": steps,
+        "repeats": repeats,
+        "warmup_s": warmup_seconds,
+        "peak_rss_bytes": peak_rss_bytes(),
+    }
 
 
 def unavailable(reason: str) -> dict:
@@ -147,8 +154,15 @@ def run_timm(args) -> dict:
                 for _ in range(n):
                     model(images)
 
-    result = measure(run_steps, batch=args.batch, steps=args.steps, repeats=args.repeats, warmup=args.warmup,
-                     min_window_s=args.min_window_s, label="timm")
+    result = measure(
+        run_steps,
+        batch=args.batch,
+        steps=args.steps,
+        repeats=args.repeats,
+        warmup=args.warmup,
+        min_window_s=args.min_window_s,
+        label="timm",
+    )
     result["versions"] = {"torch": torch.__version__, "timm": timm.__version__}
     result["setup"] = f"eager, NCHW, {torch.get_num_threads()} threads"
     return result
@@ -168,8 +182,8 @@ def run_keras(args) -> dict:
         keras.config.set_dtype_policy("mixed_bfloat16")
     keras.utils.set_random_seed(0)
     model = getattr(keras.applications, KERAS_APPLICATIONS[args.model])(
-        weights=None, input_shape=(args.image_size, args.image_size, 3), classes=NUM_CLASSES,
-        classifier_activation=None)
+        weights=None, input_shape=(args.image_size, args.image_size, 3), classes=NUM_CLASSES, classifier_activation=None
+    )
     images_key, labels_key = jax.random.split(jax.random.key(0))
     images = jax.random.normal(images_key, (args.batch, args.image_size, args.image_size, 3))
     labels = jax.random.randint(labels_key, (args.batch,), 0, NUM_CLASSES)
@@ -202,14 +216,22 @@ def run_keras(args) -> dict:
                 state, loss = train_step(state, images, labels)
             jax.block_until_ready(state)
     else:
-        forward = jax.jit(lambda trainable, non_trainable, x: model.stateless_call(
-            trainable, non_trainable, x, training=False)[0])
+        forward = jax.jit(
+            lambda trainable, non_trainable, x: model.stateless_call(trainable, non_trainable, x, training=False)[0]
+        )
 
         def run_steps(n):
             jax.block_until_ready([forward(trainable, non_trainable, images) for _ in range(n)])
 
-    result = measure(run_steps, batch=args.batch, steps=args.steps, repeats=args.repeats, warmup=args.warmup,
-                     min_window_s=args.min_window_s, label="keras")
+    result = measure(
+        run_steps,
+        batch=args.batch,
+        steps=args.steps,
+        repeats=args.repeats,
+        warmup=args.warmup,
+        min_window_s=args.min_window_s,
+        label="keras",
+    )
     result["versions"] = {"keras": keras.__version__, "jax": jax.__version__}
     result["setup"] = "jitted stateless step, NHWC"
     return result
@@ -221,8 +243,21 @@ RUNNERS = {"timm": run_timm, "keras": run_keras, "keras-stock": run_keras}
 # ---------------------------------------------------------------------------------------------- launcher
 
 
-def run_peer(peer: str, python: str, *, model: str, mode: str, batch: int, image_size: int, dtype: str,
-             steps: int, repeats: int, warmup: int, min_window_s: float, xla_flags: str | None = None) -> dict:
+def run_peer(
+    peer: str,
+    python: str,
+    *,
+    model: str,
+    mode: str,
+    batch: int,
+    image_size: int,
+    dtype: str,
+    steps: int,
+    repeats: int,
+    warmup: int,
+    min_window_s: float,
+    xla_flags: str | None = None,
+) -> dict:
     """Runs one peer in its own interpreter `python`; its progress streams to this process's stderr.
 
     `xla_flags` replaces XLA_FLAGS for the peer (None: it inherits ours).
@@ -232,17 +267,40 @@ def run_peer(peer: str, python: str, *, model: str, mode: str, batch: int, image
     if peer not in RUNNERS:
         raise ValueError(f"Unknown peer {peer!r}; choose from {', '.join(PEERS)}.")
     if not os.access(python, os.X_OK):
-        raise FileNotFoundError(f"{peer}'s interpreter {python!r} does not exist. Create a virtual environment "
-                                f"with its framework installed and pass its python with --{peer}-python.")
-    command = [python, "-P", os.path.abspath(__file__), peer, "--model", model, "--mode", mode,
-               "--batch", str(batch), "--image-size", str(image_size), "--dtype", dtype, "--steps", str(steps),
-               "--repeats", str(repeats), "--warmup", str(warmup), "--min-window-s", str(min_window_s)]
+        raise FileNotFoundError(
+            f"{peer}'s interpreter {python!r} does not exist. Create a virtual environment "
+            f"with its framework installed and pass its python with --{peer}-python."
+        )
+    command = [
+        python,
+        "-P",
+        os.path.abspath(__file__),
+        peer,
+        "--model",
+        model,
+        "--mode",
+        mode,
+        "--batch",
+        str(batch),
+        "--image-size",
+        str(image_size),
+        "--dtype",
+        dtype,
+        "--steps",
+        str(steps),
+        "--repeats",
+        str(repeats),
+        "--warmup",
+        str(warmup),
+        "--min-window-s",
+        str(min_window_s),
+    ]
     env = dict(os.environ, KERAS_BACKEND="jax") if peer.startswith("keras") else dict(os.environ)
     if xla_flags is not None:
         env["XLA_FLAGS"] = xla_flags
     log(f"[{peer}] starting: {' '.join(command)}")
     completed = subprocess.run(command, stdout=subprocess.PIPE, text=True, env=env, check=False)
-    results = [line[len(RESULT_MARKER):] for line in completed.stdout.splitlines() if line.startswith(RESULT_MARKER)]
+    results = [line[len(RESULT_MARKER) :] for line in completed.stdout.splitlines() if line.startswith(RESULT_MARKER)]
     if completed.returncode or not results:
         return {"status": "failed", "reason": f"exit status {completed.returncode}; its error is printed above"}
     return json.loads(results[-1])

@@ -9,6 +9,7 @@ Caveat: the event of a convolution that XLA:CPU runs with Eigen covers only its 
 convolutions are under-counted. YNNPACK runs them synchronously: profile with `--stock-xla` for convolution
 times you can trust.
 """
+
 from __future__ import annotations
 
 import collections
@@ -66,8 +67,7 @@ def parse_instructions(hlo_text: str) -> dict[str, Instruction]:
         inside = opcodes[called] if called else {opcode}
         return next((kind for kind, members in OP_KINDS if inside & members), ELEMENTWISE)
 
-    return {name: Instruction(shape, kind(opcode, called), op_name)
-            for name, shape, opcode, called, op_name in parsed}
+    return {name: Instruction(shape, kind(opcode, called), op_name) for name, shape, opcode, called, op_name in parsed}
 
 
 def instruction_seconds(trace_dir: str) -> collections.Counter:
@@ -87,7 +87,10 @@ def instruction_seconds(trace_dir: str) -> collections.Counter:
 
 
 def profile_steps(run_steps, steps: int, trace_dir: str, hlo_text: str) -> dict:
-    """Traces `run_steps(steps)` into `trace_dir`; returns milliseconds per step by kind and for the top instructions."""
+    """Traces `run_steps(steps)` into `trace_dir`.
+
+    Returns milliseconds per step by instruction kind and for the top instructions.
+    """
     with jax.profiler.trace(trace_dir):
         run_steps(steps)
     instructions = parse_instructions(hlo_text)
@@ -96,7 +99,13 @@ def profile_steps(run_steps, steps: int, trace_dir: str, hlo_text: str) -> dict:
     by_kind = collections.Counter()
     for name, ms in per_step.items():
         by_kind[instructions.get(name, unknown).kind] += ms
-    top = [{"instruction": name, "ms_per_step": ms, **instructions.get(name, unknown)._asdict()}
-           for name, ms in sorted(per_step.items(), key=lambda item: -item[1])[:TOP_INSTRUCTIONS]]
-    return {"trace_dir": trace_dir, "thread_ms_per_step": sum(per_step.values()),
-            "ms_per_step_by_kind": dict(by_kind.most_common()), "top_instructions": top}
+    top = [
+        {"instruction": name, "ms_per_step": ms, **instructions.get(name, unknown)._asdict()}
+        for name, ms in sorted(per_step.items(), key=lambda item: -item[1])[:TOP_INSTRUCTIONS]
+    ]
+    return {
+        "trace_dir": trace_dir,
+        "thread_ms_per_step": sum(per_step.values()),
+        "ms_per_step_by_kind": dict(by_kind.most_common()),
+        "top_instructions": top,
+    }

@@ -5,6 +5,7 @@ computes input and weight gradients, 2× the forward), where MACs are `inception
 (convolutions and dense layers, as timm and the paper count them). Recomputation under remat is not counted,
 so TFLOP/s and MFU measure useful work. The peers run the same architectures, so they are credited the same FLOPs.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,12 @@ PEAK_TFLOPS = (
     ("H200", {"bfloat16": 989.0, "float32": 495.0}),
     ("A100", {"bfloat16": 312.0, "float32": 156.0}),
 )
-IMPLEMENTATION_NAMES = {"ours": "ours (Flax, XLA)", "timm": "timm (PyTorch eager)", "keras": "Keras 3 (JAX)",
-                        "keras-stock": "Keras 3 (JAX, stock XLA)"}
+IMPLEMENTATION_NAMES = {
+    "ours": "ours (Flax, XLA)",
+    "timm": "timm (PyTorch eager)",
+    "keras": "Keras 3 (JAX)",
+    "keras-stock": "Keras 3 (JAX, stock XLA)",
+}
 
 
 def peak_tflops(device_kind: str, dtype: str) -> float | None:
@@ -43,8 +48,11 @@ def add_flop_rates(result: dict, flops_per_image: float, peak: float | None) -> 
 def ratios(results: dict) -> dict:
     """Our images/s over each peer's; None where the peer has no result."""
     ours = results["ours"]["images_per_s"]
-    return {peer: ours / result["images_per_s"] if result.get("status") == "ok" else None
-            for peer, result in results.items() if peer != "ours"}
+    return {
+        peer: ours / result["images_per_s"] if result.get("status") == "ok" else None
+        for peer, result in results.items()
+        if peer != "ours"
+    }
 
 
 def write_json(record: dict, path: str) -> None:
@@ -83,16 +91,23 @@ def format_report(record: dict) -> str:
         ratio = record["ratios"].get(name)
         ratio_text = f"{ratio:.2f}×" if ratio else ""
         mfu = f"{100 * result['mfu']:.1f}%" if result.get("mfu") is not None else "–"
-        lines.append(f"{label:<26}{result['images_per_s']:>8.2f}{1e3 * result['step_s']:>10.0f}{compile_s:>11.1f}"
-                     f"{_gigabytes(memory):>11}{result['tflops']:>9.3f}{mfu:>7}{ratio_text:>11}")
+        lines.append(
+            f"{label:<26}{result['images_per_s']:>8.2f}{1e3 * result['step_s']:>10.0f}{compile_s:>11.1f}"
+            f"{_gigabytes(memory):>11}{result['tflops']:>9.3f}{mfu:>7}{ratio_text:>11}"
+        )
     ours = record["results"]["ours"]
-    lines += ["", "peak mem: device peak where the backend reports one, else the peak resident set over the timed "
-              "steps; compile s: ours = trace + XLA compile, peers = first step."]
+    lines += [
+        "",
+        "peak mem: device peak where the backend reports one, else the peak resident set over the timed "
+        "steps; compile s: ours = trace + XLA compile, peers = first step.",
+    ]
     if ours.get("compiled_memory"):
         memory = ours["compiled_memory"]
-        lines.append(f"ours, compiled buffers: arguments {_gigabytes(memory['argument'])}, temporaries "
-                     f"{_gigabytes(memory['temp'])}, outputs {_gigabytes(memory['output'])} "
-                     f"(aliased/donated {_gigabytes(memory['alias'])})")
+        lines.append(
+            f"ours, compiled buffers: arguments {_gigabytes(memory['argument'])}, temporaries "
+            f"{_gigabytes(memory['temp'])}, outputs {_gigabytes(memory['output'])} "
+            f"(aliased/donated {_gigabytes(memory['alias'])})"
+        )
     if "profile" in ours:
         lines += ["", *format_profile(ours["profile"])]
     return "\n".join(lines)
@@ -102,8 +117,9 @@ def format_profile(profile: dict) -> list[str]:
     """Lines of the profile summary: thread milliseconds per step by kind of op, then the top instructions."""
     total = profile["thread_ms_per_step"]
     lines = [f"profile ({profile['trace_dir']}): {total:.0f} thread-ms per step"]
-    lines += [f"  {kind:<44}{ms:>9.1f} ms {100 * ms / total:>5.1f}%" for kind, ms in
-              profile["ms_per_step_by_kind"].items()]
+    lines += [
+        f"  {kind:<44}{ms:>9.1f} ms {100 * ms / total:>5.1f}%" for kind, ms in profile["ms_per_step_by_kind"].items()
+    ]
     lines.append("  top instructions:")
     for row in profile["top_instructions"]:
         source = "/".join(row["op_name"].split("/")[-4:]) or row["instruction"]

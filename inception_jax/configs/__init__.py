@@ -10,6 +10,7 @@
 A config file is a module with `get_config(arg=None)`, as ml_collections' `config_flags` expects; files outside
 the package (the experiments') are given by path as usual.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -20,12 +21,24 @@ import warnings
 import ml_collections
 
 PREFIX = "inception_jax:"
-CONFIGS = ("paper", "inception_v3", "inception_v4", "inception_resnet_v1", "inception_resnet_v2",
-           "inception_resnet_v2_paper", "bn_inception", "lineage", "default", "zfnet_digits")
+CONFIGS = (
+    "paper",
+    "inception_v3",
+    "inception_v4",
+    "inception_resnet_v1",
+    "inception_resnet_v2",
+    "inception_resnet_v2_paper",
+    "bn_inception",
+    "lineage",
+    "default",
+    "zfnet_digits",
+)
 # Fields that moved, and where to: still read for one release, with a warning.
-MOVED_FIELDS = {"optimizer.label_smoothing": "loss.label_smoothing",
-                "optimizer.aux_loss_weight": "loss.aux_loss_weight",
-                "optimizer.ema_decay": "ema.decay"}
+MOVED_FIELDS = {
+    "optimizer.label_smoothing": "loss.label_smoothing",
+    "optimizer.aux_loss_weight": "loss.aux_loss_weight",
+    "optimizer.ema_decay": "ema.decay",
+}
 
 
 def config_path(name: str) -> str:
@@ -33,8 +46,9 @@ def config_path(name: str) -> str:
     if name not in CONFIGS:
         close = difflib.get_close_matches(name, CONFIGS, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"No packaged config {name!r}.{hint} Choose one of {', '.join(CONFIGS)}, or give a "
-                         f"config file's path.")
+        raise ValueError(
+            f"No packaged config {name!r}.{hint} Choose one of {', '.join(CONFIGS)}, or give a config file's path."
+        )
     return os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.py")
 
 
@@ -42,7 +56,7 @@ def resolve(value: str) -> str:
     """`inception_jax:NAME[:ARG]` → `PATH/NAME.py[:ARG]`, the form `config_flags` reads; paths pass through."""
     if not value.startswith(PREFIX):
         return value
-    name, separator, arg = value[len(PREFIX):].partition(":")
+    name, separator, arg = value[len(PREFIX) :].partition(":")
     return config_path(name) + separator + arg
 
 
@@ -71,8 +85,12 @@ def resolve_moved_fields(config: ml_collections.ConfigDict) -> ml_collections.Co
         value = config.get(section, {}).get(field)
         if value is None:
             continue
-        warnings.warn(f"config.{old} is deprecated and will be removed in the next release; set config.{new} "
-                      f"(--config.{new}={value}).", FutureWarning, stacklevel=2)
+        warnings.warn(
+            f"config.{old} is deprecated and will be removed in the next release; set config.{new} "
+            f"(--config.{new}={value}).",
+            FutureWarning,
+            stacklevel=2,
+        )
         new_section, new_field = new.split(".")
         with config.unlocked():
             if new_section not in config:

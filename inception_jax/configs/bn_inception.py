@@ -3,6 +3,7 @@
     python -m inception_jax.main --config=inception_jax:bn_inception --workdir=runs/bn_inception \
         --config.input.data_dir=$TFDS_DIR --config.input.manual_dir=$IMAGENET_TARS
 """
+
 from inception_jax.configs import paper
 
 

@@ -3,6 +3,7 @@
     python -m inception_jax.main --config=inception_jax:inception_resnet_v1 --workdir=runs/inception_resnet_v1 \
         --config.input.data_dir=$TFDS_DIR --config.input.manual_dir=$IMAGENET_TARS
 """
+
 from inception_jax.configs import paper
 
 

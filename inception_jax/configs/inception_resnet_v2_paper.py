@@ -1,8 +1,10 @@
 """Inception-ResNet-v2 as paper Figure 15 draws it on ImageNet with the paper's recipe (paper.py).
 
-    python -m inception_jax.main --config=inception_jax:inception_resnet_v2_paper --workdir=runs/inception_resnet_v2_paper \
+    python -m inception_jax.main --config=inception_jax:inception_resnet_v2_paper \
+        --workdir=runs/inception_resnet_v2_paper \
         --config.input.data_dir=$TFDS_DIR --config.input.manual_dir=$IMAGENET_TARS
 """
+
 from inception_jax.configs import paper
 
 

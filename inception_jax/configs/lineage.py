@@ -10,6 +10,7 @@ CIFAR-10 (TFDS `cifar10`; the §4.2 networks resnet20 … resnet110, plain20, pl
 Where a paper lowers the rate "when the validation error stops improving", the boundaries below are fixed epochs
 (our choice, the usual reproduction); the papers' other constants are theirs.
 """
+
 from inception_jax.configs import paper, parse_arg
 from inception_jax.models import get_model_class
 
@@ -40,9 +41,11 @@ def recipe_for(model_name: str) -> tuple[dict, bool]:
     for prefix, recipe in IMAGENET_RECIPES.items():
         if family.startswith(prefix):
             return recipe, False
-    raise ValueError(f"No lineage recipe for {model_name!r}; choose a network named {sorted(IMAGENET_RECIPES)}… or "
-                     "a CIFAR one (resnet20 … resnet110, plain20, plain56). Inception networks have their own "
-                     "configs (inception_jax:inception_v4, ...).")
+    raise ValueError(
+        f"No lineage recipe for {model_name!r}; choose a network named {sorted(IMAGENET_RECIPES)}… or "
+        "a CIFAR one (resnet20 … resnet110, plain20, plain56). Inception networks have their own "
+        "configs (inception_jax:inception_v4, ...)."
+    )
 
 
 def get_config(arg=None):
@@ -53,16 +56,28 @@ def get_config(arg=None):
     config.seed = args.seed
     config.model = {"aux_head": args.model == "googlenet"}  # dropout rates are each model's own default
     if cifar:
-        config.input.update(dataset="cifar10", eval_split="test", image_size=32, crop_padding=4, flip=True,
-                            color_distortion=False, eval_crop_fraction=1.0)
+        config.input.update(
+            dataset="cifar10",
+            eval_split="test",
+            image_size=32,
+            crop_padding=4,
+            flip=True,
+            color_distortion=False,
+            eval_crop_fraction=1.0,
+        )
     else:
-        config.input.update(image_size=get_model_class(args.model).default_size, crop_area_range=(0.08, 1.0),
-                            color_distortion=False)
+        config.input.update(
+            image_size=get_model_class(args.model).default_size, crop_area_range=(0.08, 1.0), color_distortion=False
+        )
     config.input.update(batch_size=recipe["batch"], eval_batch_size=max(recipe["batch"], 256))
     config.optimizer.update(name="sgd", momentum=0.9, weight_decay=recipe["wd"])
     config.loss.update(label_smoothing=0.0, aux_loss_weight=0.3 if args.model == "googlenet" else 0.0)  # GoogLeNet §5
-    config.schedule.update(base_learning_rate=recipe["lr"], reference_batch_size=recipe["batch"],
-                           decay_rate=recipe["decay"], boundaries_epochs=tuple(recipe.get("boundaries", ())),
-                           epochs_per_decay=float(recipe.get("period", 1)))
+    config.schedule.update(
+        base_learning_rate=recipe["lr"],
+        reference_batch_size=recipe["batch"],
+        decay_rate=recipe["decay"],
+        boundaries_epochs=tuple(recipe.get("boundaries", ())),
+        epochs_per_decay=float(recipe.get("period", 1)),
+    )
     config.total_epochs = float(recipe["epochs"])
     return config

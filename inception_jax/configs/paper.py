@@ -9,6 +9,7 @@ trained 50 asynchronous replicas of batch 32 at 0.045; synchronous batches scale
 `schedule.reference_batch_size` (batch 1024 trains at 0.18). The network configs beside this file change only
 what differs for their network.
 """
+
 import ml_collections
 from ml_collections import config_dict
 
@@ -30,34 +31,42 @@ def get_config(arg=None):
     config.fsdp = False  # shard large parameters over the data axis too
     config.grad_accum_steps = 1  # micro-batches per step, for global batches larger than memory
     config.input = input_config()
-    config.optimizer = ml_collections.ConfigDict({
-        "name": "rmsprop",  # or "sgd" (momentum, nesterov): the networks before Inception-v3
-        "rms_decay": 0.9,
-        "momentum": 0.9,
-        "nesterov": False,  # sgd only
-        "epsilon": 1.0,  # inside the square root, as TF1's RMSProp
-        "weight_decay": 4e-5,  # L2 on conv and dense kernels only (slim's regulariser)
-        "grad_clip_norm": 0.0,  # global-norm clipping; 0: none
-        # Moved to `loss` and `ema`; still read for one release, with a warning naming the new field.
-        "label_smoothing": config_dict.placeholder(float),
-        "aux_loss_weight": config_dict.placeholder(float),
-        "ema_decay": config_dict.placeholder(float),
-    })
-    config.schedule = ml_collections.ConfigDict({
-        "base_learning_rate": 0.045,  # at reference_batch_size, scaled linearly with the global batch
-        "reference_batch_size": 256,
-        "decay_rate": 0.94,
-        "epochs_per_decay": 2.0,  # staircase
-        "boundaries_epochs": (),  # if set: multiply by decay_rate at these epochs instead (ResNet's ÷10 steps)
-        "warmup_epochs": 0.0,  # linear warmup, multiplied into the decay so its boundaries stay on whole epochs
-    })
-    config.loss = ml_collections.ConfigDict({
-        "label_smoothing": 0.1,
-        "aux_loss_weight": 0.4,  # on every auxiliary classifier (GoogLeNet's two: 0.3)
-    })
-    config.ema = ml_collections.ConfigDict({
-        "decay": 0.9999,  # of parameters and BatchNorm statistics, with TF's num_updates warm-up
-    })
+    config.optimizer = ml_collections.ConfigDict(
+        {
+            "name": "rmsprop",  # or "sgd" (momentum, nesterov): the networks before Inception-v3
+            "rms_decay": 0.9,
+            "momentum": 0.9,
+            "nesterov": False,  # sgd only
+            "epsilon": 1.0,  # inside the square root, as TF1's RMSProp
+            "weight_decay": 4e-5,  # L2 on conv and dense kernels only (slim's regulariser)
+            "grad_clip_norm": 0.0,  # global-norm clipping; 0: none
+            # Moved to `loss` and `ema`; still read for one release, with a warning naming the new field.
+            "label_smoothing": config_dict.placeholder(float),
+            "aux_loss_weight": config_dict.placeholder(float),
+            "ema_decay": config_dict.placeholder(float),
+        }
+    )
+    config.schedule = ml_collections.ConfigDict(
+        {
+            "base_learning_rate": 0.045,  # at reference_batch_size, scaled linearly with the global batch
+            "reference_batch_size": 256,
+            "decay_rate": 0.94,
+            "epochs_per_decay": 2.0,  # staircase
+            "boundaries_epochs": (),  # if set: multiply by decay_rate at these epochs instead (ResNet's ÷10 steps)
+            "warmup_epochs": 0.0,  # linear warmup, multiplied into the decay so its boundaries stay on whole epochs
+        }
+    )
+    config.loss = ml_collections.ConfigDict(
+        {
+            "label_smoothing": 0.1,
+            "aux_loss_weight": 0.4,  # on every auxiliary classifier (GoogLeNet's two: 0.3)
+        }
+    )
+    config.ema = ml_collections.ConfigDict(
+        {
+            "decay": 0.9999,  # of parameters and BatchNorm statistics, with TF's num_updates warm-up
+        }
+    )
     return config
 
 

@@ -3,6 +3,7 @@ notebooks/deconvnet.ipynb visualizes. About 3 minutes on 2 CPU cores.
 
     python -m inception_jax.main --config=inception_jax:zfnet_digits --workdir=runs/zfnet_digits
 """
+
 from inception_jax.configs import lineage
 from inception_jax.configs.digits import digits_input
 

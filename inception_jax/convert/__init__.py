@@ -8,11 +8,12 @@
     module, variables = inception_jax.convert.from_inception_2015("inception-2015-12-05.pt")  # the FID graph
 
 Each `from_*` returns a network built to compute exactly what the source computes (the 2015 graph: up to its
-Mixed_7c pool branch, see `inception_2015`), and its variables (`params`, `batch_stats`). Weights that do not fit raise `WeightMismatchError`, naming the keys; nothing is ever
-loaded partially. TensorFlow and Keras are imported only by the functions that read their formats; PyTorch's
-files are read without PyTorch (`torch_files`).
+Mixed_7c pool branch, see `inception_2015`), and its variables (`params`, `batch_stats`). Weights that do not
+fit raise `WeightMismatchError`, naming the keys; nothing is ever loaded partially. TensorFlow and Keras are
+imported only by the functions that read their formats; PyTorch's files are read without PyTorch (`torch_files`).
 The command line (`python -m inception_jax.convert --help`) writes converted weights as an Orbax checkpoint.
 """
+
 from inception_jax.convert.inception_2015 import from_inception_2015
 from inception_jax.convert.keras import from_keras
 from inception_jax.convert.mismatch import WeightMismatchError
@@ -20,5 +21,13 @@ from inception_jax.convert.slim import from_slim
 from inception_jax.convert.timm import from_timm, to_timm
 from inception_jax.convert.torchvision import from_torchvision, to_torchvision
 
-__all__ = ["from_timm", "to_timm", "from_torchvision", "to_torchvision", "from_keras", "from_slim",
-           "from_inception_2015", "WeightMismatchError"]
+__all__ = [
+    "from_timm",
+    "to_timm",
+    "from_torchvision",
+    "to_torchvision",
+    "from_keras",
+    "from_slim",
+    "from_inception_2015",
+    "WeightMismatchError",
+]

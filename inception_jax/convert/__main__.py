@@ -1,6 +1,7 @@
 """Converts pretrained weights into a directory that `inception_jax.artifacts.load_weights` reads.
 
-    python -m inception_jax.convert --from=timm --model=inception_resnet_v2.tf_in1k --input=model.safetensors --output=DIR
+    python -m inception_jax.convert --from=timm --model=inception_resnet_v2.tf_in1k \
+        --input=model.safetensors --output=DIR
     python -m inception_jax.convert --from=keras --model=inception_resnet_v2 --input=model.weights.h5 --output=DIR
     python -m inception_jax.convert --from=slim --model=inception_v3 --input=inception_v3.ckpt --output=DIR
     python -m inception_jax.convert --from=torchvision --model=resnet50 --input=resnet50-0676ba61.pth --output=DIR
@@ -11,6 +12,7 @@ central 87.5 percent, [-1, 1]). --image_size, --crop_fraction, --crop_mode, --in
 override it. timm, torchvision: .safetensors, .pth or .bin files (read without PyTorch); Keras: .weights.h5 or
 .h5 files; slim: a checkpoint prefix.
 """
+
 from __future__ import annotations
 
 from absl import app, flags
@@ -22,10 +24,14 @@ from inception_jax.convert import WeightMismatchError, from_keras, from_slim, fr
 SOURCES = ("timm", "keras", "slim", "torchvision")
 
 flags.DEFINE_enum("from", None, list(SOURCES), "Format of the weights.")
-flags.DEFINE_string("model", None, "timm: inception_v3, inception_v4, inception_resnet_v2, optionally with timm's "
-                    "weight tag (inception_v3.gluon_in1k); slim: inception_v3, inception_v4, inception_resnet_v2, "
-                    "bn_inception, googlenet; keras: inception_v3, inception_resnet_v2; torchvision: alexnet, vgg*, "
-                    "googlenet, resnet*.")
+flags.DEFINE_string(
+    "model",
+    None,
+    "timm: inception_v3, inception_v4, inception_resnet_v2, optionally with timm's "
+    "weight tag (inception_v3.gluon_in1k); slim: inception_v3, inception_v4, inception_resnet_v2, "
+    "bn_inception, googlenet; keras: inception_v3, inception_resnet_v2; torchvision: alexnet, vgg*, "
+    "googlenet, resnet*.",
+)
 flags.DEFINE_string("input", None, "The weights file (slim: the checkpoint prefix).")
 flags.DEFINE_string("output", None, "Directory to write the converted weights and spec.json to.")
 flags.DEFINE_bool("keep_background", False, "slim only: keep the background class of 1001-class checkpoints.")
@@ -53,8 +59,9 @@ def main(argv: list[str]) -> None:
     if FLAGS.keep_background and source != "slim":
         raise app.UsageError("--keep_background applies to --from=slim only.")
     try:
-        module, variables, spec = convert(source, FLAGS.model, FLAGS.input, FLAGS.keep_background,
-                                          cli.input_spec_overrides())
+        module, variables, spec = convert(
+            source, FLAGS.model, FLAGS.input, FLAGS.keep_background, cli.input_spec_overrides()
+        )
     except (WeightMismatchError, ValueError, ImportError, OSError) as error:
         raise SystemExit(f"Could not convert {FLAGS.input}: {error}") from None
     save_weights(FLAGS.output, spec, variables)

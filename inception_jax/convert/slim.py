@@ -16,6 +16,7 @@ The released checkpoints have 1001 classes, class 0 being "background"; its logi
 unless `keep_background=True`. The module keeps slim's training set-up: BatchNorm without γ, ε 1e-3, momentum
 0.9997, dropout 0.2, TF average pools that exclude padding, and the aux head when the checkpoint has one.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,12 +29,22 @@ from inception_jax.convert.weight_layers import WeightLayer, to_variables, weigh
 from inception_jax.models import create_model, googlenet
 
 # The variable scope of each network in slim's checkpoints.
-_SCOPES = {"inception_v3": "InceptionV3", "inception_v4": "InceptionV4", "inception_resnet_v2": "InceptionResnetV2",
-           "bn_inception": "InceptionV2", "googlenet": "InceptionV1"}
+_SCOPES = {
+    "inception_v3": "InceptionV3",
+    "inception_v4": "InceptionV4",
+    "inception_resnet_v2": "InceptionResnetV2",
+    "bn_inception": "InceptionV2",
+    "googlenet": "InceptionV1",
+}
 # slim's variable names per layer kind and Flax field.
 _SUFFIXES = {
-    "conv_bn": {"kernel": "weights", "scale": "BatchNorm/gamma", "bias": "BatchNorm/beta",
-                "mean": "BatchNorm/moving_mean", "var": "BatchNorm/moving_variance"},
+    "conv_bn": {
+        "kernel": "weights",
+        "scale": "BatchNorm/gamma",
+        "bias": "BatchNorm/beta",
+        "mean": "BatchNorm/moving_mean",
+        "var": "BatchNorm/moving_variance",
+    },
     "conv": {"kernel": "weights", "bias": "biases"},
     "dense": {"kernel": "weights", "bias": "biases"},
 }
@@ -48,71 +59,128 @@ def _branches(*branches: tuple[str, ...]) -> tuple[str, ...]:
 
 # Inception-v3 (nets/inception_v3.py): its 35×35 and 8×8 blocks name their layers inconsistently.
 _V3_STEM = ("Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "Conv2d_3b_1x1", "Conv2d_4a_3x3")
-_V3_5B = _branches(("Conv2d_0a_1x1",), ("Conv2d_0a_1x1", "Conv2d_0b_5x5"),
-                   ("Conv2d_0a_1x1", "Conv2d_0b_3x3", "Conv2d_0c_3x3"), ("Conv2d_0b_1x1",))
-_V3_5C = _branches(("Conv2d_0a_1x1",), ("Conv2d_0b_1x1", "Conv_1_0c_5x5"),
-                   ("Conv2d_0a_1x1", "Conv2d_0b_3x3", "Conv2d_0c_3x3"), ("Conv2d_0b_1x1",))
+_V3_5B = _branches(
+    ("Conv2d_0a_1x1",),
+    ("Conv2d_0a_1x1", "Conv2d_0b_5x5"),
+    ("Conv2d_0a_1x1", "Conv2d_0b_3x3", "Conv2d_0c_3x3"),
+    ("Conv2d_0b_1x1",),
+)
+_V3_5C = _branches(
+    ("Conv2d_0a_1x1",),
+    ("Conv2d_0b_1x1", "Conv_1_0c_5x5"),
+    ("Conv2d_0a_1x1", "Conv2d_0b_3x3", "Conv2d_0c_3x3"),
+    ("Conv2d_0b_1x1",),
+)
 _V3_6A = _branches(("Conv2d_1a_1x1",), ("Conv2d_0a_1x1", "Conv2d_0b_3x3", "Conv2d_1a_1x1"))
-_V3_6B = _branches(("Conv2d_0a_1x1",), ("Conv2d_0a_1x1", "Conv2d_0b_1x7", "Conv2d_0c_7x1"),
-                   ("Conv2d_0a_1x1", "Conv2d_0b_7x1", "Conv2d_0c_1x7", "Conv2d_0d_7x1", "Conv2d_0e_1x7"),
-                   ("Conv2d_0b_1x1",))
+_V3_6B = _branches(
+    ("Conv2d_0a_1x1",),
+    ("Conv2d_0a_1x1", "Conv2d_0b_1x7", "Conv2d_0c_7x1"),
+    ("Conv2d_0a_1x1", "Conv2d_0b_7x1", "Conv2d_0c_1x7", "Conv2d_0d_7x1", "Conv2d_0e_1x7"),
+    ("Conv2d_0b_1x1",),
+)
 _V3_AUX = ("Conv2d_1b_1x1", "Conv2d_2a_5x5", "Conv2d_2b_1x1")
-_V3_7A = _branches(("Conv2d_0a_1x1", "Conv2d_1a_3x3"),
-                   ("Conv2d_0a_1x1", "Conv2d_0b_1x7", "Conv2d_0c_7x1", "Conv2d_1a_3x3"))
-_V3_7B = _branches(("Conv2d_0a_1x1",), ("Conv2d_0a_1x1", "Conv2d_0b_1x3", "Conv2d_0b_3x1"),
-                   ("Conv2d_0a_1x1", "Conv2d_0b_3x3", "Conv2d_0c_1x3", "Conv2d_0d_3x1"), ("Conv2d_0b_1x1",))
-_V3_7C = _branches(("Conv2d_0a_1x1",), ("Conv2d_0a_1x1", "Conv2d_0b_1x3", "Conv2d_0c_3x1"),
-                   ("Conv2d_0a_1x1", "Conv2d_0b_3x3", "Conv2d_0c_1x3", "Conv2d_0d_3x1"), ("Conv2d_0b_1x1",))
+_V3_7A = _branches(
+    ("Conv2d_0a_1x1", "Conv2d_1a_3x3"), ("Conv2d_0a_1x1", "Conv2d_0b_1x7", "Conv2d_0c_7x1", "Conv2d_1a_3x3")
+)
+_V3_7B = _branches(
+    ("Conv2d_0a_1x1",),
+    ("Conv2d_0a_1x1", "Conv2d_0b_1x3", "Conv2d_0b_3x1"),
+    ("Conv2d_0a_1x1", "Conv2d_0b_3x3", "Conv2d_0c_1x3", "Conv2d_0d_3x1"),
+    ("Conv2d_0b_1x1",),
+)
+_V3_7C = _branches(
+    ("Conv2d_0a_1x1",),
+    ("Conv2d_0a_1x1", "Conv2d_0b_1x3", "Conv2d_0c_3x1"),
+    ("Conv2d_0a_1x1", "Conv2d_0b_3x3", "Conv2d_0c_1x3", "Conv2d_0d_3x1"),
+    ("Conv2d_0b_1x1",),
+)
 
 # Inception-v4 (nets/inception_v4.py).
-_V4_STEM = ("Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3",
-            *(f"Mixed_3a/{layer}" for layer in _branches((), ("Conv2d_0a_3x3",))),
-            *(f"Mixed_4a/{layer}" for layer in _branches(("Conv2d_0a_1x1", "Conv2d_1a_3x3"),
-                                                         ("Conv2d_0a_1x1", "Conv2d_0b_1x7", "Conv2d_0c_7x1",
-                                                          "Conv2d_1a_3x3"))),
-            *(f"Mixed_5a/{layer}" for layer in _branches(("Conv2d_1a_3x3",))))
-_V4_A = _branches(("Conv2d_0a_1x1",), ("Conv2d_0a_1x1", "Conv2d_0b_3x3"),
-                  ("Conv2d_0a_1x1", "Conv2d_0b_3x3", "Conv2d_0c_3x3"), ("Conv2d_0b_1x1",))
+_V4_STEM = (
+    "Conv2d_1a_3x3",
+    "Conv2d_2a_3x3",
+    "Conv2d_2b_3x3",
+    *(f"Mixed_3a/{layer}" for layer in _branches((), ("Conv2d_0a_3x3",))),
+    *(
+        f"Mixed_4a/{layer}"
+        for layer in _branches(
+            ("Conv2d_0a_1x1", "Conv2d_1a_3x3"), ("Conv2d_0a_1x1", "Conv2d_0b_1x7", "Conv2d_0c_7x1", "Conv2d_1a_3x3")
+        )
+    ),
+    *(f"Mixed_5a/{layer}" for layer in _branches(("Conv2d_1a_3x3",))),
+)
+_V4_A = _branches(
+    ("Conv2d_0a_1x1",),
+    ("Conv2d_0a_1x1", "Conv2d_0b_3x3"),
+    ("Conv2d_0a_1x1", "Conv2d_0b_3x3", "Conv2d_0c_3x3"),
+    ("Conv2d_0b_1x1",),
+)
 _V4_REDUCTION_A = _branches(("Conv2d_1a_3x3",), ("Conv2d_0a_1x1", "Conv2d_0b_3x3", "Conv2d_1a_3x3"))
-_V4_B = _branches(("Conv2d_0a_1x1",), ("Conv2d_0a_1x1", "Conv2d_0b_1x7", "Conv2d_0c_7x1"),
-                  ("Conv2d_0a_1x1", "Conv2d_0b_7x1", "Conv2d_0c_1x7", "Conv2d_0d_7x1", "Conv2d_0e_1x7"),
-                  ("Conv2d_0b_1x1",))
+_V4_B = _branches(
+    ("Conv2d_0a_1x1",),
+    ("Conv2d_0a_1x1", "Conv2d_0b_1x7", "Conv2d_0c_7x1"),
+    ("Conv2d_0a_1x1", "Conv2d_0b_7x1", "Conv2d_0c_1x7", "Conv2d_0d_7x1", "Conv2d_0e_1x7"),
+    ("Conv2d_0b_1x1",),
+)
 _V4_AUX = ("Conv2d_1b_1x1", "Conv2d_2a", "Aux_logits")
-_V4_REDUCTION_B = _branches(("Conv2d_0a_1x1", "Conv2d_1a_3x3"),
-                            ("Conv2d_0a_1x1", "Conv2d_0b_1x7", "Conv2d_0c_7x1", "Conv2d_1a_3x3"))
-_V4_C = _branches(("Conv2d_0a_1x1",), ("Conv2d_0a_1x1", "Conv2d_0b_1x3", "Conv2d_0c_3x1"),
-                  ("Conv2d_0a_1x1", "Conv2d_0b_3x1", "Conv2d_0c_1x3", "Conv2d_0d_1x3", "Conv2d_0e_3x1"),
-                  ("Conv2d_0b_1x1",))
+_V4_REDUCTION_B = _branches(
+    ("Conv2d_0a_1x1", "Conv2d_1a_3x3"), ("Conv2d_0a_1x1", "Conv2d_0b_1x7", "Conv2d_0c_7x1", "Conv2d_1a_3x3")
+)
+_V4_C = _branches(
+    ("Conv2d_0a_1x1",),
+    ("Conv2d_0a_1x1", "Conv2d_0b_1x3", "Conv2d_0c_3x1"),
+    ("Conv2d_0a_1x1", "Conv2d_0b_3x1", "Conv2d_0c_1x3", "Conv2d_0d_1x3", "Conv2d_0e_3x1"),
+    ("Conv2d_0b_1x1",),
+)
 
 # Inception-ResNet-v2 (nets/inception_resnet_v2.py): `slim.repeat` puts the residual blocks under
 # Repeat/block35_<1..10>, Repeat_1/block17_<1..20> and Repeat_2/block8_<1..9>; the last one is Block8.
-_IRV2_5B = _branches(("Conv2d_1x1",), ("Conv2d_0a_1x1", "Conv2d_0b_5x5"),
-                     ("Conv2d_0a_1x1", "Conv2d_0b_3x3", "Conv2d_0c_3x3"), ("Conv2d_0b_1x1",))
-_IRV2_BLOCK35 = (*_branches(("Conv2d_1x1",), ("Conv2d_0a_1x1", "Conv2d_0b_3x3"),
-                            ("Conv2d_0a_1x1", "Conv2d_0b_3x3", "Conv2d_0c_3x3")), "Conv2d_1x1")
+_IRV2_5B = _branches(
+    ("Conv2d_1x1",),
+    ("Conv2d_0a_1x1", "Conv2d_0b_5x5"),
+    ("Conv2d_0a_1x1", "Conv2d_0b_3x3", "Conv2d_0c_3x3"),
+    ("Conv2d_0b_1x1",),
+)
+_IRV2_BLOCK35 = (
+    *_branches(
+        ("Conv2d_1x1",), ("Conv2d_0a_1x1", "Conv2d_0b_3x3"), ("Conv2d_0a_1x1", "Conv2d_0b_3x3", "Conv2d_0c_3x3")
+    ),
+    "Conv2d_1x1",
+)
 _IRV2_6A = _branches(("Conv2d_1a_3x3",), ("Conv2d_0a_1x1", "Conv2d_0b_3x3", "Conv2d_1a_3x3"))
 _IRV2_BLOCK17 = (*_branches(("Conv2d_1x1",), ("Conv2d_0a_1x1", "Conv2d_0b_1x7", "Conv2d_0c_7x1")), "Conv2d_1x1")
 _IRV2_AUX = ("Conv2d_1b_1x1", "Conv2d_2a_5x5", "Logits")
-_IRV2_7A = _branches(("Conv2d_0a_1x1", "Conv2d_1a_3x3"), ("Conv2d_0a_1x1", "Conv2d_1a_3x3"),
-                     ("Conv2d_0a_1x1", "Conv2d_0b_3x3", "Conv2d_1a_3x3"))
+_IRV2_7A = _branches(
+    ("Conv2d_0a_1x1", "Conv2d_1a_3x3"),
+    ("Conv2d_0a_1x1", "Conv2d_1a_3x3"),
+    ("Conv2d_0a_1x1", "Conv2d_0b_3x3", "Conv2d_1a_3x3"),
+)
 _IRV2_BLOCK8 = (*_branches(("Conv2d_1x1",), ("Conv2d_0a_1x1", "Conv2d_0b_1x3", "Conv2d_0c_3x1")), "Conv2d_1x1")
 
 # Inception-v2 (nets/inception_v2.py), BN-Inception. Its first conv is a separable one (two Flax layers, whose
 # variables `_SEPARABLE` names) or, in checkpoints built with `use_separable_conv=False`, a plain conv + BN.
 _V2_STEM = ("Conv2d_2b_1x1", "Conv2d_2c_3x3")
-_V2_MODULE = _branches(("Conv2d_0a_1x1",), ("Conv2d_0a_1x1", "Conv2d_0b_3x3"),
-                       ("Conv2d_0a_1x1", "Conv2d_0b_3x3", "Conv2d_0c_3x3"), ("Conv2d_0b_1x1",))
+_V2_MODULE = _branches(
+    ("Conv2d_0a_1x1",),
+    ("Conv2d_0a_1x1", "Conv2d_0b_3x3"),
+    ("Conv2d_0a_1x1", "Conv2d_0b_3x3", "Conv2d_0c_3x3"),
+    ("Conv2d_0b_1x1",),
+)
 _V2_REDUCTION = _branches(("Conv2d_0a_1x1", "Conv2d_1a_3x3"), ("Conv2d_0a_1x1", "Conv2d_0b_3x3", "Conv2d_1a_3x3"))
 _DEPTHWISE, _POINTWISE = "Conv2d_1a_7x7/depthwise", "Conv2d_1a_7x7/pointwise"
-_SEPARABLE = {_DEPTHWISE: {"kernel": "Conv2d_1a_7x7/depthwise_weights"},
-              _POINTWISE: {"kernel": "Conv2d_1a_7x7/pointwise_weights", "bias": "Conv2d_1a_7x7/biases"}}
+_SEPARABLE = {
+    _DEPTHWISE: {"kernel": "Conv2d_1a_7x7/depthwise_weights"},
+    _POINTWISE: {"kernel": "Conv2d_1a_7x7/pointwise_weights", "bias": "Conv2d_1a_7x7/biases"},
+}
 
 # Inception-v1 (nets/inception_v1.py), BN-GoogLeNet; Mixed_5b names its third branch's 3×3 `Conv2d_0a_3x3`.
 _V1_STEM = ("Conv2d_1a_7x7", "Conv2d_2b_1x1", "Conv2d_2c_3x3")
-_V1_MODULE = _branches(("Conv2d_0a_1x1",), ("Conv2d_0a_1x1", "Conv2d_0b_3x3"), ("Conv2d_0a_1x1", "Conv2d_0b_3x3"),
-                       ("Conv2d_0b_1x1",))
-_V1_5B = _branches(("Conv2d_0a_1x1",), ("Conv2d_0a_1x1", "Conv2d_0b_3x3"), ("Conv2d_0a_1x1", "Conv2d_0a_3x3"),
-                   ("Conv2d_0b_1x1",))
+_V1_MODULE = _branches(
+    ("Conv2d_0a_1x1",), ("Conv2d_0a_1x1", "Conv2d_0b_3x3"), ("Conv2d_0a_1x1", "Conv2d_0b_3x3"), ("Conv2d_0b_1x1",)
+)
+_V1_5B = _branches(
+    ("Conv2d_0a_1x1",), ("Conv2d_0a_1x1", "Conv2d_0b_3x3"), ("Conv2d_0a_1x1", "Conv2d_0a_3x3"), ("Conv2d_0b_1x1",)
+)
 
 
 def _in(block: str, layers: tuple[str, ...]) -> list[str]:
@@ -121,8 +189,13 @@ def _in(block: str, layers: tuple[str, ...]) -> list[str]:
 
 # Each network's scopes up to the classifier, for the Flax network `module`.
 def _v3_scopes(module) -> list[str]:
-    scopes = [*_V3_STEM, *_in("Mixed_5b", _V3_5B), *_in("Mixed_5c", _V3_5C), *_in("Mixed_5d", _V3_5B),
-              *_in("Mixed_6a", _V3_6A)]
+    scopes = [
+        *_V3_STEM,
+        *_in("Mixed_5b", _V3_5B),
+        *_in("Mixed_5c", _V3_5C),
+        *_in("Mixed_5d", _V3_5B),
+        *_in("Mixed_6a", _V3_6A),
+    ]
     for letter in "bcde":
         scopes += _in(f"Mixed_6{letter}", _V3_6B)
     if module.aux_head:
@@ -163,25 +236,53 @@ def _irv2_scopes(module) -> list[str]:
 def _v2_scopes(module) -> list[str]:
     stem = [_DEPTHWISE, _POINTWISE] if module.separable_stem else ["Conv2d_1a_7x7"]
     scopes = [*stem, *_V2_STEM]
-    for block in ("Mixed_3b", "Mixed_3c", "Mixed_4a", "Mixed_4b", "Mixed_4c", "Mixed_4d", "Mixed_4e", "Mixed_5a",
-                  "Mixed_5b", "Mixed_5c"):
+    for block in (
+        "Mixed_3b",
+        "Mixed_3c",
+        "Mixed_4a",
+        "Mixed_4b",
+        "Mixed_4c",
+        "Mixed_4d",
+        "Mixed_4e",
+        "Mixed_5a",
+        "Mixed_5b",
+        "Mixed_5c",
+    ):
         scopes += _in(block, _V2_REDUCTION if block in ("Mixed_4a", "Mixed_5a") else _V2_MODULE)
     return scopes
 
 
 def _v1_scopes(module) -> list[str]:
     scopes = list(_V1_STEM)
-    for block in ("Mixed_3b", "Mixed_3c", "Mixed_4b", "Mixed_4c", "Mixed_4d", "Mixed_4e", "Mixed_4f", "Mixed_5b",
-                  "Mixed_5c"):
+    for block in (
+        "Mixed_3b",
+        "Mixed_3c",
+        "Mixed_4b",
+        "Mixed_4c",
+        "Mixed_4d",
+        "Mixed_4e",
+        "Mixed_4f",
+        "Mixed_5b",
+        "Mixed_5c",
+    ):
         scopes += _in(block, _V1_5B if block == "Mixed_5b" else _V1_MODULE)
     return scopes
 
 
-_LAYER_SCOPES = {"inception_v3": _v3_scopes, "inception_v4": _v4_scopes, "inception_resnet_v2": _irv2_scopes,
-                 "bn_inception": _v2_scopes, "googlenet": _v1_scopes}
-_CLASSIFIERS = {"inception_v3": "Logits/Conv2d_1c_1x1", "inception_v4": "Logits/Logits",
-                "inception_resnet_v2": "Logits/Logits", "bn_inception": "Logits/Conv2d_1c_1x1",
-                "googlenet": "Logits/Conv2d_0c_1x1"}
+_LAYER_SCOPES = {
+    "inception_v3": _v3_scopes,
+    "inception_v4": _v4_scopes,
+    "inception_resnet_v2": _irv2_scopes,
+    "bn_inception": _v2_scopes,
+    "googlenet": _v1_scopes,
+}
+_CLASSIFIERS = {
+    "inception_v3": "Logits/Conv2d_1c_1x1",
+    "inception_v4": "Logits/Logits",
+    "inception_resnet_v2": "Logits/Logits",
+    "bn_inception": "Logits/Conv2d_1c_1x1",
+    "googlenet": "Logits/Conv2d_0c_1x1",
+}
 # The classifiers that are 1×1 convs in slim (all but v4's and IR-v2's).
 _CONV_CLASSIFIERS = {"Logits/Conv2d_1c_1x1", "AuxLogits/Conv2d_2b_1x1", "Logits/Conv2d_0c_1x1"}
 
@@ -208,8 +309,7 @@ def _check_supported(model_name: str) -> None:
         raise ValueError(f"slim has no checkpoints of {model_name!r} here; supported: {', '.join(_SCOPES)}.")
 
 
-def from_slim(model_name: str, checkpoint_path: str | os.PathLike, keep_background: bool = False,
-              input_overrides=None):
+def from_slim(model_name: str, checkpoint_path: str | os.PathLike, keep_background: bool = False, input_overrides=None):
     """Builds the Flax network for a TF-slim checkpoint and converts its weights.
 
     Args:
@@ -232,7 +332,7 @@ def from_slim(model_name: str, checkpoint_path: str | os.PathLike, keep_backgrou
       WeightMismatchError: variables missing, unexpected or of the wrong shape (all are counted, some named).
     """
     try:
-        import tensorflow as tf
+        import tensorflow as tf  # noqa: PLC0415  (TensorFlow only when converting slim checkpoints)
     except ImportError as error:
         raise ImportError("Reading TF-slim checkpoints needs TensorFlow: pip install tensorflow-cpu") from error
 
@@ -247,25 +347,40 @@ def from_slim(model_name: str, checkpoint_path: str | os.PathLike, keep_backgrou
     classes = stored.get(f"{logits}/biases", stored.get(f"{logits}/weights", (0,)))[-1]
     background = int(classes == _CLASSES_WITH_BACKGROUND and not keep_background)
     aux_head = any(name.startswith(f"{scope}/AuxLogits/") for name in stored)
-    options = dict(_options(model_name, stored), num_classes=classes - background, aux_head=aux_head,
-                   bn_use_scale=any(name.endswith("/BatchNorm/gamma") for name in stored))
+    options = dict(
+        _options(model_name, stored),
+        num_classes=classes - background,
+        aux_head=aux_head,
+        bn_use_scale=any(name.endswith("/BatchNorm/gamma") for name in stored),
+    )
     module = create_model(model_name, **options)
     layers = weight_layers(module)
     scopes = slim_layer_scopes(model_name, module)
     if len(layers) != len(scopes):
-        raise RuntimeError(f"The Flax network runs {len(layers)} weight layers but the slim table lists "
-                           f"{len(scopes)}; inception_jax.convert.slim is out of date with the model code.")
+        raise RuntimeError(
+            f"The Flax network runs {len(layers)} weight layers but the slim table lists "
+            f"{len(scopes)}; inception_jax.convert.slim is out of date with the model code."
+        )
 
     per_layer = [_stored_shapes(layer, layer_scope, background) for layer, layer_scope in zip(layers, scopes)]
     expected = {name: shape for layer_shapes in per_layer for name, shape in layer_shapes.items()}
     # Optimizer slots and moving averages are named after the variable they belong to.
     weights = {name: shape for name, shape in stored.items() if name.rsplit("/", 1)[0] not in expected}
     top_scopes = sorted({name.split("/", 1)[0] for name in everything if "/" in name})
-    check_shapes(f"slim checkpoint {path} read as {model_name}", expected, weights,
-                 f"Pass a checkpoint of slim's {model_name}, whose variables are under {scope}/ "
-                 f"(this one has scopes: {', '.join(top_scopes) or 'none'}).")
-    arrays = [{field: _to_flax(layer, field, reader.get_tensor(name), background)
-               for field, name in zip(layer.shapes, layer_shapes)} for layer, layer_shapes in zip(layers, per_layer)]
+    check_shapes(
+        f"slim checkpoint {path} read as {model_name}",
+        expected,
+        weights,
+        f"Pass a checkpoint of slim's {model_name}, whose variables are under {scope}/ "
+        f"(this one has scopes: {', '.join(top_scopes) or 'none'}).",
+    )
+    arrays = [
+        {
+            field: _to_flax(layer, field, reader.get_tensor(name), background)
+            for field, name in zip(layer.shapes, layer_shapes)
+        }
+        for layer, layer_shapes in zip(layers, per_layer)
+    ]
     input_spec = INCEPTION_INPUT.replace(image_size=module.default_size, **(input_overrides or {}))
     return module, to_variables(layers, arrays), ModelSpec.of_module(model_name, module, input_spec)
 

@@ -15,6 +15,7 @@ the new batch by its momentum, Flax keeps its momentum of the old average), so t
 Flax keeps no BatchNorm batch counter: `num_batches_tracked` is optional on the way in and written with the
 value given to `to_timm` on the way out (timm never reads it, as its BatchNorm momentum is set).
 """
+
 from __future__ import annotations
 
 import os
@@ -31,8 +32,13 @@ from inception_jax.models import create_model
 
 # timm's key suffixes per layer kind and Flax field.
 _SUFFIXES = {
-    "conv_bn": {"kernel": "conv.weight", "scale": "bn.weight", "bias": "bn.bias", "mean": "bn.running_mean",
-                "var": "bn.running_var"},
+    "conv_bn": {
+        "kernel": "conv.weight",
+        "scale": "bn.weight",
+        "bias": "bn.bias",
+        "mean": "bn.running_mean",
+        "var": "bn.running_var",
+    },
     "conv": {"kernel": "weight", "bias": "bias"},
     "dense": {"kernel": "weight", "bias": "bias"},
 }
@@ -63,8 +69,10 @@ def pretrained_input(weight_name: str) -> InputSpec:
     _check_supported(architecture)
     name = f"{architecture}.{tag or DEFAULT_TAGS[architecture]}"
     if name not in PRETRAINED_INPUTS:
-        raise ValueError(f"Unknown timm weight {name!r}; known: {', '.join(PRETRAINED_INPUTS)}. Pass the input "
-                         f"contract yourself with input_overrides (see InputSpec).")
+        raise ValueError(
+            f"Unknown timm weight {name!r}; known: {', '.join(PRETRAINED_INPUTS)}. Pass the input "
+            f"contract yourself with input_overrides (see InputSpec)."
+        )
     return PRETRAINED_INPUTS[name]
 
 
@@ -75,15 +83,33 @@ def _seq(branch: str, count: int) -> tuple[str, ...]:
 
 # Inception-v3 (torchvision's attribute names), block by block.
 _V3_STEM = ("Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "Conv2d_3b_1x1", "Conv2d_4a_3x3")
-_V3_A = ("branch1x1", "branch5x5_1", "branch5x5_2", "branch3x3dbl_1", "branch3x3dbl_2", "branch3x3dbl_3",
-         "branch_pool")
+_V3_A = ("branch1x1", "branch5x5_1", "branch5x5_2", "branch3x3dbl_1", "branch3x3dbl_2", "branch3x3dbl_3", "branch_pool")
 _V3_B = ("branch3x3", "branch3x3dbl_1", "branch3x3dbl_2", "branch3x3dbl_3")
-_V3_C = ("branch1x1", "branch7x7_1", "branch7x7_2", "branch7x7_3", "branch7x7dbl_1", "branch7x7dbl_2",
-         "branch7x7dbl_3", "branch7x7dbl_4", "branch7x7dbl_5", "branch_pool")
+_V3_C = (
+    "branch1x1",
+    "branch7x7_1",
+    "branch7x7_2",
+    "branch7x7_3",
+    "branch7x7dbl_1",
+    "branch7x7dbl_2",
+    "branch7x7dbl_3",
+    "branch7x7dbl_4",
+    "branch7x7dbl_5",
+    "branch_pool",
+)
 _V3_AUX = ("conv0", "conv1", "fc")
 _V3_D = ("branch3x3_1", "branch3x3_2", "branch7x7x3_1", "branch7x7x3_2", "branch7x7x3_3", "branch7x7x3_4")
-_V3_E = ("branch1x1", "branch3x3_1", "branch3x3_2a", "branch3x3_2b", "branch3x3dbl_1", "branch3x3dbl_2",
-         "branch3x3dbl_3a", "branch3x3dbl_3b", "branch_pool")
+_V3_E = (
+    "branch1x1",
+    "branch3x3_1",
+    "branch3x3_2a",
+    "branch3x3_2b",
+    "branch3x3dbl_1",
+    "branch3x3dbl_2",
+    "branch3x3dbl_3a",
+    "branch3x3dbl_3b",
+    "branch_pool",
+)
 
 # Inception-v4: `features.<i>` holds the stem (0–5) and the blocks (6–21). The stem starts with three bare
 # conv layers (named by their index alone), then Mixed3a's conv, Mixed4a's two branches and Mixed5a's conv.
@@ -92,8 +118,18 @@ _V4_A = ("branch0", *_seq("branch1", 2), *_seq("branch2", 3), "branch3.1")
 _V4_REDUCTION_A = ("branch0", *_seq("branch1", 3))
 _V4_B = ("branch0", *_seq("branch1", 3), *_seq("branch2", 5), "branch3.1")
 _V4_REDUCTION_B = (*_seq("branch0", 2), *_seq("branch1", 4))
-_V4_C = ("branch0", "branch1_0", "branch1_1a", "branch1_1b", "branch2_0", "branch2_1", "branch2_2", "branch2_3a",
-         "branch2_3b", "branch3.1")
+_V4_C = (
+    "branch0",
+    "branch1_0",
+    "branch1_1a",
+    "branch1_1b",
+    "branch2_0",
+    "branch2_1",
+    "branch2_2",
+    "branch2_3a",
+    "branch2_3b",
+    "branch3.1",
+)
 
 # Inception-ResNet-v2.
 _IRV2_STEM = ("conv2d_1a", "conv2d_2a", "conv2d_2b", "conv2d_3b", "conv2d_4a")
@@ -155,12 +191,20 @@ def timm_layer_names(model_name: str, aux_head: bool, num_classes: int) -> list[
 
 def timm_options(model_name: str, num_classes: int, aux_head: bool) -> dict:
     """The `create_model` options that make the network compute what timm's does."""
-    return dict(num_classes=num_classes, aux_head=aux_head, bn_use_scale=True, bn_epsilon=1e-3, bn_momentum=0.9,
-                dropout_rate=0.0, avg_pool_count_include_pad=model_name == "inception_v3")
+    return dict(
+        num_classes=num_classes,
+        aux_head=aux_head,
+        bn_use_scale=True,
+        bn_epsilon=1e-3,
+        bn_momentum=0.9,
+        dropout_rate=0.0,
+        avg_pool_count_include_pad=model_name == "inception_v3",
+    )
 
 
-def from_timm(model_name: str, state_dict: Mapping[str, np.ndarray] | str | os.PathLike,
-              input_overrides: Mapping | None = None):
+def from_timm(
+    model_name: str, state_dict: Mapping[str, np.ndarray] | str | os.PathLike, input_overrides: Mapping | None = None
+):
     """Builds the Flax network equivalent to timm's `model_name` and converts its weights.
 
     Args:
@@ -186,14 +230,18 @@ def from_timm(model_name: str, state_dict: Mapping[str, np.ndarray] | str | os.P
     module = create_model(model_name, **timm_options(model_name, num_classes, aux_head))
     pairs = _paired(weight_layers(module), timm_layer_names(model_name, aux_head, num_classes))
 
-    expected = {key: torch_shape(layer.shapes[field]) for layer, name in pairs
-                for field, key in _keys(layer, name).items()}
+    expected = {
+        key: torch_shape(layer.shapes[field]) for layer, name in pairs for field, key in _keys(layer, name).items()
+    }
     counters = {f"{name}.{_BATCH_COUNTER}" for layer, name in pairs if layer.kind == "conv_bn"}
     found = {key: value.shape for key, value in state_dict.items() if key not in counters}
     check_shapes(f"timm state_dict given for {model_name}", expected, found, _network_hint(model_name, found))
     arrays = [{field: to_flax(state_dict[key]) for field, key in _keys(layer, name).items()} for layer, name in pairs]
-    return module, to_variables([layer for layer, _ in pairs], arrays), ModelSpec.of_module(model_name, module,
-                                                                                           input_spec)
+    return (
+        module,
+        to_variables([layer for layer, _ in pairs], arrays),
+        ModelSpec.of_module(model_name, module, input_spec),
+    )
 
 
 def to_timm(model_name: str, variables, num_batches_tracked: int | None = 0) -> dict[str, np.ndarray]:
@@ -212,10 +260,13 @@ def to_timm(model_name: str, variables, num_batches_tracked: int | None = 0) -> 
     num_classes = leaves[("Logits", "kernel")].shape[-1] if ("Logits", "kernel") in leaves else 0
     aux_head = any(key[0] == "AuxLogits" for key in leaves)
     if aux_head and model_name != "inception_v3":
-        raise WeightMismatchError(f"timm's {model_name} has no aux head, but the variables hold one "
-                                  "(params/AuxLogits). Drop it first: del variables['params']['AuxLogits'].")
-    options = dict(timm_options(model_name, num_classes, aux_head),
-                   bn_use_scale=any(key[-2:] == ("bn", "scale") for key in leaves))
+        raise WeightMismatchError(
+            f"timm's {model_name} has no aux head, but the variables hold one "
+            "(params/AuxLogits). Drop it first: del variables['params']['AuxLogits']."
+        )
+    options = dict(
+        timm_options(model_name, num_classes, aux_head), bn_use_scale=any(key[-2:] == ("bn", "scale") for key in leaves)
+    )
     layers = weight_layers(create_model(model_name, **options))
     arrays = from_variables(layers, variables, f"variables given for timm's {model_name}")
 
@@ -237,8 +288,10 @@ def _check_supported(model_name: str) -> None:
 
 def _paired(layers: list[WeightLayer], names: list[str]) -> list[tuple[WeightLayer, str]]:
     if len(layers) != len(names):
-        raise RuntimeError(f"The Flax network runs {len(layers)} weight layers but the timm table lists "
-                           f"{len(names)}; inception_jax.convert.timm is out of date with the model code.")
+        raise RuntimeError(
+            f"The Flax network runs {len(layers)} weight layers but the timm table lists "
+            f"{len(names)}; inception_jax.convert.timm is out of date with the model code."
+        )
     return list(zip(layers, names))
 
 

@@ -10,6 +10,7 @@ TorchScript archives the modules' own classes, rebuilt as plain attribute holder
 pickle could use to run code, is refused. Tensors are cut out of their storages with their offset and strides
 (views, transposes and slices all share one storage), bounds-checked, and copied into arrays of their own.
 """
+
 from __future__ import annotations
 
 import collections
@@ -27,10 +28,20 @@ _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _LEGACY_PROTOCOL = 1001
 
 # Storage classes as pickled (`torch.FloatStorage`, ...) and their element types.
-_STORAGE_DTYPES = {"DoubleStorage": "<f8", "FloatStorage": "<f4", "HalfStorage": "<f2", "BFloat16Storage": "bfloat16",
-                   "LongStorage": "<i8", "IntStorage": "<i4", "ShortStorage": "<i2", "CharStorage": "i1",
-                   "ByteStorage": "u1", "BoolStorage": "?", "ComplexFloatStorage": "<c8",
-                   "ComplexDoubleStorage": "<c16"}
+_STORAGE_DTYPES = {
+    "DoubleStorage": "<f8",
+    "FloatStorage": "<f4",
+    "HalfStorage": "<f2",
+    "BFloat16Storage": "bfloat16",
+    "LongStorage": "<i8",
+    "IntStorage": "<i4",
+    "ShortStorage": "<i2",
+    "CharStorage": "i1",
+    "ByteStorage": "u1",
+    "BoolStorage": "?",
+    "ComplexFloatStorage": "<c8",
+    "ComplexDoubleStorage": "<c16",
+}
 
 
 class TorchFileError(ValueError):
@@ -126,17 +137,19 @@ class _Unpickler(pickle.Unpickler):
             if key not in self.script_classes:
                 self.script_classes[key] = type(name, (ScriptModule,), {"__module__": module})
             return self.script_classes[key]
-        raise TorchFileError(f"it names {module}.{name}, which is not part of a state_dict, so it was not read "
-                             "(loading it could run arbitrary code). Save the weights alone: "
-                             "torch.save(model.state_dict(), path).")
+        raise TorchFileError(
+            f"it names {module}.{name}, which is not part of a state_dict, so it was not read "
+            "(loading it could run arbitrary code). Save the weights alone: "
+            "torch.save(model.state_dict(), path)."
+        )
 
     def persistent_load(self, pid):
-        if not (isinstance(pid, tuple) and len(pid) >= 5 and pid[0] == "storage"
-                and isinstance(pid[1], _StorageType)):
+        if not (isinstance(pid, tuple) and len(pid) >= 5 and pid[0] == "storage" and isinstance(pid[1], _StorageType)):
             raise TorchFileError(f"it refers to {pid!r}, which is not a tensor storage.")
         if len(pid) > 5 and pid[5] is not None:
-            raise TorchFileError("it stores views of storages (PyTorch before 0.4); load it with PyTorch and "
-                                 "save it again.")
+            raise TorchFileError(
+                "it stores views of storages (PyTorch before 0.4); load it with PyTorch and save it again."
+            )
         storage = _Storage(str(pid[2]), pid[1])
         self.storages.append(storage)
         return storage
@@ -168,9 +181,12 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
         loaded = loaded["state_dict"]
     if not isinstance(loaded, Mapping) or not all(isinstance(value, np.ndarray) for value in loaded.values()):
         kinds = sorted({type(value).__name__ for value in loaded.values()}) if isinstance(loaded, Mapping) else []
-        raise TorchFileError(f"{os.fspath(path)} holds a {type(loaded).__name__}"
-                             + (f" of {', '.join(kinds)}" if kinds else "") + ", not a state_dict of tensors. "
-                             "Save model.state_dict() instead.")
+        raise TorchFileError(
+            f"{os.fspath(path)} holds a {type(loaded).__name__}"
+            + (f" of {', '.join(kinds)}" if kinds else "")
+            + ", not a state_dict of tensors. "
+            "Save model.state_dict() instead."
+        )
     return dict(loaded)
 
 
@@ -189,8 +205,10 @@ def _load_zip(archive: zipfile.ZipFile) -> Any:
     names = set(archive.namelist())
     pickles = sorted(name for name in names if name.count("/") == 1 and name.endswith("/data.pkl"))
     if not pickles:
-        raise TorchFileError("it is a zip file without <archive>/data.pkl, so not a PyTorch file (or one "
-                             "from before PyTorch 1.4's TorchScript format).")
+        raise TorchFileError(
+            "it is a zip file without <archive>/data.pkl, so not a PyTorch file (or one "
+            "from before PyTorch 1.4's TorchScript format)."
+        )
     root = pickles[0].split("/")[0]
     script = f"{root}/constants.pkl" in names or any(name.startswith(f"{root}/code/") for name in names)
     big_endian = f"{root}/byteorder" in names and archive.read(f"{root}/byteorder").strip() == b"big"
@@ -250,11 +268,10 @@ def _materialize(obj: Any, read) -> Any:
         # The last element the view reaches must lie inside the storage: as_strided does not check.
         last = ref.offset + sum((size - 1) * stride for size, stride in zip(ref.shape, ref.strides))
         if last >= flat.size:
-            raise TorchFileError(f"a tensor of shape {ref.shape} reaches element {last} of a storage of "
-                                 f"{flat.size}.")
-        view = np.lib.stride_tricks.as_strided(flat[ref.offset:], ref.shape,
-                                               tuple(stride * flat.itemsize for stride in ref.strides),
-                                               writeable=False)
+            raise TorchFileError(f"a tensor of shape {ref.shape} reaches element {last} of a storage of {flat.size}.")
+        view = np.lib.stride_tricks.as_strided(
+            flat[ref.offset :], ref.shape, tuple(stride * flat.itemsize for stride in ref.strides), writeable=False
+        )
         return np.array(view, order="C")  # a contiguous copy that owns its memory
 
     def walk(value):

@@ -24,19 +24,18 @@ bilinear, ImageNet mean/std), which the returned spec records. The exception is 
 pretrained googlenet has `transform_input=True`, which maps mean/std-normalized images to [-1, 1] before its first
 layer; this module has no such step, so its spec asks for [-1, 1] images (mean = std = 0.5).
 """
+
 from __future__ import annotations
 
 import os
 from typing import Mapping, NamedTuple
 
 import numpy as np
-
 from flax import traverse_util
 
 from inception_jax.artifacts import INCEPTION_MEAN, INCEPTION_STD, TORCHVISION_INPUT, InputSpec, ModelSpec
 from inception_jax.convert.mismatch import check_shapes
-from inception_jax.convert.pytorch_layout import (classifier_outputs, from_flax, numpy_state_dict, to_flax,
-                                                  torch_shape)
+from inception_jax.convert.pytorch_layout import classifier_outputs, from_flax, numpy_state_dict, to_flax, torch_shape
 from inception_jax.convert.weight_layers import WeightLayer, from_variables, to_variables, weight_layers
 from inception_jax.models import alexnet, create_model, googlenet, vgg
 from inception_jax.models.resnet import IMAGENET_DEPTHS
@@ -54,8 +53,15 @@ _BN_SUFFIXES = {"scale": "weight", "bias": "bias", "mean": "running_mean", "var"
 _BATCH_COUNTER = "num_batches_tracked"
 
 
-_CLASSIFIERS = {"alexnet": "classifier.6", "vgg11": "classifier.6", "vgg13": "classifier.6", "vgg16": "classifier.6",
-                "vgg19": "classifier.6", "googlenet": "fc", **{f"resnet{depth}": "fc" for depth in IMAGENET_DEPTHS}}
+_CLASSIFIERS = {
+    "alexnet": "classifier.6",
+    "vgg11": "classifier.6",
+    "vgg13": "classifier.6",
+    "vgg16": "classifier.6",
+    "vgg19": "classifier.6",
+    "googlenet": "fc",
+    **{f"resnet{depth}": "fc" for depth in IMAGENET_DEPTHS},
+}
 _VGG_CONFIGURATIONS = {"vgg11": "A", "vgg13": "B", "vgg16": "D", "vgg19": "E"}
 
 
@@ -79,20 +85,32 @@ def _googlenet_layers(aux_logits: bool) -> list[TorchLayer]:
         return TorchLayer(f"{name}.conv", f"{name}.bn")
 
     def inception(name: str) -> list[TorchLayer]:
-        return [conv_bn(f"{name}.{branch}") for branch in
-                ("branch1", "branch2.0", "branch2.1", "branch3.0", "branch3.1", "branch4.1")]
+        return [
+            conv_bn(f"{name}.{branch}")
+            for branch in ("branch1", "branch2.0", "branch2.1", "branch3.0", "branch3.1", "branch4.1")
+        ]
 
     def side_classifier(name: str) -> list[TorchLayer]:
         if not aux_logits:
             return []
         return [conv_bn(f"{name}.conv"), TorchLayer(f"{name}.fc1", grid=4), TorchLayer(f"{name}.fc2")]
 
-    return [conv_bn("conv1"), conv_bn("conv2"), conv_bn("conv3"),
-            *inception("inception3a"), *inception("inception3b"), *inception("inception4a"),
-            *side_classifier("aux1"),
-            *inception("inception4b"), *inception("inception4c"), *inception("inception4d"),
-            *side_classifier("aux2"),
-            *inception("inception4e"), *inception("inception5a"), *inception("inception5b")]
+    return [
+        conv_bn("conv1"),
+        conv_bn("conv2"),
+        conv_bn("conv3"),
+        *inception("inception3a"),
+        *inception("inception3b"),
+        *inception("inception4a"),
+        *side_classifier("aux1"),
+        *inception("inception4b"),
+        *inception("inception4c"),
+        *inception("inception4d"),
+        *side_classifier("aux2"),
+        *inception("inception4e"),
+        *inception("inception5a"),
+        *inception("inception5b"),
+    ]
 
 
 def _resnet_layers(depth: int) -> list[TorchLayer]:
@@ -127,8 +145,13 @@ def torchvision_options(model_name: str, num_classes: int, aux_logits: bool = Fa
     if model_name == "alexnet":
         return dict(alexnet.TORCHVISION_OPTIONS, num_classes=num_classes)
     if model_name == "googlenet":
-        return dict(googlenet.TORCHVISION_OPTIONS, num_classes=num_classes, aux_head=aux_logits, bn_momentum=0.9,
-                    dropout_rate=0.2)
+        return dict(
+            googlenet.TORCHVISION_OPTIONS,
+            num_classes=num_classes,
+            aux_head=aux_logits,
+            bn_momentum=0.9,
+            dropout_rate=0.2,
+        )
     if model_name.startswith("resnet"):
         return dict(num_classes=num_classes, stride_on_3x3=True)
     return dict(num_classes=num_classes)
@@ -146,8 +169,9 @@ def torchvision_input(model_name: str) -> InputSpec:
     return TORCHVISION_INPUT
 
 
-def from_torchvision(model_name: str, state_dict: Mapping[str, np.ndarray] | str | os.PathLike,
-                     input_overrides: Mapping | None = None):
+def from_torchvision(
+    model_name: str, state_dict: Mapping[str, np.ndarray] | str | os.PathLike, input_overrides: Mapping | None = None
+):
     """Builds the Flax network equivalent to torchvision's `model_name` and converts its weights.
 
     Args:
@@ -171,10 +195,19 @@ def from_torchvision(model_name: str, state_dict: Mapping[str, np.ndarray] | str
     module, pairs = _build(model_name, num_classes, aux_logits)
 
     found = {key: value.shape for key, value in state_dict.items() if not key.endswith(f".{_BATCH_COUNTER}")}
-    check_shapes(f"torchvision state_dict given for {model_name}", _expected_shapes(pairs), found,
-                 _network_hint(model_name, found))
-    arrays = [{field: _to_flax_layout(state_dict[key], torch_layer.grid if field == "kernel" else 0)
-               for field, key in _keys(layer, torch_layer).items()} for layer, torch_layer in pairs]
+    check_shapes(
+        f"torchvision state_dict given for {model_name}",
+        _expected_shapes(pairs),
+        found,
+        _network_hint(model_name, found),
+    )
+    arrays = [
+        {
+            field: _to_flax_layout(state_dict[key], torch_layer.grid if field == "kernel" else 0)
+            for field, key in _keys(layer, torch_layer).items()
+        }
+        for layer, torch_layer in pairs
+    ]
     spec = ModelSpec.of_module(model_name, module, torchvision_input(model_name).replace(**(input_overrides or {})))
     return module, to_variables([layer for layer, _ in pairs], arrays), spec
 
@@ -210,27 +243,35 @@ def _build(model_name: str, num_classes: int, aux_logits: bool):
     module = create_model(model_name, **torchvision_options(model_name, num_classes, aux_logits))
     layers, torch_layers = weight_layers(module), torchvision_layers(model_name, num_classes, aux_logits)
     if len(layers) != len(torch_layers):
-        raise RuntimeError(f"The Flax network runs {len(layers)} weight layers but the torchvision table lists "
-                           f"{len(torch_layers)}; inception_jax.convert.torchvision is out of date with the models.")
+        raise RuntimeError(
+            f"The Flax network runs {len(layers)} weight layers but the torchvision table lists "
+            f"{len(torch_layers)}; inception_jax.convert.torchvision is out of date with the models."
+        )
     return module, list(zip(layers, torch_layers))
 
 
 def _expected_shapes(pairs: list[tuple[WeightLayer, TorchLayer]]) -> dict[str, tuple]:
-    return {key: torch_shape(layer.shapes[field]) for layer, torch_layer in pairs
-            for field, key in _keys(layer, torch_layer).items()}
+    return {
+        key: torch_shape(layer.shapes[field])
+        for layer, torch_layer in pairs
+        for field, key in _keys(layer, torch_layer).items()
+    }
 
 
 def _check_supported(model_name: str) -> None:
     if model_name not in _CLASSIFIERS:
-        raise ValueError(f"torchvision has no counterpart of {model_name!r} here; supported: "
-                         f"{', '.join(_CLASSIFIERS)}.")
+        raise ValueError(
+            f"torchvision has no counterpart of {model_name!r} here; supported: {', '.join(_CLASSIFIERS)}."
+        )
 
 
 def _keys(layer: WeightLayer, torch_layer: TorchLayer) -> dict[str, str]:
     """torchvision's key for each of the layer's Flax fields."""
     if layer.kind == "conv_bn":
-        return {field: f"{torch_layer.name}.weight" if field == "kernel" else f"{torch_layer.bn}.{_BN_SUFFIXES[field]}"
-                for field in layer.shapes}
+        return {
+            field: f"{torch_layer.name}.weight" if field == "kernel" else f"{torch_layer.bn}.{_BN_SUFFIXES[field]}"
+            for field in layer.shapes
+        }
     return {field: f"{torch_layer.name}.{'weight' if field == 'kernel' else 'bias'}" for field in layer.shapes}
 
 
@@ -244,8 +285,9 @@ def _to_flax_layout(array: np.ndarray, grid: int) -> np.ndarray:
 def _from_flax_layout(array: np.ndarray, grid: int) -> np.ndarray:
     if grid:  # inverse of `_to_flax_layout`
         out_features = array.shape[-1]
-        return np.ascontiguousarray(array.reshape(grid, grid, -1, out_features).transpose(3, 2, 0, 1)
-                                    .reshape(out_features, -1))
+        return np.ascontiguousarray(
+            array.reshape(grid, grid, -1, out_features).transpose(3, 2, 0, 1).reshape(out_features, -1)
+        )
     return from_flax(array)
 
 
@@ -260,5 +302,4 @@ def _network_hint(model_name: str, found: Mapping[str, tuple]) -> str:
     best = max(_CLASSIFIERS, key=overlap)
     if overlap(best) > overlap(model_name):
         return f"These keys look like torchvision's {best}: call from_torchvision({best!r}, ...)."
-    return (f"Pass the state_dict of torchvision's {model_name} "
-            f"(torchvision.models.{model_name}().state_dict()).")
+    return f"Pass the state_dict of torchvision's {model_name} (torchvision.models.{model_name}().state_dict())."

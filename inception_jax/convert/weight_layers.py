@@ -4,6 +4,7 @@ Each converter lists the source format's layer names in the same order (branches
 in order within a branch) and pairs the two lists, so the mapping follows the structure, not name patterns.
 The order is read off the network itself by tracing `init` shape-only and recording each layer as it is called.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -19,9 +20,13 @@ from inception_jax.models.layers import ConvBN
 
 # Where each array of a layer lives in the variables, below the layer's module path.
 SLOTS = {
-    "conv_bn": {"kernel": ("params", "conv", "kernel"), "scale": ("params", "bn", "scale"),
-                "bias": ("params", "bn", "bias"), "mean": ("batch_stats", "bn", "mean"),
-                "var": ("batch_stats", "bn", "var")},
+    "conv_bn": {
+        "kernel": ("params", "conv", "kernel"),
+        "scale": ("params", "bn", "scale"),
+        "bias": ("params", "bn", "bias"),
+        "mean": ("batch_stats", "bn", "mean"),
+        "var": ("batch_stats", "bn", "var"),
+    },
     "conv": {"kernel": ("params", "kernel"), "bias": ("params", "bias")},
     "dense": {"kernel": ("params", "kernel"), "bias": ("params", "bias")},
 }
@@ -64,9 +69,18 @@ def weight_layers(module: nn.Module) -> list[WeightLayer]:
     with nn.intercept_methods(record):
         variables = jax.eval_shape(lambda x: module.init(jax.random.key(0), x, train=False), images)
     leaves = traverse_util.flatten_dict(variables)
-    return [WeightLayer(path, kind, {field: tuple(leaves[_key(path, slot)].shape)
-                                     for field, slot in SLOTS[kind].items() if _key(path, slot) in leaves})
-            for path, kind in called]
+    return [
+        WeightLayer(
+            path,
+            kind,
+            {
+                field: tuple(leaves[_key(path, slot)].shape)
+                for field, slot in SLOTS[kind].items()
+                if _key(path, slot) in leaves
+            },
+        )
+        for path, kind in called
+    ]
 
 
 def _key(path: tuple[str, ...], slot: tuple[str, ...]) -> tuple[str, ...]:
@@ -76,8 +90,11 @@ def _key(path: tuple[str, ...], slot: tuple[str, ...]) -> tuple[str, ...]:
 
 def to_variables(layers: list[WeightLayer], arrays: list[dict[str, np.ndarray]]) -> dict:
     """Nests each layer's arrays (Flax layout, by field) into `{"params": ..., "batch_stats": ...}` of jax arrays."""
-    leaves = {_key(layer.path, SLOTS[layer.kind][field]): jnp.asarray(value, jnp.float32)
-              for layer, fields in zip(layers, arrays, strict=True) for field, value in fields.items()}
+    leaves = {
+        _key(layer.path, SLOTS[layer.kind][field]): jnp.asarray(value, jnp.float32)
+        for layer, fields in zip(layers, arrays, strict=True)
+        for field, value in fields.items()
+    }
     return traverse_util.unflatten_dict(leaves)
 
 
@@ -87,10 +104,19 @@ def from_variables(layers: list[WeightLayer], variables, what: str, hint: str = 
     Only the `params` and `batch_stats` collections are read. A mismatch raises `WeightMismatchError` naming the
     leaves; `what` and `hint` go into its message.
     """
-    found = {"/".join(key): np.asarray(value) for key, value in traverse_util.flatten_dict(
-        {c: variables[c] for c in ("params", "batch_stats") if c in variables}).items()}
-    expected = {"/".join(_key(layer.path, SLOTS[layer.kind][field])): shape
-                for layer in layers for field, shape in layer.shapes.items()}
+    found = {
+        "/".join(key): np.asarray(value)
+        for key, value in traverse_util.flatten_dict(
+            {c: variables[c] for c in ("params", "batch_stats") if c in variables}
+        ).items()
+    }
+    expected = {
+        "/".join(_key(layer.path, SLOTS[layer.kind][field])): shape
+        for layer in layers
+        for field, shape in layer.shapes.items()
+    }
     check_shapes(what, expected, {name: value.shape for name, value in found.items()}, hint)
-    return [{field: found["/".join(_key(layer.path, SLOTS[layer.kind][field]))] for field in layer.shapes}
-            for layer in layers]
+    return [
+        {field: found["/".join(_key(layer.path, SLOTS[layer.kind][field]))] for field in layer.shapes}
+        for layer in layers
+    ]

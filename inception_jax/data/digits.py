@@ -8,6 +8,7 @@ to `train` (1,437 train, 360 test). The rows cycle through the ten digits, so bo
 
 Importing this module registers the builder with TFDS under the name `sklearn_digits`. It prepares offline in seconds.
 """
+
 from __future__ import annotations
 
 import logging
@@ -37,12 +38,14 @@ class SklearnDigits(tfds.core.GeneratorBasedBuilder):
 
     def _info(self) -> tfds.core.DatasetInfo:
         return self.dataset_info_from_configs(
-            features=tfds.features.FeaturesDict({
-                "image": tfds.features.Image(shape=(IMAGE_SIDE, IMAGE_SIDE, 3), dtype=np.uint8),
-                "label": tfds.features.ClassLabel(num_classes=NUM_CLASSES),
-                # Row in load_digits, so the fixed split can be checked.
-                "sklearn_row": np.int32,
-            }),
+            features=tfds.features.FeaturesDict(
+                {
+                    "image": tfds.features.Image(shape=(IMAGE_SIDE, IMAGE_SIDE, 3), dtype=np.uint8),
+                    "label": tfds.features.ClassLabel(num_classes=NUM_CLASSES),
+                    # Row in load_digits, so the fixed split can be checked.
+                    "sklearn_row": np.int32,
+                }
+            ),
             supervised_keys=("image", "label"),
             homepage="https://scikit-learn.org/stable/datasets/toy_dataset.html",
         )
@@ -61,8 +64,11 @@ class SklearnDigits(tfds.core.GeneratorBasedBuilder):
     def _generate_examples(self, digits, rows: np.ndarray):
         grey = np.round(digits.images * (255 / _MAX_INTENSITY)).astype(np.uint8)
         for row in rows:
-            yield int(row), {
-                "image": np.repeat(grey[row][:, :, None], 3, axis=-1),
-                "label": int(digits.target[row]),
-                "sklearn_row": int(row),
-            }
+            yield (
+                int(row),
+                {
+                    "image": np.repeat(grey[row][:, :, None], 3, axis=-1),
+                    "label": int(digits.target[row]),
+                    "sklearn_row": int(row),
+                },
+            )

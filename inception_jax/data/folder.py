@@ -4,6 +4,7 @@ Real folders contain broken files. Before training, every image of a split is de
 (truncated, not an image at all, unreadable) are skipped, counted and logged, so they can never crash a run later.
 Greyscale, RGBA and CMYK files decode to RGB and are kept. `ImageFolder` only lists .jpg, .jpeg and .png files.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -98,7 +99,11 @@ class FolderSource:
             listed = ", ".join(skipped[:_LISTED_SKIPS]) + (", ..." if len(skipped) > _LISTED_SKIPS else "")
             logger.warning(
                 "Skipped %d of %d images in %s/%s that could not be decoded: %s",
-                len(skipped), total, self._root, split, listed,
+                len(skipped),
+                total,
+                self._root,
+                split,
+                listed,
             )
         else:
             logger.info("All %d images in %s/%s decode.", total, self._root, split)

@@ -19,6 +19,7 @@ with stateless ops seeded from (seed, e, i). Starting at step `s` therefore mean
 Multi-host: each JAX process reads its own shard of a split and builds `batch_size / process_count` examples
 per step; `jax.make_array_from_process_local_data` joins them into one global `jax.Array` per field.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -225,8 +226,10 @@ def _eval_dataset(
 
     prepared = examples.take(share).map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
     # Zeros, so label 0 and mask False. Made per element: 144 views at 299² would be a 150 MB graph constant.
-    padding = tf.data.Dataset.from_tensors(0).repeat().map(
-        lambda _: tf.nest.map_structure(lambda s: tf.zeros(s.shape, s.dtype), prepared.element_spec)
+    padding = (
+        tf.data.Dataset.from_tensors(0)
+        .repeat()
+        .map(lambda _: tf.nest.map_structure(lambda s: tf.zeros(s.shape, s.dtype), prepared.element_spec))
     )
     batches = prepared.concatenate(padding)
     return _deterministic(batches.take(num_batches * local_batch).batch(local_batch).prefetch(cfg.prefetch_batches))

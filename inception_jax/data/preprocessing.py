@@ -11,6 +11,7 @@ example's augmentation is a pure function of its seed. Two deliberate departures
   * colour distortion draws one of slim's four op orderings at random (`color_ordering="random"`), or always uses
     the first, brightness -> saturation -> hue -> contrast (`color_ordering="fixed"`, slim's fast mode).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -3,6 +3,7 @@
 Every source yields `{'image': encoded bytes, 'label': int64}` in a fixed order and can read one process's shard
 of a split, so the pipeline above it is the same for the embedded digits, any TFDS dataset and image folders.
 """
+
 from __future__ import annotations
 
 import difflib

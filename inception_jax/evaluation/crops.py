@@ -20,6 +20,7 @@ spec says.
 A square image has three identical squares, so its 144 views hold each of 48 views three times; the average
 is still over 144 views, as in the protocol.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -57,10 +58,14 @@ def view_layout(crops: int) -> tuple[View, ...]:
     elif crops == 12:
         scales, squares = SCALE_SIDES_AT_224[:1], ("center",)
     else:
-        raise ValueError(f"crops={crops} has no view layout; the multi-crop protocols are 12 and 144 "
-                         f"(1 crop is the trainer's evaluation preprocessing).")
-    return tuple(View(scale, square, crop, mirrored)
-                 for scale, square, crop, mirrored in itertools.product(scales, squares, CROPS, (False, True)))
+        raise ValueError(
+            f"crops={crops} has no view layout; the multi-crop protocols are 12 and 144 "
+            f"(1 crop is the trainer's evaluation preprocessing)."
+        )
+    return tuple(
+        View(scale, square, crop, mirrored)
+        for scale, square, crop, mirrored in itertools.product(scales, squares, CROPS, (False, True))
+    )
 
 
 def image_views(image: tf.Tensor, spec: InputSpec, crops: int) -> tf.Tensor:

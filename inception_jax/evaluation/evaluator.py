@@ -10,6 +10,7 @@ given, else the one stored by the first workdir. Networks are always rebuilt fro
 and each one's images are prepared as its saved spec says (image size, crop, resize, mean/std), except for the
 InputSpec fields in `input_overrides`, which apply to every network.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -28,10 +29,17 @@ from inception_jax.train import mesh as mesh_lib
 _SHARED_INPUT_FIELDS = ("dataset", "data_dir", "folder", "eval_split")
 
 
-def evaluate(workdirs: Sequence[str] = (), weights: Sequence[str] = (), crops: Sequence[int] = (1,),
-             ema: bool | None = None, ensemble: bool = False, step: int | None = None,
-             input_config: ml_collections.ConfigDict | None = None, max_examples: int | None = None,
-             input_overrides: dict | None = None) -> list[Result]:
+def evaluate(
+    workdirs: Sequence[str] = (),
+    weights: Sequence[str] = (),
+    crops: Sequence[int] = (1,),
+    ema: bool | None = None,
+    ensemble: bool = False,
+    step: int | None = None,
+    input_config: ml_collections.ConfigDict | None = None,
+    max_examples: int | None = None,
+    input_overrides: dict | None = None,
+) -> list[Result]:
     """Results for every network (and their ensemble) at every crop count, in table order.
 
     Args:
@@ -55,8 +63,9 @@ def evaluate(workdirs: Sequence[str] = (), weights: Sequence[str] = (), crops: S
     num_classes = pipeline.num_classes(input_config)
     mesh = mesh_lib.make_mesh()
     kinds = (RAW, EMA) if ema is None else ((EMA,) if ema else (RAW,))
-    networks = [network for workdir in workdirs
-                for network in networks_lib.load_run(workdir, num_classes, mesh, step, kinds)]
+    networks = [
+        network for workdir in workdirs for network in networks_lib.load_run(workdir, num_classes, mesh, step, kinds)
+    ]
     networks += [networks_lib.load_converted(directory, num_classes, mesh) for directory in weights]
     networks = [network.with_input(**(input_overrides or {})) for network in networks]
     entries = [Entry(network.name, (network,)) for network in networks]
@@ -75,18 +84,23 @@ def ensembles(networks: list[LoadedNetwork], kinds: tuple[str, ...]) -> list[Ent
     return entries
 
 
-def evaluation_input(workdirs: Sequence[str], step: int | None = None,
-                     input_config: ml_collections.ConfigDict | None = None) -> ml_collections.ConfigDict:
+def evaluation_input(
+    workdirs: Sequence[str], step: int | None = None, input_config: ml_collections.ConfigDict | None = None
+) -> ml_collections.ConfigDict:
     """`input_config` if given, else the input the runs were trained with (which must agree on what data it is)."""
     if input_config is not None:
         return input_config
     if not workdirs:
-        raise ValueError("Converted --weights do not say which data to evaluate them on: pass --config, e.g. "
-                         "--config=inception_jax:inception_v4 --config.input.data_dir=DIR for ImageNet.")
+        raise ValueError(
+            "Converted --weights do not say which data to evaluate them on: pass --config, e.g. "
+            "--config=inception_jax:inception_v4 --config.input.data_dir=DIR for ImageNet."
+        )
     stored = [artifacts.read_run_config(workdir, step)[0].input for workdir in workdirs]
     for workdir, other in zip(workdirs[1:], stored[1:]):
         differing = [field for field in _SHARED_INPUT_FIELDS if other.get(field) != stored[0].get(field)]
         if differing:
-            raise ValueError(f"{workdirs[0]} and {workdir} were trained on different input ({', '.join(differing)} "
-                             f"differ); pass --config to choose the evaluation input for all of them.")
+            raise ValueError(
+                f"{workdirs[0]} and {workdir} were trained on different input ({', '.join(differing)} "
+                f"differ); pass --config to choose the evaluation input for all of them."
+            )
     return stored[0]

@@ -5,6 +5,7 @@ EMA variables; a converted-weights directory (`python -m inception_jax.convert`)
 `artifacts`, with the spec that says how each network's input is prepared; variables are placed on the mesh as
 the trainer places them.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -35,26 +36,42 @@ class LoadedNetwork:
         return dataclasses.replace(self, spec=spec)
 
 
-def load_run(workdir: str, num_classes: int, mesh: jax.sharding.Mesh, step: int | None = None,
-             kinds: tuple[str, ...] = (RAW, EMA)) -> list[LoadedNetwork]:
+def load_run(
+    workdir: str,
+    num_classes: int,
+    mesh: jax.sharding.Mesh,
+    step: int | None = None,
+    kinds: tuple[str, ...] = (RAW, EMA),
+) -> list[LoadedNetwork]:
     """The raw and/or EMA networks of the checkpoint at `step` (default: latest) of a training run."""
     run = artifacts.restore_run(workdir, step, mesh)
     _check_classes(run.spec, num_classes, workdir)
     model = run.model
-    return [LoadedNetwork(f"{run.spec.model_name} ({workdir}, step {run.step}{', EMA' if kind == EMA else ''})",
-                          model, run.state.variables(ema=kind == EMA), kind, run.spec) for kind in kinds]
+    return [
+        LoadedNetwork(
+            f"{run.spec.model_name} ({workdir}, step {run.step}{', EMA' if kind == EMA else ''})",
+            model,
+            run.state.variables(ema=kind == EMA),
+            kind,
+            run.spec,
+        )
+        for kind in kinds
+    ]
 
 
 def load_converted(directory: str, num_classes: int, mesh: jax.sharding.Mesh) -> LoadedNetwork:
     """The network in a directory written by `python -m inception_jax.convert`."""
     model, variables, spec = artifacts.load_weights(directory)
     _check_classes(spec, num_classes, directory)
-    return LoadedNetwork(f"{spec.model_name} ({directory})", model,
-                         jax.device_put(variables, mesh_lib.replicated(mesh)), CONVERTED, spec)
+    return LoadedNetwork(
+        f"{spec.model_name} ({directory})", model, jax.device_put(variables, mesh_lib.replicated(mesh)), CONVERTED, spec
+    )
 
 
 def _check_classes(spec: artifacts.ModelSpec, num_classes: int, source: str) -> None:
     if spec.num_classes != num_classes:
-        raise ValueError(f"The network in {source} predicts {spec.num_classes} classes but the evaluation dataset "
-                         f"has {num_classes}; pass the --config of the dataset it was trained on "
-                         f"(e.g. inception_jax:inception_v4 for ImageNet).")
+        raise ValueError(
+            f"The network in {source} predicts {spec.num_classes} classes but the evaluation dataset "
+            f"has {num_classes}; pass the --config of the dataset it was trained on "
+            f"(e.g. inception_jax:inception_v4 for ImageNet)."
+        )

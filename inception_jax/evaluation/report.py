@@ -1,4 +1,5 @@
 """Presents results like the paper's tables (Network | Crops | Top-1 Error | Top-5 Error), and as JSON."""
+
 from __future__ import annotations
 
 import json
@@ -32,14 +33,19 @@ def input_summary(input_config: ml_collections.ConfigDict, results: list[Result]
 
 def describe_input(spec: InputSpec) -> str:
     """One line of an input spec, e.g. `299×299, resize_shorter 0.897 bicubic, mean (0.5, ...) std (...)`."""
-    return (f"{spec.image_size}×{spec.image_size}, {spec.crop_mode} {spec.crop_fraction:g} {spec.interpolation}, "
-            f"mean {spec.mean} std {spec.std}")
+    return (
+        f"{spec.image_size}×{spec.image_size}, {spec.crop_mode} {spec.crop_fraction:g} {spec.interpolation}, "
+        f"mean {spec.mean} std {spec.std}"
+    )
 
 
 def write_json(path: str, results: list[Result], input_config: ml_collections.ConfigDict) -> None:
     """The results with what they were measured on (each result names its members' input specs)."""
-    record = {"dataset": input_config.dataset, "eval_split": input_config.eval_split,
-              "results": [result.to_json() for result in results]}
+    record = {
+        "dataset": input_config.dataset,
+        "eval_split": input_config.eval_split,
+        "results": [result.to_json() for result in results],
+    }
     with open(path, "w") as f:
         json.dump(record, f, indent=2)
         f.write("\n")

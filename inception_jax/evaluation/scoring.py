@@ -5,6 +5,7 @@ view-averaged probabilities, so a table of several networks and their ensemble c
 Counts are the trainer's (`steps.hit_counts`), summed over unmasked images on the mesh, so every process gets the
 same totals.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -56,8 +57,13 @@ class Result:
         return 1.0 - self.top5
 
     def to_json(self) -> dict:
-        return {**dataclasses.asdict(self), "members": list(self.members), "top1_error": self.top1_error,
-                "top5_error": self.top5_error, "inputs": [dataclasses.asdict(spec) for spec in self.inputs]}
+        return {
+            **dataclasses.asdict(self),
+            "members": list(self.members),
+            "top1_error": self.top1_error,
+            "top5_error": self.top5_error,
+            "inputs": [dataclasses.asdict(spec) for spec in self.inputs],
+        }
 
 
 def view_averaged_log_probabilities(model, variables, views: jax.Array) -> jax.Array:
@@ -88,8 +94,13 @@ def ensemble_average(member_log_probabilities: list[jax.Array]) -> jax.Array:
 count_hits = jax.jit(hit_counts)
 
 
-def score(entries: list[Entry], input_config: ml_collections.ConfigDict, crops: int, mesh: jax.sharding.Mesh,
-          max_examples: int | None = None) -> list[Result]:
+def score(
+    entries: list[Entry],
+    input_config: ml_collections.ConfigDict,
+    crops: int,
+    mesh: jax.sharding.Mesh,
+    max_examples: int | None = None,
+) -> list[Result]:
     """One pass over the eval split with `crops` views per image; a `Result` per entry, in order."""
     networks = list({id(network): network for entry in entries for network in entry.members}.values())
     # Views are prepared once per distinct input spec, and each network reads its own spec's.
@@ -105,9 +116,10 @@ def score(entries: list[Entry], input_config: ml_collections.ConfigDict, crops: 
     batches = inputs.multiview_batches(input_config, specs, crops, mesh_lib.batch_sharding(mesh), max_examples)
     for batch in batches:
         previous = list(sums)
-        probabilities = {id(network): predict[network.model](network.variables,
-                                                             batch["views"][specs.index(network.spec.input)])
-                         for network in networks}
+        probabilities = {
+            id(network): predict[network.model](network.variables, batch["views"][specs.index(network.spec.input)])
+            for network in networks
+        }
         for index, entry in enumerate(entries):
             members = [probabilities[id(network)] for network in entry.members]
             averaged = members[0] if len(members) == 1 else ensemble_average(members)
@@ -120,7 +132,15 @@ def score(entries: list[Entry], input_config: ml_collections.ConfigDict, crops: 
     results = []
     for entry, entry_sums in zip(entries, sums):
         top1, top5, count = (float(host_value(entry_sums[key])) for key in ("top1", "top5", "count"))
-        results.append(Result(entry.name, crops, tuple(network.name for network in entry.members),
-                              top1 / count, top5 / count, int(count),
-                              tuple(network.spec.input for network in entry.members)))
+        results.append(
+            Result(
+                entry.name,
+                crops,
+                tuple(network.name for network in entry.members),
+                top1 / count,
+                top5 / count,
+                int(count),
+                tuple(network.spec.input for network in entry.members),
+            )
+        )
     return results

@@ -1,4 +1,5 @@
 """The model registry: each family module lists its networks in a `VARIANTS` table."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -8,8 +9,17 @@ import importlib
 from inception_jax.models.network import Network
 
 # Family modules, in the order `list_models` reports them.
-FAMILIES = ("inception_v3", "inception_v4", "inception_resnet", "bn_inception",
-            "alexnet", "nin", "vgg", "googlenet", "resnet")
+FAMILIES = (
+    "inception_v3",
+    "inception_v4",
+    "inception_resnet",
+    "bn_inception",
+    "alexnet",
+    "nin",
+    "vgg",
+    "googlenet",
+    "resnet",
+)
 
 
 def _variants() -> dict[str, type[Network]]:

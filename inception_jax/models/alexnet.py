@@ -3,6 +3,7 @@ and 2013: five conv layers, three max pools and a fully connected classifier (`F
 
 Layer names are the Caffe reference models' (`conv1`, `norm1`, `pool1`, …, `fc6`, `fc7`).
 """
+
 from __future__ import annotations
 
 from inception_jax.models.classic import ALEXNET_LRN, ConvReLU, FullyConnectedHeadNetwork, max_pool

@@ -4,6 +4,7 @@ Widths follow the authors' TF-slim release (`inception_v2`), which resolves the 
 4d list pool projections of 128, which would make them 608 wide instead of the stated 576; the release uses 96.
 Everything is SAME-padded, so any input of at least 32×32 (the total stride) works.
 """
+
 from __future__ import annotations
 
 import flax.linen as nn
@@ -25,12 +26,17 @@ class BNInceptionModule(nn.Module):
     @nn.compact
     def __call__(self, x, train: bool = False):
         a, b1, b2, c1, c2, proj = self.widths
-        return mixed(self.opts, x, train, [
-            [Conv(a, 1)],
-            [Conv(b1, 1), Conv(b2, 3)],
-            [Conv(c1, 1), Conv(c2, 3), Conv(c2, 3)],
-            [Pool(self.pool), Conv(proj, 1)],
-        ])
+        return mixed(
+            self.opts,
+            x,
+            train,
+            [
+                [Conv(a, 1)],
+                [Conv(b1, 1), Conv(b2, 3)],
+                [Conv(c1, 1), Conv(c2, 3), Conv(c2, 3)],
+                [Pool(self.pool), Conv(proj, 1)],
+            ],
+        )
 
 
 class BNInceptionReduction(nn.Module):
@@ -42,11 +48,16 @@ class BNInceptionReduction(nn.Module):
     @nn.compact
     def __call__(self, x, train: bool = False):
         b1, b2, c1, c2 = self.widths
-        return mixed(self.opts, x, train, [
-            [Conv(b1, 1), Conv(b2, 3, 2)],
-            [Conv(c1, 1), Conv(c2, 3), Conv(c2, 3, 2)],
-            [Pool("max", 3, 2)],
-        ])
+        return mixed(
+            self.opts,
+            x,
+            train,
+            [
+                [Conv(b1, 1), Conv(b2, 3, 2)],
+                [Conv(c1, 1), Conv(c2, 3), Conv(c2, 3, 2)],
+                [Pool("max", 3, 2)],
+            ],
+        )
 
 
 class SeparableStemConv(nn.Module):
@@ -60,11 +71,27 @@ class SeparableStemConv(nn.Module):
     def __call__(self, x, train: bool = False):
         o = self.opts
         multiplier = min(o.depth(self.features) // 3, 8)
-        x = conv2d(x.shape[-1] * multiplier, (7, 7), (2, 2), padding="SAME", feature_group_count=x.shape[-1],
-                   use_bias=False, kernel_init=conv_init, dtype=o.dtype, param_dtype=o.param_dtype,
-                   name="depthwise")(x)
-        x = conv2d(o.depth(self.features), (1, 1), use_bias=True, kernel_init=conv_init, dtype=o.dtype,
-                   param_dtype=o.param_dtype, name="pointwise")(x)
+        x = conv2d(
+            x.shape[-1] * multiplier,
+            (7, 7),
+            (2, 2),
+            padding="SAME",
+            feature_group_count=x.shape[-1],
+            use_bias=False,
+            kernel_init=conv_init,
+            dtype=o.dtype,
+            param_dtype=o.param_dtype,
+            name="depthwise",
+        )(x)
+        x = conv2d(
+            o.depth(self.features),
+            (1, 1),
+            use_bias=True,
+            kernel_init=conv_init,
+            dtype=o.dtype,
+            param_dtype=o.param_dtype,
+            name="pointwise",
+        )(x)
         return o.act(x)
 
 
@@ -87,12 +114,16 @@ class BNInception(Network):
             x = self.block(x, train, endpoints, SeparableStemConv, o, name="Conv2d_1a_7x7")
         else:
             x = self.block(x, train, endpoints, ConvBN, o, 64, 7, 2, name="Conv2d_1a_7x7")
-        x = Tower(o, (
-            Pool("max", 3, 2, name="MaxPool_2a_3x3"),
-            Conv(64, 1, name="Conv2d_2b_1x1"),
-            Conv(192, 3, name="Conv2d_2c_3x3"),
-            Pool("max", 3, 2, name="MaxPool_3a_3x3"),
-        ), name="Stem")(x, train, endpoints)
+        x = Tower(
+            o,
+            (
+                Pool("max", 3, 2, name="MaxPool_2a_3x3"),
+                Conv(64, 1, name="Conv2d_2b_1x1"),
+                Conv(192, 3, name="Conv2d_2c_3x3"),
+                Pool("max", 3, 2, name="MaxPool_3a_3x3"),
+            ),
+            name="Stem",
+        )(x, train, endpoints)
         for name, widths, pool in (
             ("Mixed_3b", (64, 64, 64, 64, 96, 32), "avg"),
             ("Mixed_3c", (64, 64, 96, 64, 96, 64), "avg"),

@@ -9,6 +9,7 @@ SAME, which pads strided layers asymmetrically and would shift every window agai
 AlexNet, ZFNet and VGG override `Network.head` with fully connected layers (`FullyConnectedHeadNetwork`), and NIN
 with a conv. `ClassicNetwork` refuses `aux_head=True` on networks that have no auxiliary classifier.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -41,9 +42,17 @@ class ConvReLU(nn.Module):
     @nn.compact
     def __call__(self, x, train: bool = False):
         o = self.opts
-        x = conv2d(o.depth(self.features), (self.kernel, self.kernel), (self.stride, self.stride),
-                   padding=self.padding, feature_group_count=self.groups, kernel_init=conv_init, dtype=o.dtype,
-                   param_dtype=o.param_dtype, name="conv")(x)
+        x = conv2d(
+            o.depth(self.features),
+            (self.kernel, self.kernel),
+            (self.stride, self.stride),
+            padding=self.padding,
+            feature_group_count=self.groups,
+            kernel_init=conv_init,
+            dtype=o.dtype,
+            param_dtype=o.param_dtype,
+            name="conv",
+        )(x)
         return o.act(x)
 
 
@@ -63,8 +72,9 @@ class LocalResponseNorm:
     def __call__(self, x):
         half = self.size // 2
         squares = jnp.pad(jnp.square(x), [(0, 0)] * (x.ndim - 1) + [(half, half)])
-        window_sums = jax.lax.reduce_window(squares, 0.0, jax.lax.add, (1,) * (x.ndim - 1) + (self.size,),
-                                            (1,) * x.ndim, "VALID")
+        window_sums = jax.lax.reduce_window(
+            squares, 0.0, jax.lax.add, (1,) * (x.ndim - 1) + (self.size,), (1,) * x.ndim, "VALID"
+        )
         return x / (self.k + self.alpha * window_sums) ** self.beta
 
 
@@ -105,8 +115,9 @@ def adaptive_avg_pool(x, grid: int):
     height, width = x.shape[1:3]
     if (height, width) == (grid, grid):
         return x
-    return jnp.einsum("ih,nhwc,jw->nijc", _adaptive_pool_matrix(height, grid, x.dtype), x,
-                      _adaptive_pool_matrix(width, grid, x.dtype))
+    return jnp.einsum(
+        "ih,nhwc,jw->nijc", _adaptive_pool_matrix(height, grid, x.dtype), x, _adaptive_pool_matrix(width, grid, x.dtype)
+    )
 
 
 class ClassicNetwork(Network):
@@ -144,5 +155,6 @@ class FullyConnectedHeadNetwork(ClassicNetwork):
 
     def hidden_layer(self, x, name: str):
         o = self.opts
-        return o.act(nn.Dense(o.depth(4096), kernel_init=linear_init, dtype=o.dtype, param_dtype=o.param_dtype,
-                             name=name)(x))
+        return o.act(
+            nn.Dense(o.depth(4096), kernel_init=linear_init, dtype=o.dtype, param_dtype=o.param_dtype, name=name)(x)
+        )

@@ -6,6 +6,7 @@ Block names follow TF-slim's `inception_v1`, like the rest of the package: the p
 Training uses the two side classifiers (§5): their losses are added with weight `AUX_LOSS_WEIGHT` = 0.3 and they
 are removed at inference. They are the endpoints `AuxLogits` (on 4a) and `AuxLogits2` (on 4d).
 """
+
 from __future__ import annotations
 
 import flax.linen as nn
@@ -24,14 +25,28 @@ GOOGLENET_LRN = LocalResponseNorm(size=5, k=1.0, alpha=1e-4 / 5, beta=0.75)
 # torchvision's `googlenet` departs from the paper: conv-BN-ReLU layers (γ, ε 1e-3) and no LRN, a 3×3 conv in the
 # "5×5" branch, a 2×2 pool before 5a, and side classifiers that pool adaptively to 4×4.
 # `create_model("googlenet", **this)` builds it.
-TORCHVISION_OPTIONS = {"batch_norm": True, "bn_use_scale": True, "lrn": False, "tower_kernel": 3,
-                       "pool4_window": 2, "aux_adaptive_pool": True}
+TORCHVISION_OPTIONS = {
+    "batch_norm": True,
+    "bn_use_scale": True,
+    "lrn": False,
+    "tower_kernel": 3,
+    "pool4_window": 2,
+    "aux_adaptive_pool": True,
+}
 
 # The authors' TF-slim `inception_v1`, BN-GoogLeNet: BatchNorm after every conv (no γ, ε 1e-3), no LRN, a 3×3 conv
 # in the "5×5" branch, a 2×2 pool before 5a, TF's SAME padding, no side classifiers, keep probability 0.8.
 # 6,617,624 parameters at 1000 classes.
-SLIM_OPTIONS = {"batch_norm": True, "bn_use_scale": False, "lrn": False, "tower_kernel": 3, "pool4_window": 2,
-                "same_padding": True, "aux_head": False, "dropout_rate": 0.2}
+SLIM_OPTIONS = {
+    "batch_norm": True,
+    "bn_use_scale": False,
+    "lrn": False,
+    "tower_kernel": 3,
+    "pool4_window": 2,
+    "same_padding": True,
+    "aux_head": False,
+    "dropout_rate": 0.2,
+}
 
 # Table 1, per inception module: (#1×1, #3×3 reduce, #3×3, #5×5 reduce, #5×5, pool proj).
 MODULE_WIDTHS = {
@@ -92,11 +107,13 @@ class AuxiliaryClassifier(nn.Module):
             x = nn.avg_pool(x, (min(5, height), min(5, width)), (3, 3), padding="VALID")
         x = adaptive_avg_pool(x, 4)
         x = conv_layer(self.batch_norm)(o, 128, 1, name="Conv2d_1x1")(x, train)
-        x = nn.Dense(o.depth(1024), kernel_init=linear_init, dtype=o.dtype, param_dtype=o.param_dtype,
-                     name="Fc_1024")(x.reshape(x.shape[0], -1))
+        x = nn.Dense(o.depth(1024), kernel_init=linear_init, dtype=o.dtype, param_dtype=o.param_dtype, name="Fc_1024")(
+            x.reshape(x.shape[0], -1)
+        )
         x = nn.Dropout(0.7, deterministic=not train)(o.act(x))
-        return nn.Dense(self.num_classes, kernel_init=linear_init, dtype=o.dtype, param_dtype=o.param_dtype,
-                        name="Logits")(x)
+        return nn.Dense(
+            self.num_classes, kernel_init=linear_init, dtype=o.dtype, param_dtype=o.param_dtype, name="Logits"
+        )(x)
 
 
 class GoogLeNet(ClassicNetwork):
@@ -131,8 +148,7 @@ class GoogLeNet(ClassicNetwork):
 
     def body(self, x, train: bool, endpoints: dict):
         o, conv = self.opts, conv_layer(self.batch_norm)
-        x = self.block(x, train, endpoints, conv, o, 64, 7, 2, "SAME" if self.same_padding else 3,
-                       name="Conv2d_1a_7x7")
+        x = self.block(x, train, endpoints, conv, o, 64, 7, 2, "SAME" if self.same_padding else 3, name="Conv2d_1a_7x7")
         x = endpoints["MaxPool_2a_3x3"] = self.reduce(x, 3)
         x = self.normalize(x, endpoints, "LocalRespNorm_2a")
         x = self.block(x, train, endpoints, conv, o, 64, 1, name="Conv2d_2b_1x1")
@@ -158,8 +174,17 @@ class GoogLeNet(ClassicNetwork):
 
     def inception(self, x, train: bool, endpoints: dict, *names: str):
         for name in names:
-            x = self.block(x, train, endpoints, InceptionModule, self.opts, MODULE_WIDTHS[name], self.batch_norm,
-                           self.tower_kernel, name=name)
+            x = self.block(
+                x,
+                train,
+                endpoints,
+                InceptionModule,
+                self.opts,
+                MODULE_WIDTHS[name],
+                self.batch_norm,
+                self.tower_kernel,
+                name=name,
+            )
         return x
 
     def normalize(self, x, endpoints: dict, name: str):
@@ -170,8 +195,9 @@ class GoogLeNet(ClassicNetwork):
     def aux(self, x, train: bool, endpoints: dict, name: str = "AuxLogits") -> None:
         """Records the side classifier `name` on `x` when `aux_head` is on and its output can be used."""
         if self.aux_head and self.num_classes and wants_aux(self, train):
-            endpoints[name] = AuxiliaryClassifier(self.opts, self.num_classes, self.batch_norm,
-                                                  self.aux_adaptive_pool, name=name)(x, train)
+            endpoints[name] = AuxiliaryClassifier(
+                self.opts, self.num_classes, self.batch_norm, self.aux_adaptive_pool, name=name
+            )(x, train)
 
 
 VARIANTS = {"googlenet": GoogLeNet}

@@ -12,6 +12,7 @@ Residual blocks follow sections 3.2–3.3 through `ScaledResidual`: linear 1×1 
 the add, BatchNorm only on the conv layers. `residual_scales` gives the (A, B, C) scales; 1.0 turns scaling off.
 `bn_on_summations=True` adds the BatchNorm after each sum that the paper left out to save memory.
 """
+
 from __future__ import annotations
 
 from typing import ClassVar
@@ -41,11 +42,16 @@ class InceptionResNetA(nn.Module):
     @nn.compact
     def __call__(self, x, train: bool = False):
         a, b1, b2, c1, c2, c3 = self.widths
-        branches = mixed(self.opts, x, train, [
-            [Conv(a, 1)],
-            [Conv(b1, 1), Conv(b2, 3)],
-            [Conv(c1, 1), Conv(c2, 3), Conv(c3, 3)],
-        ])
+        branches = mixed(
+            self.opts,
+            x,
+            train,
+            [
+                [Conv(a, 1)],
+                [Conv(b1, 1), Conv(b2, 3)],
+                [Conv(c1, 1), Conv(c2, 3), Conv(c3, 3)],
+            ],
+        )
         return ScaledResidual(self.opts, self.scale, self.bn_on_summations, name="Residual")(x, branches, train)
 
 
@@ -63,10 +69,15 @@ class InceptionResNetB(nn.Module):
     @nn.compact
     def __call__(self, x, train: bool = False):
         a, b1, b2, b3 = self.widths
-        branches = mixed(self.opts, x, train, [
-            [Conv(a, 1)],
-            [Conv(b1, 1), Conv(b2, (1, 7)), Conv(b3, (7, 1))],
-        ])
+        branches = mixed(
+            self.opts,
+            x,
+            train,
+            [
+                [Conv(a, 1)],
+                [Conv(b1, 1), Conv(b2, (1, 7)), Conv(b3, (7, 1))],
+            ],
+        )
         return ScaledResidual(self.opts, self.scale, self.bn_on_summations, name="Residual")(x, branches, train)
 
 
@@ -85,12 +96,18 @@ class InceptionResNetC(nn.Module):
     @nn.compact
     def __call__(self, x, train: bool = False):
         a, b1, b2, b3 = self.widths
-        branches = mixed(self.opts, x, train, [
-            [Conv(a, 1)],
-            [Conv(b1, 1), Conv(b2, (1, 3)), Conv(b3, (3, 1))],
-        ])
-        return ScaledResidual(self.opts, self.scale, self.bn_on_summations, self.activation,
-                              name="Residual")(x, branches, train)
+        branches = mixed(
+            self.opts,
+            x,
+            train,
+            [
+                [Conv(a, 1)],
+                [Conv(b1, 1), Conv(b2, (1, 3)), Conv(b3, (3, 1))],
+            ],
+        )
+        return ScaledResidual(self.opts, self.scale, self.bn_on_summations, self.activation, name="Residual")(
+            x, branches, train
+        )
 
 
 class ResidualReductionB(nn.Module):
@@ -105,12 +122,17 @@ class ResidualReductionB(nn.Module):
     @nn.compact
     def __call__(self, x, train: bool = False):
         a, b, c, c_mid = self.widths
-        return mixed(self.opts, x, train, [
-            [Conv(256, 1), Conv(a, 3, 2, "VALID")],
-            [Conv(256, 1), Conv(b, 3, 2, "VALID")],
-            [Conv(256, 1), Conv(c_mid, 3), Conv(c, 3, 2, "VALID")],
-            [MAX_POOL_3x3_S2],
-        ])
+        return mixed(
+            self.opts,
+            x,
+            train,
+            [
+                [Conv(256, 1), Conv(a, 3, 2, "VALID")],
+                [Conv(256, 1), Conv(b, 3, 2, "VALID")],
+                [Conv(256, 1), Conv(c_mid, 3), Conv(c, 3, 2, "VALID")],
+                [MAX_POOL_3x3_S2],
+            ],
+        )
 
 
 class Mixed5b(nn.Module):
@@ -120,12 +142,17 @@ class Mixed5b(nn.Module):
 
     @nn.compact
     def __call__(self, x, train: bool = False):
-        return mixed(self.opts, x, train, [
-            [Conv(96, 1)],
-            [Conv(48, 1), Conv(64, 5)],
-            [Conv(64, 1), Conv(96, 3), Conv(96, 3)],
-            [Pool("avg"), Conv(64, 1)],
-        ])
+        return mixed(
+            self.opts,
+            x,
+            train,
+            [
+                [Conv(96, 1)],
+                [Conv(48, 1), Conv(64, 5)],
+                [Conv(64, 1), Conv(96, 3), Conv(96, 3)],
+                [Pool("avg"), Conv(64, 1)],
+            ],
+        )
 
 
 class InceptionResNet(Network):
@@ -159,18 +186,21 @@ class InceptionResNet(Network):
         count_a, count_b, count_c = self.block_counts or self.default_block_counts
         x = self.stem(x, train, endpoints)
         for i in range(count_a):
-            x = self.block(x, train, endpoints, InceptionResNetA, o, self.widths_a, scale_a, bn_sums,
-                           name=f"Block35_{i}")
+            x = self.block(
+                x, train, endpoints, InceptionResNetA, o, self.widths_a, scale_a, bn_sums, name=f"Block35_{i}"
+            )
         x = self.block(x, train, endpoints, ReductionA, o, *self.reduction_a, name="Mixed_6a")
         for i in range(count_b):
-            x = self.block(x, train, endpoints, InceptionResNetB, o, self.widths_b, scale_b, bn_sums,
-                           name=f"Block17_{i}")
+            x = self.block(
+                x, train, endpoints, InceptionResNetB, o, self.widths_b, scale_b, bn_sums, name=f"Block17_{i}"
+            )
         endpoints["PreAuxLogits"] = x
         self.aux(x, train, endpoints)
         x = self.block(x, train, endpoints, ResidualReductionB, o, self.reduction_b, name="Mixed_7a")
         for i in range(count_c):
-            x = self.block(x, train, endpoints, InceptionResNetC, o, self.widths_c, scale_c, bn_sums,
-                           name=f"Block8_{i}")
+            x = self.block(
+                x, train, endpoints, InceptionResNetC, o, self.widths_c, scale_c, bn_sums, name=f"Block8_{i}"
+            )
         return self.head_layers(x, train, endpoints)
 
 
@@ -218,8 +248,18 @@ class InceptionResNetV2(InceptionResNetV2Paper):
         return self.block(x, train, endpoints, Mixed5b, self.opts, name="Mixed_5b")
 
     def head_layers(self, x, train: bool, endpoints: dict):
-        x = self.block(x, train, endpoints, InceptionResNetC, self.opts, self.widths_c, 1.0, self.bn_on_summations,
-                       activation=False, name="Block8")
+        x = self.block(
+            x,
+            train,
+            endpoints,
+            InceptionResNetC,
+            self.opts,
+            self.widths_c,
+            1.0,
+            self.bn_on_summations,
+            activation=False,
+            name="Block8",
+        )
         return self.block(x, train, endpoints, ConvBN, self.opts, 1536, 1, name="Conv2d_7b_1x1")
 
 

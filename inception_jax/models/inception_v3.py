@@ -4,6 +4,7 @@ Figure numbers refer to Szegedy et al. 2015, "Rethinking the Inception Architect
 The released network keeps a 5×5 branch in the 35×35 blocks; the blocks below follow the release.
 Its stem is shared with the released Inception-ResNet-v2 and, minus the last pool, Inception-ResNet-v1.
 """
+
 from __future__ import annotations
 
 import flax.linen as nn
@@ -32,12 +33,17 @@ class InceptionV3A(nn.Module):
 
     @nn.compact
     def __call__(self, x, train: bool = False):
-        return mixed(self.opts, x, train, [
-            [Conv(64, 1)],
-            [Conv(48, 1), Conv(64, 5)],
-            [Conv(64, 1), Conv(96, 3), Conv(96, 3)],
-            [Pool("avg"), Conv(self.pool_features, 1)],
-        ])
+        return mixed(
+            self.opts,
+            x,
+            train,
+            [
+                [Conv(64, 1)],
+                [Conv(48, 1), Conv(64, 5)],
+                [Conv(64, 1), Conv(96, 3), Conv(96, 3)],
+                [Pool("avg"), Conv(self.pool_features, 1)],
+            ],
+        )
 
 
 class InceptionV3B(nn.Module):
@@ -49,12 +55,17 @@ class InceptionV3B(nn.Module):
     @nn.compact
     def __call__(self, x, train: bool = False):
         c = self.channels_7x7
-        return mixed(self.opts, x, train, [
-            [Conv(192, 1)],
-            [Conv(c, 1), Conv(c, (1, 7)), Conv(192, (7, 1))],
-            [Conv(c, 1), Conv(c, (7, 1)), Conv(c, (1, 7)), Conv(c, (7, 1)), Conv(192, (1, 7))],
-            [Pool("avg"), Conv(192, 1)],
-        ])
+        return mixed(
+            self.opts,
+            x,
+            train,
+            [
+                [Conv(192, 1)],
+                [Conv(c, 1), Conv(c, (1, 7)), Conv(192, (7, 1))],
+                [Conv(c, 1), Conv(c, (7, 1)), Conv(c, (1, 7)), Conv(c, (7, 1)), Conv(192, (1, 7))],
+                [Pool("avg"), Conv(192, 1)],
+            ],
+        )
 
 
 class InceptionV3ReductionB(nn.Module):
@@ -64,11 +75,16 @@ class InceptionV3ReductionB(nn.Module):
 
     @nn.compact
     def __call__(self, x, train: bool = False):
-        return mixed(self.opts, x, train, [
-            [Conv(192, 1), Conv(320, 3, 2, "VALID")],
-            [Conv(192, 1), Conv(192, (1, 7)), Conv(192, (7, 1)), Conv(192, 3, 2, "VALID")],
-            [MAX_POOL_3x3_S2],
-        ])
+        return mixed(
+            self.opts,
+            x,
+            train,
+            [
+                [Conv(192, 1), Conv(320, 3, 2, "VALID")],
+                [Conv(192, 1), Conv(192, (1, 7)), Conv(192, (7, 1)), Conv(192, 3, 2, "VALID")],
+                [MAX_POOL_3x3_S2],
+            ],
+        )
 
 
 class InceptionV3C(nn.Module):
@@ -78,12 +94,17 @@ class InceptionV3C(nn.Module):
 
     @nn.compact
     def __call__(self, x, train: bool = False):
-        return mixed(self.opts, x, train, [
-            [Conv(320, 1)],
-            [Conv(384, 1), Split((Conv(384, (1, 3)), Conv(384, (3, 1))))],
-            [Conv(448, 1), Conv(384, 3), Split((Conv(384, (1, 3)), Conv(384, (3, 1))))],
-            [Pool("avg"), Conv(192, 1)],
-        ])
+        return mixed(
+            self.opts,
+            x,
+            train,
+            [
+                [Conv(320, 1)],
+                [Conv(384, 1), Split((Conv(384, (1, 3)), Conv(384, (3, 1))))],
+                [Conv(448, 1), Conv(384, 3), Split((Conv(384, (1, 3)), Conv(384, (3, 1))))],
+                [Pool("avg"), Conv(192, 1)],
+            ],
+        )
 
 
 class InceptionV3(Network):

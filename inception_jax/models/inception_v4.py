@@ -3,6 +3,7 @@
 Blocks are named as in slim (`Mixed_5b` …), so endpoints and converted checkpoints line up with slim and timm.
 The stem (Figure 3) and Reduction-A (Figure 7) are shared with the Inception-ResNet networks.
 """
+
 from __future__ import annotations
 
 import flax.linen as nn
@@ -21,15 +22,24 @@ class Stem(nn.Module):
     @nn.compact
     def __call__(self, x, train: bool = False, endpoints: dict | None = None):
         endpoints = {} if endpoints is None else endpoints
-        x = Tower(self.opts, (
-            Conv(32, 3, 2, "VALID", name="Conv2d_1a_3x3"),
-            Conv(32, 3, 1, "VALID", name="Conv2d_2a_3x3"),
-            Conv(64, 3, name="Conv2d_2b_3x3"),
-        ), name="Tower")(x, train, endpoints)
+        x = Tower(
+            self.opts,
+            (
+                Conv(32, 3, 2, "VALID", name="Conv2d_1a_3x3"),
+                Conv(32, 3, 1, "VALID", name="Conv2d_2a_3x3"),
+                Conv(64, 3, name="Conv2d_2b_3x3"),
+            ),
+            name="Tower",
+        )(x, train, endpoints)
         for name, branches in (
             ("Mixed_3a", [[MAX_POOL_3x3_S2], [Conv(96, 3, 2, "VALID")]]),
-            ("Mixed_4a", [[Conv(64, 1), Conv(96, 3, 1, "VALID")],
-                          [Conv(64, 1), Conv(64, (1, 7)), Conv(64, (7, 1)), Conv(96, 3, 1, "VALID")]]),
+            (
+                "Mixed_4a",
+                [
+                    [Conv(64, 1), Conv(96, 3, 1, "VALID")],
+                    [Conv(64, 1), Conv(64, (1, 7)), Conv(64, (7, 1)), Conv(96, 3, 1, "VALID")],
+                ],
+            ),
             ("Mixed_5a", [[Conv(192, 3, 2, "VALID")], [MAX_POOL_3x3_S2]]),
         ):
             x = endpoints[name] = MixedBlock(self.opts, branches, name=name)(x, train)
@@ -54,12 +64,17 @@ class InceptionA(nn.Module):
 
     @nn.compact
     def __call__(self, x, train: bool = False):
-        return mixed(self.opts, x, train, [
-            [Conv(96, 1)],
-            [Conv(64, 1), Conv(96, 3)],
-            [Conv(64, 1), Conv(96, 3), Conv(96, 3)],
-            [Pool("avg"), Conv(96, 1)],
-        ])
+        return mixed(
+            self.opts,
+            x,
+            train,
+            [
+                [Conv(96, 1)],
+                [Conv(64, 1), Conv(96, 3)],
+                [Conv(64, 1), Conv(96, 3), Conv(96, 3)],
+                [Pool("avg"), Conv(96, 1)],
+            ],
+        )
 
 
 class InceptionB(nn.Module):
@@ -69,12 +84,17 @@ class InceptionB(nn.Module):
 
     @nn.compact
     def __call__(self, x, train: bool = False):
-        return mixed(self.opts, x, train, [
-            [Conv(384, 1)],
-            [Conv(192, 1), Conv(224, (1, 7)), Conv(256, (7, 1))],
-            [Conv(192, 1), Conv(192, (7, 1)), Conv(224, (1, 7)), Conv(224, (7, 1)), Conv(256, (1, 7))],
-            [Pool("avg"), Conv(128, 1)],
-        ])
+        return mixed(
+            self.opts,
+            x,
+            train,
+            [
+                [Conv(384, 1)],
+                [Conv(192, 1), Conv(224, (1, 7)), Conv(256, (7, 1))],
+                [Conv(192, 1), Conv(192, (7, 1)), Conv(224, (1, 7)), Conv(224, (7, 1)), Conv(256, (1, 7))],
+                [Pool("avg"), Conv(128, 1)],
+            ],
+        )
 
 
 class InceptionC(nn.Module):
@@ -84,12 +104,17 @@ class InceptionC(nn.Module):
 
     @nn.compact
     def __call__(self, x, train: bool = False):
-        return mixed(self.opts, x, train, [
-            [Conv(256, 1)],
-            [Conv(384, 1), Split((Conv(256, (1, 3)), Conv(256, (3, 1))))],
-            [Conv(384, 1), Conv(448, (3, 1)), Conv(512, (1, 3)), Split((Conv(256, (1, 3)), Conv(256, (3, 1))))],
-            [Pool("avg"), Conv(256, 1)],
-        ])
+        return mixed(
+            self.opts,
+            x,
+            train,
+            [
+                [Conv(256, 1)],
+                [Conv(384, 1), Split((Conv(256, (1, 3)), Conv(256, (3, 1))))],
+                [Conv(384, 1), Conv(448, (3, 1)), Conv(512, (1, 3)), Split((Conv(256, (1, 3)), Conv(256, (3, 1))))],
+                [Pool("avg"), Conv(256, 1)],
+            ],
+        )
 
 
 class ReductionA(nn.Module):
@@ -106,11 +131,16 @@ class ReductionA(nn.Module):
 
     @nn.compact
     def __call__(self, x, train: bool = False):
-        return mixed(self.opts, x, train, [
-            [Conv(self.n, 3, 2, "VALID")],
-            [Conv(self.k, 1), Conv(self.l, 3), Conv(self.m, 3, 2, "VALID")],
-            [MAX_POOL_3x3_S2],
-        ])
+        return mixed(
+            self.opts,
+            x,
+            train,
+            [
+                [Conv(self.n, 3, 2, "VALID")],
+                [Conv(self.k, 1), Conv(self.l, 3), Conv(self.m, 3, 2, "VALID")],
+                [MAX_POOL_3x3_S2],
+            ],
+        )
 
 
 class ReductionB(nn.Module):
@@ -120,11 +150,16 @@ class ReductionB(nn.Module):
 
     @nn.compact
     def __call__(self, x, train: bool = False):
-        return mixed(self.opts, x, train, [
-            [Conv(192, 1), Conv(192, 3, 2, "VALID")],
-            [Conv(256, 1), Conv(256, (1, 7)), Conv(320, (7, 1)), Conv(320, 3, 2, "VALID")],
-            [MAX_POOL_3x3_S2],
-        ])
+        return mixed(
+            self.opts,
+            x,
+            train,
+            [
+                [Conv(192, 1), Conv(192, 3, 2, "VALID")],
+                [Conv(256, 1), Conv(256, (1, 7)), Conv(320, (7, 1)), Conv(320, 3, 2, "VALID")],
+                [MAX_POOL_3x3_S2],
+            ],
+        )
 
 
 class InceptionV4(Network):

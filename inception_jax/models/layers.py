@@ -3,6 +3,7 @@
 Blocks describe their branches as data (`Conv`, `Pool`, `Split` specs) so that each Inception block reads like
 its figure in the paper; `Tower` turns one branch into modules and `mixed` concatenates the branches.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -36,19 +37,41 @@ deconvnet_relu.defvjp(lambda x: (jnp.maximum(x, 0), None), lambda _, g: (jnp.max
 ACTIVATIONS: dict[str, Callable] = {"relu": nn.relu, "deconvnet": deconvnet_relu}
 
 
-def conv_or_matmul(lhs, rhs, window_strides, padding, lhs_dilation=None, rhs_dilation=None, dimension_numbers=None,
-                   feature_group_count=1, precision=None):
+def conv_or_matmul(
+    lhs,
+    rhs,
+    window_strides,
+    padding,
+    lhs_dilation=None,
+    rhs_dilation=None,
+    dimension_numbers=None,
+    feature_group_count=1,
+    precision=None,
+):
     """`lax.conv_general_dilated` for NHWC/HWIO, except that a 1×1, stride-1, unpadded, ungrouped convolution is
     computed as the matmul over channels it is (for a 1×1 kernel a padding string means no padding). XLA:CPU runs
     these ~1.3× faster as a dot in a train step (README, "Performance"); the parameters and results are the same."""
     undilated = all(d == 1 for d in (*(lhs_dilation or ()), *(rhs_dilation or ())))
     unpadded = isinstance(padding, str) or all(tuple(p) == (0, 0) for p in padding)
-    if rhs.shape[:2] == (1, 1) and tuple(window_strides) == (1, 1) and feature_group_count == 1 and unpadded \
-            and undilated:
+    if (
+        rhs.shape[:2] == (1, 1)
+        and tuple(window_strides) == (1, 1)
+        and feature_group_count == 1
+        and unpadded
+        and undilated
+    ):
         return jnp.einsum("...c,cd->...d", lhs, rhs[0, 0], precision=precision)
-    return lax.conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=lhs_dilation,
-                                    rhs_dilation=rhs_dilation, dimension_numbers=dimension_numbers,
-                                    feature_group_count=feature_group_count, precision=precision)
+    return lax.conv_general_dilated(
+        lhs,
+        rhs,
+        window_strides,
+        padding,
+        lhs_dilation=lhs_dilation,
+        rhs_dilation=rhs_dilation,
+        dimension_numbers=dimension_numbers,
+        feature_group_count=feature_group_count,
+        precision=precision,
+    )
 
 
 def conv2d(*args, **kwargs) -> nn.Conv:
@@ -97,9 +120,14 @@ class _NetOptionsRules:
 # `LayerOptions`' fields as a frozen, hashable value that modules can hold as a field.
 NetOptions = dataclasses.make_dataclass(
     "NetOptions",
-    [(field.name, field.type, dataclasses.field(default=field.default)) for field in dataclasses.fields(LayerOptions)
-     if field.init and field.name not in ("parent", "name")],
-    bases=(_NetOptionsRules,), frozen=True)
+    [
+        (field.name, field.type, dataclasses.field(default=field.default))
+        for field in dataclasses.fields(LayerOptions)
+        if field.init and field.name not in ("parent", "name")
+    ],
+    bases=(_NetOptionsRules,),
+    frozen=True,
+)
 NetOptions.__module__ = __name__
 NetOptions.__doc__ = "The options of `LayerOptions`, as the value every layer reads (`Network.opts`)."
 
@@ -150,15 +178,22 @@ def _max_pool_backward(window, strides, pads, residuals, g):
     dx = jnp.zeros_like(padded)
     for i in range(kh):
         for j in range(kw):
-            tap = padded[:, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw]
+            tap = padded[:, i : i + sh * (ho - 1) + 1 : sh, j : j + sw * (wo - 1) + 1 : sw]
             first = (tap == y) & ~taken
             taken = taken | first
             # Scatter back: tap (i, j) of output (r, c) is input (i + r·sh, j + c·sw).
-            dx = dx + lax.pad(jnp.where(first, g, 0), jnp.zeros((), g.dtype),
-                              ((0, 0, 0), (i, hp - i - sh * (ho - 1) - 1, sh - 1),
-                               (j, wp - j - sw * (wo - 1) - 1, sw - 1), (0, 0, 0)))
+            dx = dx + lax.pad(
+                jnp.where(first, g, 0),
+                jnp.zeros((), g.dtype),
+                (
+                    (0, 0, 0),
+                    (i, hp - i - sh * (ho - 1) - 1, sh - 1),
+                    (j, wp - j - sw * (wo - 1) - 1, sw - 1),
+                    (0, 0, 0),
+                ),
+            )
     (top, _), (left, _) = pads
-    return (dx[:, top:top + x.shape[1], left:left + x.shape[2]],)
+    return (dx[:, top : top + x.shape[1], left : left + x.shape[2]],)
 
 
 _max_pool.defvjp(_max_pool_forward, _max_pool_backward)
@@ -206,10 +241,26 @@ class ConvBN(nn.Module):
     @nn.compact
     def __call__(self, x, train: bool = False):
         o = self.opts
-        x = conv2d(o.depth(self.features), _pair(self.kernel), _pair(self.stride), padding=self.padding,
-                    use_bias=False, kernel_init=conv_init, dtype=o.dtype, param_dtype=o.param_dtype, name="conv")(x)
-        x = nn.BatchNorm(use_running_average=not train, momentum=o.bn_momentum, epsilon=o.bn_epsilon,
-                         use_scale=o.bn_use_scale, dtype=o.dtype, param_dtype=o.param_dtype, name="bn")(x)
+        x = conv2d(
+            o.depth(self.features),
+            _pair(self.kernel),
+            _pair(self.stride),
+            padding=self.padding,
+            use_bias=False,
+            kernel_init=conv_init,
+            dtype=o.dtype,
+            param_dtype=o.param_dtype,
+            name="conv",
+        )(x)
+        x = nn.BatchNorm(
+            use_running_average=not train,
+            momentum=o.bn_momentum,
+            epsilon=o.bn_epsilon,
+            use_scale=o.bn_use_scale,
+            dtype=o.dtype,
+            param_dtype=o.param_dtype,
+            name="bn",
+        )(x)
         return o.act(x) if self.activation else x
 
 
@@ -253,7 +304,8 @@ def mixed(opts: NetOptions, x, train: bool, branches: Sequence[Sequence]) -> jnp
     Call it from inside a block's compact `__call__`: the towers become that block's children.
     """
     return jnp.concatenate(
-        [Tower(opts, tuple(layers), name=f"Branch_{i}")(x, train) for i, layers in enumerate(branches)], axis=-1)
+        [Tower(opts, tuple(layers), name=f"Branch_{i}")(x, train) for i, layers in enumerate(branches)], axis=-1
+    )
 
 
 class ScaledResidual(nn.Module):
@@ -272,12 +324,26 @@ class ScaledResidual(nn.Module):
     @nn.compact
     def __call__(self, x, branches, train: bool = False):
         o = self.opts
-        up = conv2d(x.shape[-1], (1, 1), use_bias=True, kernel_init=linear_init, dtype=o.dtype,
-                     param_dtype=o.param_dtype, name="Conv2d_1x1")(branches)
+        up = conv2d(
+            x.shape[-1],
+            (1, 1),
+            use_bias=True,
+            kernel_init=linear_init,
+            dtype=o.dtype,
+            param_dtype=o.param_dtype,
+            name="Conv2d_1x1",
+        )(branches)
         x = x + up if self.scale == 1.0 else x + self.scale * up
         if self.bn_on_summations:
-            x = nn.BatchNorm(use_running_average=not train, momentum=o.bn_momentum, epsilon=o.bn_epsilon,
-                             use_scale=o.bn_use_scale, dtype=o.dtype, param_dtype=o.param_dtype, name="bn")(x)
+            x = nn.BatchNorm(
+                use_running_average=not train,
+                momentum=o.bn_momentum,
+                epsilon=o.bn_epsilon,
+                use_scale=o.bn_use_scale,
+                dtype=o.dtype,
+                param_dtype=o.param_dtype,
+                name="bn",
+            )(x)
         return o.act(x) if self.activation else x
 
 
@@ -299,8 +365,13 @@ class AuxHead(nn.Module):
         padding = "VALID" if min(x.shape[1:3]) >= 5 else "SAME"
         x = ConvBN(self.opts, 768, 5, padding=padding, name="Conv2d_2a_5x5")(x, train)
         x = jnp.mean(x, axis=(1, 2))
-        return nn.Dense(self.num_classes, kernel_init=linear_init, dtype=self.opts.dtype,
-                        param_dtype=self.opts.param_dtype, name="Logits")(x)
+        return nn.Dense(
+            self.num_classes,
+            kernel_init=linear_init,
+            dtype=self.opts.dtype,
+            param_dtype=self.opts.param_dtype,
+            name="Logits",
+        )(x)
 
 
 def wants_aux(module: nn.Module, train: bool) -> bool:
@@ -311,10 +382,13 @@ def wants_aux(module: nn.Module, train: bool) -> bool:
 def check_input_size(images, min_size: int, model_name: str) -> None:
     """Raises a ValueError that states the minimum when an input is too small for the network's stem."""
     if images.ndim != 4 or images.shape[-1] != 3:
-        raise ValueError(f"{model_name} expects NHWC RGB images of shape [batch, height, width, 3]; "
-                         f"got shape {tuple(images.shape)}.")
+        raise ValueError(
+            f"{model_name} expects NHWC RGB images of shape [batch, height, width, 3]; got shape {tuple(images.shape)}."
+        )
     height, width = images.shape[1:3]
     if height < min_size or width < min_size:
-        raise ValueError(f"{model_name} needs inputs of at least {min_size}×{min_size} pixels (its stem and "
-                         f"reductions leave no pixels below that); got {height}×{width}. Resize or pad the images "
-                         f"to at least {min_size}×{min_size}.")
+        raise ValueError(
+            f"{model_name} needs inputs of at least {min_size}×{min_size} pixels (its stem and "
+            f"reductions leave no pixels below that); got {height}×{width}. Resize or pad the images "
+            f"to at least {min_size}×{min_size}."
+        )

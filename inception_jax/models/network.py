@@ -5,17 +5,24 @@ A network subclasses `Network`, sets `min_size`, and implements `body(x, train, 
 as an endpoint named after the block, and with `remat="block"` the block is rematerialised in the backward pass.
 The whole dict is sown once, as `intermediates/endpoints`, when the caller makes `intermediates` mutable.
 """
+
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import flax.linen as nn
 import jax.numpy as jnp
 
-from inception_jax.models.layers import (ENDPOINTS, AuxHead, LayerOptions, NetOptions, check_input_size, linear_init,
-                                         wants_aux)
-
+from inception_jax.models.layers import (
+    ENDPOINTS,
+    AuxHead,
+    LayerOptions,
+    NetOptions,
+    check_input_size,
+    linear_init,
+    wants_aux,
+)
 
 REMAT_POLICIES = ("none", "block")
 
@@ -73,8 +80,9 @@ class Network(LayerOptions):
         return x
 
     def logits_layer(self) -> nn.Dense:
-        return nn.Dense(self.num_classes, kernel_init=linear_init, dtype=self.dtype, param_dtype=self.param_dtype,
-                        name="Logits")
+        return nn.Dense(
+            self.num_classes, kernel_init=linear_init, dtype=self.dtype, param_dtype=self.param_dtype, name="Logits"
+        )
 
     def block(self, x, train: bool, endpoints: dict, block_class, *args, name: str, **kwargs):
         """Builds and applies a top-level block, recording its output under `name`."""

@@ -7,6 +7,7 @@ each followed by two 1×1 layers and a 3×3/2 max pool with Caffe's round-up), d
 of 1024 3×3 → 1024 1×1 → one map per class, averaged globally into the logits. 7,595,176 parameters at 1000
 classes (derived here). 224×224 input (6×6 class maps); any input of at least 39×39 works.
 """
+
 from __future__ import annotations
 
 import flax.linen as nn
@@ -53,7 +54,8 @@ class NetworkInNetwork(ClassicNetwork):
     def body(self, x, train: bool, endpoints: dict):
         o = self.opts
         for index, (widths, kernel, stride, padding) in enumerate(
-                [((96, 96, 96), 11, 4, 0), ((256, 256, 256), 5, 1, 2), ((384, 384, 384), 3, 1, 1)], start=1):
+            [((96, 96, 96), 11, 4, 0), ((256, 256, 256), 5, 1, 2), ((384, 384, 384), 3, 1, 1)], start=1
+        ):
             x = self.block(x, train, endpoints, MlpConv, o, widths, kernel, stride, padding, name=f"mlpconv{index}")
             x = endpoints[f"pool{index}"] = max_pool(x, 3, 2, ceil_mode=True)
         x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
@@ -63,8 +65,14 @@ class NetworkInNetwork(ClassicNetwork):
         features = endpoints["PreLogits"] = jnp.mean(x, axis=(1, 2))
         if not self.num_classes:
             return features
-        class_maps = conv2d(self.num_classes, (1, 1), kernel_init=conv_init, dtype=self.dtype,
-                            param_dtype=self.param_dtype, name="Logits")(x)
+        class_maps = conv2d(
+            self.num_classes,
+            (1, 1),
+            kernel_init=conv_init,
+            dtype=self.dtype,
+            param_dtype=self.param_dtype,
+            name="Logits",
+        )(x)
         endpoints["ClassMaps"] = self.opts.act(class_maps)
         x = endpoints["Logits"] = jnp.mean(endpoints["ClassMaps"], axis=(1, 2))
         return x

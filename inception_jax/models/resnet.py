@@ -9,6 +9,7 @@ Shortcuts (§3.3) where a block changes the shape: option B, a 1×1 projection w
 networks (Table 1; torchvision's counts); option A, identity with subsampling and zero-padded extra channels (no
 parameters), for the CIFAR networks.
 """
+
 from __future__ import annotations
 
 from typing import ClassVar
@@ -44,15 +45,16 @@ class Shortcut(nn.Module):
         if not changes_shape(x, self.features, self.stride, o):
             return x
         if self.kind == ZERO_PADDING:
-            x = x[:, ::self.stride, ::self.stride]
+            x = x[:, :: self.stride, :: self.stride]
             return jnp.pad(x, [(0, 0)] * 3 + [(0, o.depth(self.features) - x.shape[-1])])
         if self.pre_activation:
             return conv_without_bias(o, self.features, 1, self.stride, name="projection")(x)
         return ConvBN(o, self.features, 1, self.stride, 0, activation=False, name="projection")(x, train)
 
 
-def residual_sum(opts: NetOptions, kind: str, residual, x, features: int, stride: int, train: bool,
-                 pre_activation: bool = False):
+def residual_sum(
+    opts: NetOptions, kind: str, residual, x, features: int, stride: int, train: bool, pre_activation: bool = False
+):
     """residual + shortcut(x) (Figure 2), or the residual alone in a plain network; `features` is the block's
     output width before `width_multiplier`."""
     if kind == NO_SHORTCUT:
@@ -105,8 +107,17 @@ class Bottleneck(nn.Module):
 
 def conv_without_bias(opts: NetOptions, features: int, kernel: int, stride: int, name: str) -> nn.Conv:
     """The bare conv of the pre-activation blocks (BatchNorm comes before it, so it needs no bias)."""
-    return conv2d(opts.depth(features), (kernel, kernel), (stride, stride), padding=kernel // 2, use_bias=False,
-                  kernel_init=conv_init, dtype=opts.dtype, param_dtype=opts.param_dtype, name=name)
+    return conv2d(
+        opts.depth(features),
+        (kernel, kernel),
+        (stride, stride),
+        padding=kernel // 2,
+        use_bias=False,
+        kernel_init=conv_init,
+        dtype=opts.dtype,
+        param_dtype=opts.param_dtype,
+        name=name,
+    )
 
 
 class PreActivation(nn.Module):
@@ -117,9 +128,17 @@ class PreActivation(nn.Module):
     @nn.compact
     def __call__(self, x, train: bool = False):
         o = self.opts
-        return o.act(nn.BatchNorm(use_running_average=not train, momentum=o.bn_momentum, epsilon=o.bn_epsilon,
-                                 use_scale=o.bn_use_scale, dtype=o.dtype, param_dtype=o.param_dtype,
-                                 name="bn")(x))
+        return o.act(
+            nn.BatchNorm(
+                use_running_average=not train,
+                momentum=o.bn_momentum,
+                epsilon=o.bn_epsilon,
+                use_scale=o.bn_use_scale,
+                dtype=o.dtype,
+                param_dtype=o.param_dtype,
+                name="bn",
+            )(x)
+        )
 
 
 class PreActBlock(nn.Module):
@@ -151,8 +170,13 @@ class PreActBlock(nn.Module):
             if index:
                 h = PreActivation(o, name=f"preact_{index}")(h, train)
             features = out if index == len(self.kernels) - 1 else self.features
-            h = conv_without_bias(o, features, kernel, self.stride if index == strided_layer else 1,
-                                  name=f"conv_{index}_{kernel}x{kernel}")(h)
+            h = conv_without_bias(
+                o,
+                features,
+                kernel,
+                self.stride if index == strided_layer else 1,
+                name=f"conv_{index}_{kernel}x{kernel}",
+            )(h)
         return residual_sum(o, PROJECTION, h, shortcut_input, out, self.stride, train, pre_activation=True)
 
 
@@ -187,8 +211,9 @@ class ResNet(ClassicNetwork):
         for stage, (count, width) in enumerate(zip(counts, self.stage_widths)):
             for index in range(count):
                 stride = 2 if stage and not index else 1
-                x = self.residual_block(x, train, endpoints, width, stride, first=not (stage or index),
-                                        name=f"conv{stage + 2}_{index + 1}")
+                x = self.residual_block(
+                    x, train, endpoints, width, stride, first=not (stage or index), name=f"conv{stage + 2}_{index + 1}"
+                )
         return x
 
     def stem(self, x, train: bool, endpoints: dict):
@@ -199,8 +224,9 @@ class ResNet(ClassicNetwork):
     def residual_block(self, x, train: bool, endpoints: dict, width: int, stride: int, first: bool, name: str):
         """Applies one block; `first` marks the network's first block (it follows the stem)."""
         if self.bottleneck:
-            return self.block(x, train, endpoints, Bottleneck, self.opts, width, stride, self.shortcut,
-                              self.stride_on_3x3, name=name)
+            return self.block(
+                x, train, endpoints, Bottleneck, self.opts, width, stride, self.shortcut, self.stride_on_3x3, name=name
+            )
         return self.block(x, train, endpoints, BasicBlock, self.opts, width, stride, self.shortcut, name=name)
 
 
@@ -217,8 +243,19 @@ class PreActResNet(ResNet):
 
     def residual_block(self, x, train: bool, endpoints: dict, width: int, stride: int, first: bool, name: str):
         kernels = (1, 3, 1) if self.bottleneck else (3, 3)
-        return self.block(x, train, endpoints, PreActBlock, self.opts, width, kernels, stride, self.stride_on_3x3,
-                          not first, name=name)
+        return self.block(
+            x,
+            train,
+            endpoints,
+            PreActBlock,
+            self.opts,
+            width,
+            kernels,
+            stride,
+            self.stride_on_3x3,
+            not first,
+            name=name,
+        )
 
 
 class CifarResNet(ResNet):
@@ -240,112 +277,149 @@ class CifarResNet(ResNet):
 
 
 # Table 1 (ImageNet): blocks per stage, and whether they are bottlenecks.
-IMAGENET_DEPTHS = {18: ((2, 2, 2, 2), False), 34: ((3, 4, 6, 3), False), 50: ((3, 4, 6, 3), True),
-                   101: ((3, 4, 23, 3), True), 152: ((3, 8, 36, 3), True)}
+IMAGENET_DEPTHS = {
+    18: ((2, 2, 2, 2), False),
+    34: ((3, 4, 6, 3), False),
+    50: ((3, 4, 6, 3), True),
+    101: ((3, 4, 23, 3), True),
+    152: ((3, 8, 36, 3), True),
+}
 # §4.2 (CIFAR-10): depth 6n + 2, n blocks per stage.
 CIFAR_DEPTHS = (20, 32, 44, 56, 110)
 
 
 class ResNet18(ResNet):
     """ResNet-18 (Table 1: 2, 2, 2, 2 basic blocks)."""
+
     default_block_counts, bottleneck = IMAGENET_DEPTHS[18]
 
 
 class ResNet34(ResNet):
     """ResNet-34 (Table 1: 3, 4, 6, 3 basic blocks)."""
+
     default_block_counts, bottleneck = IMAGENET_DEPTHS[34]
 
 
 class ResNet50(ResNet):
     """ResNet-50 (Table 1: 3, 4, 6, 3 bottleneck blocks)."""
+
     default_block_counts, bottleneck = IMAGENET_DEPTHS[50]
 
 
 class ResNet101(ResNet):
     """ResNet-101 (Table 1: 3, 4, 23, 3 bottleneck blocks)."""
+
     default_block_counts, bottleneck = IMAGENET_DEPTHS[101]
 
 
 class ResNet152(ResNet):
     """ResNet-152 (Table 1: 3, 8, 36, 3 bottleneck blocks)."""
+
     default_block_counts, bottleneck = IMAGENET_DEPTHS[152]
 
 
 class PreActResNet18(PreActResNet):
     """Pre-activation ResNet-18 (He 2016)."""
+
     default_block_counts, bottleneck = IMAGENET_DEPTHS[18]
 
 
 class PreActResNet34(PreActResNet):
     """Pre-activation ResNet-34 (He 2016)."""
+
     default_block_counts, bottleneck = IMAGENET_DEPTHS[34]
 
 
 class PreActResNet50(PreActResNet):
     """Pre-activation ResNet-50 (He 2016)."""
+
     default_block_counts, bottleneck = IMAGENET_DEPTHS[50]
 
 
 class PreActResNet101(PreActResNet):
     """Pre-activation ResNet-101 (He 2016)."""
+
     default_block_counts, bottleneck = IMAGENET_DEPTHS[101]
 
 
 class PreActResNet152(PreActResNet):
     """Pre-activation ResNet-152 (He 2016)."""
+
     default_block_counts, bottleneck = IMAGENET_DEPTHS[152]
 
 
 class Plain18(ResNet18):
     """Plain-18: ResNet-18 without shortcuts (§4.1)."""
+
     shortcut = NO_SHORTCUT
 
 
 class Plain34(ResNet34):
     """Plain-34: ResNet-34 without shortcuts (§4.1)."""
+
     shortcut = NO_SHORTCUT
 
 
 class CifarResNet20(CifarResNet):
     """CIFAR-10 ResNet-20 (§4.2, n=3)."""
+
     default_block_counts = (3, 3, 3)
 
 
 class CifarResNet32(CifarResNet):
     """CIFAR-10 ResNet-32 (§4.2, n=5)."""
+
     default_block_counts = (5, 5, 5)
 
 
 class CifarResNet44(CifarResNet):
     """CIFAR-10 ResNet-44 (§4.2, n=7)."""
+
     default_block_counts = (7, 7, 7)
 
 
 class CifarResNet56(CifarResNet):
     """CIFAR-10 ResNet-56 (§4.2, n=9)."""
+
     default_block_counts = (9, 9, 9)
 
 
 class CifarResNet110(CifarResNet):
     """CIFAR-10 ResNet-110 (§4.2, n=18)."""
+
     default_block_counts = (18, 18, 18)
 
 
 class CifarPlain20(CifarResNet20):
     """CIFAR-10 plain network of depth 20 (§4.2): ResNet-20 without shortcuts."""
+
     shortcut = NO_SHORTCUT
 
 
 class CifarPlain56(CifarResNet56):
     """CIFAR-10 plain network of depth 56 (§4.2): ResNet-56 without shortcuts."""
+
     shortcut = NO_SHORTCUT
 
 
 VARIANTS = {
-    "resnet18": ResNet18, "resnet34": ResNet34, "resnet50": ResNet50, "resnet101": ResNet101, "resnet152": ResNet152,
-    "preact_resnet18": PreActResNet18, "preact_resnet34": PreActResNet34, "preact_resnet50": PreActResNet50,
-    "preact_resnet101": PreActResNet101, "preact_resnet152": PreActResNet152,
-    "plain18": Plain18, "plain34": Plain34,
-    "resnet20": CifarResNet20, "resnet32": CifarResNet32, "resnet44": CifarResNet44, "resnet56": CifarResNet56,
-    "resnet110": CifarResNet110, "plain20": CifarPlain20, "plain56": CifarPlain56,
+    "resnet18": ResNet18,
+    "resnet34": ResNet34,
+    "resnet50": ResNet50,
+    "resnet101": ResNet101,
+    "resnet152": ResNet152,
+    "preact_resnet18": PreActResNet18,
+    "preact_resnet34": PreActResNet34,
+    "preact_resnet50": PreActResNet50,
+    "preact_resnet101": PreActResNet101,
+    "preact_resnet152": PreActResNet152,
+    "plain18": Plain18,
+    "plain34": Plain34,
+    "resnet20": CifarResNet20,
+    "resnet32": CifarResNet32,
+    "resnet44": CifarResNet44,
+    "resnet56": CifarResNet56,
+    "resnet110": CifarResNet110,
+    "plain20": CifarPlain20,
+    "plain56": CifarPlain56,
 }

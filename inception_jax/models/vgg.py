@@ -4,6 +4,7 @@ Five stages of 3×3 conv layers (stride 1, padded by 1) with 64, 128, 256, 512 a
 a 2×2/2 max pool, then AlexNet's classifier (`FullyConnectedHeadNetwork`; 7×7×512 at 224 px). Configuration C
 puts a 1×1 conv last in stages 3–5. Layer names are the released Caffe models' (`conv3_2`, `pool3`, `fc6`).
 """
+
 from __future__ import annotations
 
 from typing import ClassVar
@@ -39,8 +40,9 @@ class VGG(FullyConnectedHeadNetwork):
     def body(self, x, train: bool, endpoints: dict):
         for stage, (width, kernels) in enumerate(zip(STAGE_WIDTHS, CONFIGURATIONS[self.configuration]), start=1):
             for index, kernel in enumerate(kernels, start=1):
-                x = self.block(x, train, endpoints, ConvReLU, self.opts, width, kernel, 1, kernel // 2,
-                               name=f"conv{stage}_{index}")
+                x = self.block(
+                    x, train, endpoints, ConvReLU, self.opts, width, kernel, 1, kernel // 2, name=f"conv{stage}_{index}"
+                )
                 if self.lrn and (stage, index) == (1, 1):
                     x = endpoints["norm1"] = ALEXNET_LRN(x)
             x = endpoints[f"pool{stage}"] = max_pool(x, 2, 2)
@@ -49,33 +51,38 @@ class VGG(FullyConnectedHeadNetwork):
 
 class VGG11(VGG):
     """VGG-11, Table 1 configuration A."""
+
     configuration = "A"
 
 
 class VGG11LRN(VGG):
     """VGG-11 with LRN, Table 1 configuration A-LRN."""
+
     configuration, lrn = "A", True
 
 
 class VGG13(VGG):
     """VGG-13, Table 1 configuration B."""
+
     configuration = "B"
 
 
 class VGG16C(VGG):
     """VGG-16 with 1×1 convs, Table 1 configuration C."""
+
     configuration = "C"
 
 
 class VGG16(VGG):
     """VGG-16, Table 1 configuration D."""
+
     configuration = "D"
 
 
 class VGG19(VGG):
     """VGG-19, Table 1 configuration E."""
+
     configuration = "E"
 
 
-VARIANTS = {"vgg11": VGG11, "vgg11_lrn": VGG11LRN, "vgg13": VGG13, "vgg16_c": VGG16C, "vgg16": VGG16,
-            "vgg19": VGG19}
+VARIANTS = {"vgg11": VGG11, "vgg11_lrn": VGG11LRN, "vgg13": VGG13, "vgg16_c": VGG16C, "vgg16": VGG16, "vgg19": VGG19}

@@ -5,6 +5,7 @@ Data parallelism over a 1-D mesh axis `data`: batches are split on it, parameter
 Steps are plain `jax.jit` functions with these shardings. BatchNorm statistics are then taken over the global
 batch: the model's mean/variance reductions span the sharded axis, and XLA inserts the all-reduce.
 """
+
 from __future__ import annotations
 
 import logging
@@ -12,20 +13,28 @@ import math
 
 import jax
 import numpy as np
-from jax.sharding import AxisType, NamedSharding, PartitionSpec as P
+from jax.sharding import AxisType, NamedSharding
+from jax.sharding import PartitionSpec as P
 
 DATA_AXIS = "data"
 # Parameters smaller than this many elements stay replicated under FSDP: splitting them saves nothing.
-FSDP_MIN_SIZE = 2 ** 18
+FSDP_MIN_SIZE = 2**18
 
 
-def initialize_distributed(coordinator_address: str | None = None, num_processes: int | None = None,
-                           process_id: int | None = None) -> None:
+def initialize_distributed(
+    coordinator_address: str | None = None, num_processes: int | None = None, process_id: int | None = None
+) -> None:
     """Connects the processes of a multi-host job (auto-detected on TPU pods and SLURM when args are None)."""
-    jax.distributed.initialize(coordinator_address=coordinator_address, num_processes=num_processes,
-                               process_id=process_id)
-    logging.info("Process %d of %d; %d local / %d global devices", jax.process_index(), jax.process_count(),
-                 jax.local_device_count(), jax.device_count())
+    jax.distributed.initialize(
+        coordinator_address=coordinator_address, num_processes=num_processes, process_id=process_id
+    )
+    logging.info(
+        "Process %d of %d; %d local / %d global devices",
+        jax.process_index(),
+        jax.process_count(),
+        jax.local_device_count(),
+        jax.device_count(),
+    )
 
 
 def define_distributed_flags() -> None:

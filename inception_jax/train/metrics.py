@@ -6,6 +6,7 @@ Only process 0 writes files. Keys are `split/name` (`train/loss`, `eval/top1`, `
     writer = create_writer(workdir, resume_step)       # clu MultiWriter: console, metrics.jsonl, TensorBoard
     progress = create_progress(total_steps)            # clu ReportProgress: steps/s, %, ETA in days
 """
+
 from __future__ import annotations
 
 import json
@@ -74,8 +75,9 @@ def create_writer(workdir: str, resume_step: int = 0) -> metric_writers.MetricWr
     return metric_writers.MultiWriter(writers)
 
 
-def create_progress(total_steps: int, every_steps: int | None = None,
-                    every_secs: float | None = 60.0) -> periodic_actions.ReportProgress:
+def create_progress(
+    total_steps: int, every_steps: int | None = None, every_secs: float | None = 60.0
+) -> periodic_actions.ReportProgress:
     """clu's progress report (steps/s, percent, ETA with days, and the share of time in each `timed` part).
 
     Call it with each step done (`progress(step)`); it logs every `every_steps` steps or `every_secs` seconds.

@@ -6,6 +6,7 @@ global-norm clipping, and a learning rate of `base · batch/reference` decayed �
 after an optional linear warmup. The parameter EMA uses TF's `ExponentialMovingAverage(decay, num_updates)`
 schedule so that short runs are not dominated by the initial weights.
 """
+
 from __future__ import annotations
 
 import jax
@@ -21,12 +22,16 @@ def learning_rate_schedule(schedule_config, global_batch_size: int, steps_per_ep
     peak = schedule_config.base_learning_rate * global_batch_size / schedule_config.reference_batch_size
     if schedule_config.get("boundaries_epochs"):
         decay = optax.piecewise_constant_schedule(
-            peak, {round(epoch * steps_per_epoch): schedule_config.decay_rate
-                   for epoch in schedule_config.boundaries_epochs})
+            peak,
+            {round(epoch * steps_per_epoch): schedule_config.decay_rate for epoch in schedule_config.boundaries_epochs},
+        )
     else:
         decay = optax.exponential_decay(
-            peak, transition_steps=max(1, round(schedule_config.epochs_per_decay * steps_per_epoch)),
-            decay_rate=schedule_config.decay_rate, staircase=True)
+            peak,
+            transition_steps=max(1, round(schedule_config.epochs_per_decay * steps_per_epoch)),
+            decay_rate=schedule_config.decay_rate,
+            staircase=True,
+        )
     warmup_steps = round(schedule_config.warmup_epochs * steps_per_epoch)
     if not warmup_steps:
         return decay
@@ -40,6 +45,7 @@ def kernel_mask(params):
 
     Works on any tree of parameters named by path: Linen's dicts, and NNX's `State` (flax.nnx.bridge users).
     """
+
     def is_kernel(path, _) -> bool:
         names = [key.key for key in path if isinstance(key, jax.tree_util.DictKey)]
         return bool(names) and names[-1] == "kernel"
@@ -65,8 +71,16 @@ def make_optimizer(optimizer_config, schedule: optax.Schedule) -> optax.Gradient
         # PyTorch/Caffe momentum (v ← g + μv, θ ← θ − lr·v), as the lineage papers' recipes were run.
         parts.append(optax.sgd(schedule, momentum=cfg.momentum or None, nesterov=cfg.get("nesterov", False)))
     else:
-        parts.append(optax.rmsprop(schedule, decay=cfg.rms_decay, eps=cfg.epsilon, initial_scale=1.0,
-                                   eps_in_sqrt=True, momentum=cfg.momentum or None))
+        parts.append(
+            optax.rmsprop(
+                schedule,
+                decay=cfg.rms_decay,
+                eps=cfg.epsilon,
+                initial_scale=1.0,
+                eps_in_sqrt=True,
+                momentum=cfg.momentum or None,
+            )
+        )
     return optax.chain(*parts)
 
 

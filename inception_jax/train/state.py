@@ -1,4 +1,5 @@
 """The train state: one pytree that the jitted step maps to its successor and Orbax saves whole."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -34,5 +35,11 @@ def init_train_state(model, tx: optax.GradientTransformation, rng: jax.Array, im
 def train_state_from_variables(variables, tx: optax.GradientTransformation) -> TrainState:
     """The state at step 0 of training from `variables`: a fresh optimizer, and an EMA that starts at them."""
     params, batch_stats = variables["params"], variables.get("batch_stats", {})  # networks before BN have none
-    return TrainState(step=jnp.zeros((), jnp.int32), params=params, batch_stats=batch_stats,
-                      opt_state=tx.init(params), ema_params=params, ema_batch_stats=batch_stats)
+    return TrainState(
+        step=jnp.zeros((), jnp.int32),
+        params=params,
+        batch_stats=batch_stats,
+        opt_state=tx.init(params),
+        ema_params=params,
+        ema_batch_stats=batch_stats,
+    )

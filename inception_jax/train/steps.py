@@ -1,4 +1,5 @@
 """The jitted train and eval steps: losses, gradient accumulation, the optimizer update and the EMA."""
+
 from __future__ import annotations
 
 import jax
@@ -29,14 +30,20 @@ def make_train_step(model, tx, schedule, loss_config, ema_decay: float, grad_acc
     num_classes = model.num_classes
 
     def loss_fn(params, batch_stats, images, labels, rng):
-        logits, new_state = model.apply({"params": params, "batch_stats": batch_stats}, images, train=True,
-                                        mutable=["batch_stats", ENDPOINTS], rngs={"dropout": rng})
+        logits, new_state = model.apply(
+            {"params": params, "batch_stats": batch_stats},
+            images,
+            train=True,
+            mutable=["batch_stats", ENDPOINTS],
+            rngs={"dropout": rng},
+        )
         loss = cross_entropy(logits, labels, num_classes, cfg.label_smoothing)
         total = loss
         for name, aux_logits in new_state[ENDPOINTS]["endpoints"].items():
             if name.startswith("AuxLogits") and cfg.aux_loss_weight:
-                total = total + cfg.aux_loss_weight * cross_entropy(aux_logits, labels, num_classes,
-                                                                    cfg.label_smoothing)
+                total = total + cfg.aux_loss_weight * cross_entropy(
+                    aux_logits, labels, num_classes, cfg.label_smoothing
+                )
         top1 = jnp.mean(jnp.argmax(logits, -1) == labels)
         return total, (new_state.get("batch_stats", {}), top1)  # networks before BatchNorm have none
 
@@ -49,14 +56,16 @@ def make_train_step(model, tx, schedule, loss_config, ema_decay: float, grad_acc
 
         def micro_step(carry, micro):
             grads_sum, batch_stats, index = carry
-            (loss, (batch_stats, top1)), grads = grad_fn(state.params, batch_stats, *micro,
-                                                         jax.random.fold_in(rng, index))
+            (loss, (batch_stats, top1)), grads = grad_fn(
+                state.params, batch_stats, *micro, jax.random.fold_in(rng, index)
+            )
             return (jax.tree.map(jnp.add, grads_sum, grads), batch_stats, index + 1), (loss, top1)
 
         split = lambda x: x.reshape(grad_accum_steps, -1, *x.shape[1:])  # noqa: E731
         zeros = jax.tree.map(jnp.zeros_like, state.params)
         (grads, batch_stats, _), (losses, top1s) = jax.lax.scan(
-            micro_step, (zeros, state.batch_stats, 0), (split(images), split(labels)))
+            micro_step, (zeros, state.batch_stats, 0), (split(images), split(labels))
+        )
         grads = jax.tree.map(lambda g: g / grad_accum_steps, grads)
         return losses.mean(), top1s.mean(), batch_stats, grads
 
@@ -66,11 +75,20 @@ def make_train_step(model, tx, schedule, loss_config, ema_decay: float, grad_acc
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         new_state = state.replace(
-            step=state.step + 1, params=params, batch_stats=batch_stats, opt_state=opt_state,
+            step=state.step + 1,
+            params=params,
+            batch_stats=batch_stats,
+            opt_state=opt_state,
             ema_params=update_ema(state.ema_params, params, ema_decay, state.step),
-            ema_batch_stats=update_ema(state.ema_batch_stats, batch_stats, ema_decay, state.step))
-        metrics = {"train/loss": loss, "train/top1": top1, "train/lr": schedule(state.step),
-                   "train/grad_norm": optax.tree.norm(grads), "train/param_norm": optax.tree.norm(params)}
+            ema_batch_stats=update_ema(state.ema_batch_stats, batch_stats, ema_decay, state.step),
+        )
+        metrics = {
+            "train/loss": loss,
+            "train/top1": top1,
+            "train/lr": schedule(state.step),
+            "train/grad_norm": optax.tree.norm(grads),
+            "train/param_norm": optax.tree.norm(params),
+        }
         return new_state, metrics
 
     return train_step
@@ -84,8 +102,11 @@ def hit_counts(log_probabilities, labels, mask) -> dict[str, jax.Array]:
     """
     ranked = jax.lax.top_k(log_probabilities, min(5, log_probabilities.shape[-1]))[1]
     mask = mask.astype(jnp.float32)
-    return {"top1": jnp.sum((ranked[:, 0] == labels) * mask),
-            "top5": jnp.sum(jnp.any(ranked == labels[:, None], axis=-1) * mask), "count": jnp.sum(mask)}
+    return {
+        "top1": jnp.sum((ranked[:, 0] == labels) * mask),
+        "top5": jnp.sum(jnp.any(ranked == labels[:, None], axis=-1) * mask),
+        "count": jnp.sum(mask),
+    }
 
 
 def make_eval_step(model):
@@ -100,7 +121,10 @@ def make_eval_step(model):
         zero_fraction = jnp.mean((pre_pool == 0).astype(jnp.float32), axis=(1, 2, 3))
         log_probabilities = jax.nn.log_softmax(logits)
         losses = -jnp.take_along_axis(log_probabilities, labels[:, None], axis=-1)[:, 0]
-        return {"loss": jnp.sum(losses * mask), "died": jnp.sum(zero_fraction * mask),
-                **hit_counts(log_probabilities, labels, mask)}
+        return {
+            "loss": jnp.sum(losses * mask),
+            "died": jnp.sum(zero_fraction * mask),
+            **hit_counts(log_probabilities, labels, mask),
+        }
 
     return eval_step

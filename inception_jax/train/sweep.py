@@ -5,6 +5,7 @@
 
 Every run lives in `root/<label>`; rerunning a sweep resumes unfinished runs and re-evaluates finished ones.
 """
+
 from __future__ import annotations
 
 import csv

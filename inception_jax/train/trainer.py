@@ -4,6 +4,7 @@ Read it top to bottom: mesh → input → model & optimizer → state (restore, 
 Every run is resumable: rerunning the same command continues from the newest checkpoint in `workdir`, and
 because batches and dropout depend only on (seed, step) the resumed run matches an uninterrupted one.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -20,9 +21,9 @@ from flax import traverse_util
 from inception_jax import artifacts, configs
 from inception_jax.data import pipeline
 from inception_jax.train import mesh as mesh_lib
+from inception_jax.train import metrics as metrics_lib
 from inception_jax.train.checkpoint import TrainCheckpoints
 from inception_jax.train.mesh import host_value
-from inception_jax.train import metrics as metrics_lib
 from inception_jax.train.optimizer import learning_rate_schedule, make_optimizer
 from inception_jax.train.state import TrainState, init_train_state, train_state_from_variables
 from inception_jax.train.steps import make_eval_step, make_train_step
@@ -31,8 +32,14 @@ from inception_jax.train.steps import make_eval_step, make_train_step
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, float]:
     """Trains and evaluates `config` in `workdir`; returns the last evaluation's metrics."""
     config = configs.resolve_moved_fields(config)
-    logging.info("JAX %s, Flax %s; process %d/%d; devices: %s", jax.__version__, flax.__version__,
-                 jax.process_index(), jax.process_count(), jax.devices())
+    logging.info(
+        "JAX %s, Flax %s; process %d/%d; devices: %s",
+        jax.__version__,
+        flax.__version__,
+        jax.process_index(),
+        jax.process_count(),
+        jax.devices(),
+    )
 
     # ------------------------------------------------------------------ Mesh
     mesh = mesh_lib.make_mesh()
@@ -42,11 +49,19 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     info = pipeline.dataset_info(config.input)
     steps_per_epoch = info.num_train_examples // config.input.batch_size
     if steps_per_epoch == 0:
-        raise ValueError(f"input.batch_size={config.input.batch_size} exceeds the {info.num_train_examples} "
-                         f"training examples; use a smaller batch.")
+        raise ValueError(
+            f"input.batch_size={config.input.batch_size} exceeds the {info.num_train_examples} "
+            f"training examples; use a smaller batch."
+        )
     total_steps = config.total_steps or math.ceil(config.total_epochs * steps_per_epoch)
-    logging.info("%d classes, %d train / %d eval examples, %d steps per epoch, %d steps", info.num_classes,
-                 info.num_train_examples, info.num_eval_examples, steps_per_epoch, total_steps)
+    logging.info(
+        "%d classes, %d train / %d eval examples, %d steps per epoch, %d steps",
+        info.num_classes,
+        info.num_train_examples,
+        info.num_eval_examples,
+        steps_per_epoch,
+        total_steps,
+    )
 
     # ------------------------------------------------------------------ Model & optimizer
     # The spec (network, options, input contract) is what the run's checkpoints can be rebuilt from.
@@ -70,8 +85,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         logging.info("Resumed from %s at step %d", checkpoints.directory, record["step"])
     else:
         logging.info("Initialising %s (compiling the initialiser takes a while on CPU)", config.model_name)
-        state = jax.jit(lambda key: init_train_state(model, tx, key, spec.input.image_size),
-                        out_shardings=shardings)(init_rng)
+        state = jax.jit(lambda key: init_train_state(model, tx, key, spec.input.image_size), out_shardings=shardings)(
+            init_rng
+        )
         if config.get("init_from"):
             state = jax.device_put(start_from_weights(state, tx, config.init_from), shardings)
         data_step = 0
@@ -80,7 +96,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     # ------------------------------------------------------------------ Steps
     train_step = jax.jit(
         make_train_step(model, tx, schedule, config.loss, config.ema.decay, config.get("grad_accum_steps", 1)),
-        out_shardings=(shardings, replicated), donate_argnums=0)
+        out_shardings=(shardings, replicated),
+        donate_argnums=0,
+    )
     eval_step = jax.jit(make_eval_step(model), out_shardings=replicated)
 
     def evaluate(state: TrainState) -> dict[str, float]:
@@ -90,8 +108,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                 for key, value in eval_step(state.variables(ema), batch).items():
                     sums[(prefix, key)] = sums.get((prefix, key), 0.0) + value
         sums = {key: float(host_value(value)) for key, value in sums.items()}
-        return {f"{prefix}/{key}": sums[(prefix, key)] / sums[(prefix, "count")]
-                for prefix, key in sums if key != "count"}
+        return {
+            f"{prefix}/{key}": sums[(prefix, key)] / sums[(prefix, "count")] for prefix, key in sums if key != "count"
+        }
 
     # ------------------------------------------------------------------ Train loop
     writer = metrics_lib.create_writer(workdir, resume_step=start_step)
@@ -116,7 +135,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                 raise FloatingPointError(
                     f"Training diverged at step {step} (loss {loss}, parameter norm {param_norm}); stopped. The "
                     f"last good checkpoint (step {checkpoints.latest_step()}) is kept in {checkpoints.directory}. "
-                    f"Lower the learning rate or set --config.optimizer.grad_clip_norm.")
+                    f"Lower the learning rate or set --config.optimizer.grad_clip_norm."
+                )
         window.extend(fetched)
 
     @contextlib.contextmanager
@@ -141,8 +161,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                 now = time.perf_counter()
                 mean = {key: float(np.mean([m[key] for _, m in window])) for key in window[-1][1]}
                 mean["train/lr"] = window[-1][1]["train/lr"]
-                mean["train/img_per_sec"] = len(window) * config.input.batch_size / max(now - window_start - paused,
-                                                                                         1e-9)
+                mean["train/img_per_sec"] = (
+                    len(window) * config.input.batch_size / max(now - window_start - paused, 1e-9)
+                )
                 mean["train/epoch"] = step / steps_per_epoch
                 writer.write_scalars(step, mean)
                 window.clear()
@@ -153,8 +174,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                 writer.write_scalars(step, eval_metrics)
             if step % config.checkpoint_every_steps == 0 or last:
                 with paused_for("checkpoint"):
-                    checkpoints.save(step, state, artifacts.checkpoint_record(step, data_step + step - start_step,
-                                                                              config))
+                    checkpoints.save(
+                        step, state, artifacts.checkpoint_record(step, data_step + step - start_step, config)
+                    )
     finally:
         checkpoints.close()
         writer.close()
@@ -186,7 +208,7 @@ def start_from_weights(state: TrainState, tx, weights_dir: str) -> TrainState:
     params = merge(jax.device_get(state.params), loaded["params"])
     batch_stats = merge(jax.device_get(state.batch_stats), loaded.get("batch_stats", {}))
     if skipped:
-        logging.info("init_from %s: %d leaves kept their initialisation: %s", weights_dir, len(skipped),
-                     ", ".join(skipped[:10]))
+        logging.info(
+            "init_from %s: %d leaves kept their initialisation: %s", weights_dir, len(skipped), ", ".join(skipped[:10])
+        )
     return train_state_from_variables({"params": params, "batch_stats": batch_stats}, tx)
-
