@@ -26,6 +26,7 @@ test-resources: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 test: $(STAMP) lint test-resources
 	$(PY) -m pytest -q -n 2 --dist loadfile tests
