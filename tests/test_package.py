@@ -1,6 +1,7 @@
 """The package works when installed as a package: a wheel, in a fresh virtual environment outside the checkout."""
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -10,6 +11,13 @@ from train_utils import REPO, TINY
 
 
 def test_the_wheel_trains_the_embedded_default_from_another_directory(tmp_path):
+    # A copy of the sources without build outputs: setuptools would otherwise reuse a stale build/ directory.
+    source = tmp_path / "source"
+    shutil.copytree(
+        REPO,
+        source,
+        ignore=shutil.ignore_patterns(".*", "build", "dist", "*.egg-info", "runs", "__pycache__", "notebooks"),
+    )
     subprocess.run(
         [
             sys.executable,
@@ -19,7 +27,7 @@ def test_the_wheel_trains_the_embedded_default_from_another_directory(tmp_path):
             "-q",
             "--no-deps",
             "--no-build-isolation",
-            REPO,
+            str(source),
             "-w",
             str(tmp_path / "dist"),
         ],
