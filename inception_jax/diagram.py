@@ -121,7 +121,7 @@ def trace_block(block_class, *args, input_shape: Shape, **kwargs) -> BlockTrace:
                 towers.append((module.path, module, call_args[0].shape[1:], conv_shapes.pop(module.path, [])))
             elif isinstance(module, ScaledResidual):
                 residuals[module.path[:-1]] = Residual(
-                    module.scale, module.activation, module.opts.bn_on_summations, out.shape[1:]
+                    module.scale, module.activation, module.bn_on_summations, out.shape[1:]
                 )
         return out
 

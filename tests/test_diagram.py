@@ -59,8 +59,14 @@ def test_residual_block_records_scale_and_sum():
 
 
 def test_batch_norm_on_the_sum_is_recorded_when_the_option_adds_it():
-    opts = NetOptions(bn_on_summations=True)
-    trace = trace_block(InceptionResNetA, opts, InceptionResNetV2.widths_a, 0.17, input_shape=(35, 35, 384))
+    trace = trace_block(
+        InceptionResNetA,
+        NetOptions(),
+        InceptionResNetV2.widths_a,
+        0.17,
+        bn_on_summations=True,
+        input_shape=(35, 35, 384),
+    )
     assert trace.stages[0].residual.batch_norm
 
 
