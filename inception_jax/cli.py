@@ -144,6 +144,13 @@ def _parse(argv: list[str]) -> list[str]:
     return rest
 
 
+class _QuietOrbax(logging.Filter):
+    """Drops Orbax's info lines (each save's and restore's internals); clu's progress lines pass."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or f"{os.sep}orbax{os.sep}" not in record.pathname
+
+
 def run(main: Callable[[list[str]], None], argv: list[str] | None = None) -> None:
     """`absl.app.run(main)` with this dialect's parsing; `--help` prints the tool's docstring (its examples).
 
@@ -155,7 +162,9 @@ def run(main: Callable[[list[str]], None], argv: list[str] | None = None) -> Non
 
     def main_telling_what_to_do(rest: list[str]) -> None:
         logging.getLogger().setLevel(logging.INFO)
-        logging.getLogger("absl").setLevel(logging.WARNING)  # Orbax logs each save's and restore's internals
+        absl_logger = logging.getLogger("absl")
+        if not any(isinstance(f, _QuietOrbax) for f in absl_logger.filters):
+            absl_logger.addFilter(_QuietOrbax())
         try:
             main(rest)
         except (ValueError, FileNotFoundError) as error:  # the errors of a wrong name, value or path

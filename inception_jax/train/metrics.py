@@ -76,10 +76,15 @@ def create_writer(workdir: str, resume_step: int = 0) -> metric_writers.MetricWr
 
 
 def create_progress(
-    total_steps: int, every_steps: int | None = None, every_secs: float | None = 60.0
+    total_steps: int, every_steps: int | None = None, every_secs: float | None = 60.0, first_step: int = 0
 ) -> periodic_actions.ReportProgress:
     """clu's progress report (steps/s, percent, ETA with days, and the share of time in each `timed` part).
 
-    Call it with each step done (`progress(step)`); it logs every `every_steps` steps or `every_secs` seconds.
+    Call it with each step done (`progress(step)`); it logs every `every_steps` steps or `every_secs` seconds,
+    and at `total_steps`. `first_step` is where the count starts (a resumed run's step).
     """
-    return periodic_actions.ReportProgress(num_train_steps=total_steps, every_steps=every_steps, every_secs=every_secs)
+    progress = periodic_actions.ReportProgress(
+        num_train_steps=total_steps, every_steps=every_steps, every_secs=every_secs
+    )
+    progress(first_step)  # clu's first call only starts the clock: now every later step can report
+    return progress

@@ -114,7 +114,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
 
     # ------------------------------------------------------------------ Train loop
     writer = metrics_lib.create_writer(workdir, resume_step=start_step)
-    progress = metrics_lib.create_progress(total_steps, every_steps=config.log_every_steps)
+    progress = metrics_lib.create_progress(total_steps, every_steps=config.log_every_steps, first_step=start_step)
     batches = pipeline.train_iterator(config.input, spec.input, data_sharding, seed=config.seed, start_step=data_step)
     pending: list[tuple[int, dict]] = []  # Metrics still on device: fetching every step would stall dispatch.
     window: list[tuple[int, dict]] = []  # Fetched since the last log line; each step lands in exactly one.
