@@ -22,6 +22,7 @@ from inception_jax import artifacts, configs
 from inception_jax.data import pipeline
 from inception_jax.train import mesh as mesh_lib
 from inception_jax.train import metrics as metrics_lib
+from inception_jax.train import validation
 from inception_jax.train.checkpoint import TrainCheckpoints
 from inception_jax.train.mesh import host_value
 from inception_jax.train.optimizer import learning_rate_schedule, make_optimizer
@@ -41,18 +42,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         jax.devices(),
     )
 
+    # ------------------------------------------------------------------ Config check, before anything compiles
+    info = validation.check_config(config)
+
     # ------------------------------------------------------------------ Mesh
     mesh = mesh_lib.make_mesh()
     data_sharding, replicated = mesh_lib.batch_sharding(mesh), mesh_lib.replicated(mesh)
 
     # ------------------------------------------------------------------ Input
-    info = pipeline.dataset_info(config.input)
     steps_per_epoch = info.num_train_examples // config.input.batch_size
-    if steps_per_epoch == 0:
-        raise ValueError(
-            f"input.batch_size={config.input.batch_size} exceeds the {info.num_train_examples} "
-            f"training examples; use a smaller batch."
-        )
     total_steps = config.total_steps or math.ceil(config.total_epochs * steps_per_epoch)
     logging.info(
         "%d classes, %d train / %d eval examples, %d steps per epoch, %d steps",
