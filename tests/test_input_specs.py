@@ -162,6 +162,7 @@ def test_torchvision_weights_keep_their_input_through_convert_evaluate_and_finet
         "--config.input.image_size=64",
         "--config.input.batch_size=2",
         "--config.total_steps=2",
+        "--config.total_epochs=0",
         "--config.log_every_steps=1",
         "--config.eval_every_steps=2",
         "--config.checkpoint_every_steps=2",

@@ -16,6 +16,7 @@ TINY = {
     "model.block_counts": (1, 1, 1),
     "input.batch_size": 16,
     "total_steps": 6,
+    "total_epochs": 0.0,  # the default config counts epochs: exactly one of the two is set
     "log_every_steps": 2,
     "eval_every_steps": 6,
     "checkpoint_every_steps": 2,

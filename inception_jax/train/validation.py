@@ -61,8 +61,9 @@ def _schedule_problems(config) -> list[str]:
     if (steps > 0) == (epochs > 0):
         both = "both are set" if steps > 0 else "neither is set"
         problems.append(
-            f"total_steps={steps}, total_epochs={epochs}: set exactly one ({both}), e.g. total_steps=0 "
-            f"total_epochs=100 for the paper's length."
+            f"total_steps={steps}, total_epochs={epochs}: set exactly one ({both}); e.g. "
+            f"--config.total_steps={steps or 1000} --config.total_epochs=0, or --config.total_steps=0 "
+            f"--config.total_epochs={epochs or 100}."
         )
     if steps < 0 or epochs < 0:
         problems.append(f"total_steps={steps}, total_epochs={epochs}: must not be negative.")
@@ -89,6 +90,12 @@ def _batch_problems(config, num_devices: int) -> list[str]:
                 f"input.{field}={value} must be a positive multiple of the {num_devices} devices; "
                 f"use {_multiple(value, num_devices)}."
             )
+    shards, processes = config.input.get("data_shards", 0), jax.process_count()
+    if shards < 0 or shards % processes or (shards and config.input.batch_size % shards):
+        problems.append(
+            f"input.data_shards={shards} must be a multiple of the {processes} processes that divides "
+            f"input.batch_size={config.input.batch_size}; use 0 (one per process) or {processes}."
+        )
     accumulation = config.get("grad_accum_steps", 1)
     unit = accumulation * num_devices  # each micro-batch splits evenly over the devices
     if accumulation < 1:
