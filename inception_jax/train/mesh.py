@@ -71,13 +71,17 @@ def replicated(mesh) -> NamedSharding:
     return NamedSharding(mesh, P())
 
 
-def state_shardings(abstract_state, mesh, fsdp: bool = False):
-    """Shardings for a train-state tree: replicated, or FSDP on each large array's largest divisible axis."""
+def state_shardings(abstract_state, mesh, fsdp: bool = False, min_size: int | None = None):
+    """Shardings for a train-state tree: replicated, or FSDP on each large array's largest divisible axis.
+
+    Under FSDP, arrays of fewer than `min_size` (default `FSDP_MIN_SIZE`) elements stay replicated.
+    """
     devices = mesh.shape[DATA_AXIS]
+    min_size = FSDP_MIN_SIZE if min_size is None else min_size
 
     def spec(leaf):
         shape = getattr(leaf, "shape", ())
-        if not fsdp or math.prod(shape) < FSDP_MIN_SIZE:
+        if not fsdp or math.prod(shape) < min_size:
             return replicated(mesh)
         for axis in sorted(range(len(shape)), key=lambda a: -shape[a]):
             if shape[axis] % devices == 0:
