@@ -98,7 +98,11 @@ def input_config(**overrides) -> ml_collections.ConfigDict:
     config.eval_interpolation = config_dict.placeholder(str)  # "bilinear" or "bicubic"
     config.mean = config_dict.placeholder(tuple)  # per channel, of [0, 1] pixels; ImageNet's (0.485, 0.456, 0.406)
     config.std = config_dict.placeholder(tuple)
-    config.shuffle_buffer = 10_000  # examples; holds encoded images, about 1 GB for ImageNet
+    # The train split is read in this many disjoint shards, each shuffled and augmented on its own; a process
+    # reads its share. 0: one per process. A fixed value (e.g. 64) gives the same batches on any process count
+    # that divides it, so a run can resume on another pod size.
+    config.data_shards = 0
+    config.shuffle_buffer = 10_000  # examples per data shard; holds encoded images, about 1 GB for ImageNet
     config.prefetch_batches = 2
     config.update(overrides)
     return config

@@ -159,30 +159,73 @@ def _local_batch_size(global_batch_size: int, field: str) -> int:
     return global_batch_size // jax.process_count()
 
 
+def data_shards(cfg: ml_collections.ConfigDict) -> int:
+    """The number of shards the training data is read in: `data_shards`, or one per process when it is 0."""
+    return cfg.get("data_shards") or jax.process_count()
+
+
 def _train_dataset(cfg: ml_collections.ConfigDict, spec: InputSpec, seed: int, start_step: int) -> tf.data.Dataset:
-    """This process's training batches from `start_step` on, as a tf.data pipeline."""
+    """This process's training batches from `start_step` on, as a tf.data pipeline.
+
+    The training split is read as `data_shards(cfg)` disjoint shards, each shuffled and augmented by (seed,
+    epoch, shard) alone, and each global batch is the shards' sub-batches in shard order. A process reads only
+    its own consecutive shards, so with `data_shards` fixed, any process count that divides it sees the same
+    global batches.
+    """
     if start_step < 0:
         raise ValueError(f"start_step={start_step} must be >= 0.")
     local_batch = _local_batch_size(cfg.batch_size, "batch_size")
+    num_shards, processes = data_shards(cfg), jax.process_count()
+    if num_shards % processes or local_batch % (num_shards // processes):
+        raise ValueError(
+            f"data_shards={num_shards} must be a multiple of the {processes} processes and divide batch_size="
+            f"{cfg.batch_size}; set data_shards to 0 (one per process) or e.g. {processes}."
+        )
+    per_process = num_shards // processes
     source = _open_source(cfg)
-    examples_per_process = source.num_examples(cfg.train_split) // jax.process_count()
-    steps_per_epoch = examples_per_process // local_batch
+    first = jax.process_index() * per_process
+    shards = [
+        _shard_batches(cfg, spec, source, seed, start_step, shard, num_shards, local_batch // per_process)
+        for shard in range(first, first + per_process)
+    ]
+    batches = shards[0] if per_process == 1 else tf.data.Dataset.zip(tuple(shards)).map(_concatenate)
+    return _deterministic(batches.prefetch(cfg.prefetch_batches))
+
+
+def _concatenate(*batches: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+    return {key: tf.concat([batch[key] for batch in batches], axis=0) for key in batches[0]}
+
+
+def _shard_batches(
+    cfg: ml_collections.ConfigDict,
+    spec: InputSpec,
+    source: sources.Source,
+    seed: int,
+    start_step: int,
+    shard: int,
+    num_shards: int,
+    batch_size: int,
+) -> tf.data.Dataset:
+    """One shard's sub-batches of `batch_size` from `start_step` on, shuffled and augmented by (seed, epoch, shard)."""
+    examples_per_shard = source.num_examples(cfg.train_split) // num_shards
+    steps_per_epoch = examples_per_shard // batch_size
     if steps_per_epoch == 0:
         raise ValueError(
-            f"train_split={cfg.train_split!r} gives {examples_per_process} examples per process, fewer than one "
-            f"local batch of {local_batch}; lower batch_size."
+            f"train_split={cfg.train_split!r} gives {examples_per_shard} examples per data shard, fewer than "
+            f"one shard batch of {batch_size}; lower batch_size."
         )
     first_epoch, first_step_in_epoch = divmod(start_step, steps_per_epoch)
-    indexed = source.read(
-        cfg.train_split, shard_index=jax.process_index(), num_shards=jax.process_count(), drop_remainder=True
-    ).enumerate()
+    indexed = source.read(cfg.train_split, shard_index=shard, num_shards=num_shards, drop_remainder=True).enumerate()
 
     def epoch_examples(epoch: tf.Tensor) -> tf.data.Dataset:
-        """(augmentation seed, example) pairs of one epoch, shuffled by (seed, epoch)."""
-        shuffle_key, augment_key = tf.unstack(tf.random.split(tf.stack([tf.constant(seed, tf.int64), epoch]), 2))
+        """(augmentation seed, example) pairs of one epoch, shuffled by (seed, epoch, shard)."""
+        key = tf.stack([tf.constant(seed, tf.int64), epoch])
+        if shard:  # shard 0 keeps the (seed, epoch) key, so single-shard runs are unchanged
+            key = tf.random.fold_in(key, shard)
+        shuffle_key, augment_key = tf.unstack(tf.random.split(key, 2))
         shuffle_seed = tf.random.stateless_uniform([], shuffle_key, minval=None, maxval=None, dtype=tf.int64)
         shuffled = indexed.shuffle(cfg.shuffle_buffer, seed=shuffle_seed)
-        return shuffled.take(steps_per_epoch * local_batch).map(
+        return shuffled.take(steps_per_epoch * batch_size).map(
             lambda index, example: (tf.random.fold_in(augment_key, index), example)
         )
 
@@ -204,9 +247,8 @@ def _train_dataset(cfg: ml_collections.ConfigDict, spec: InputSpec, seed: int, s
         )
         return {"image": image, "label": tf.cast(example["label"], tf.int32)}
 
-    stream = tf.data.Dataset.counter(first_epoch).flat_map(epoch_examples).skip(first_step_in_epoch * local_batch)
-    batches = stream.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE).batch(local_batch, drop_remainder=True)
-    return _deterministic(batches.prefetch(cfg.prefetch_batches))
+    stream = tf.data.Dataset.counter(first_epoch).flat_map(epoch_examples).skip(first_step_in_epoch * batch_size)
+    return stream.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size, drop_remainder=True)
 
 
 def _eval_dataset(
