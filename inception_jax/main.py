@@ -9,17 +9,20 @@
 
 Without --config it trains the embedded default (reduced Inception-ResNet-v2 on scikit-learn's digits), offline.
 Packaged configs (inception_jax/configs/) are named `inception_jax:NAME[:ARG]`; other config files by path.
-On a machine without an accelerator the tuned XLA:CPU flags are added unless --stock_xla. The logic lives in
+The whole config is checked before anything compiles. On SIGTERM (preemption) it saves the current step and exits
+with code 75; the same command resumes. On a machine without an accelerator the tuned XLA:CPU flags are added
+unless --stock_xla. The logic lives in
 `inception_jax.train.trainer`, importable from tests and notebooks.
 """
 
 import logging
+import sys
 
 from absl import flags
 from ml_collections import config_flags
 
 from inception_jax import cli, configs
-from inception_jax.train import mesh
+from inception_jax.train import mesh, preemption
 
 config_flags.DEFINE_config_file(
     "config",
@@ -37,7 +40,11 @@ def main(argv):
     from inception_jax.train import trainer  # noqa: PLC0415 (after flag parsing: keeps `--help` fast)
 
     mesh.initialize_from_flags(FLAGS)
-    metrics = trainer.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+    try:
+        metrics = trainer.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+    except preemption.Preempted as stopped:
+        logging.warning("%s", stopped)
+        sys.exit(preemption.EXIT_CODE)
     logging.info("Final evaluation: %s", "  ".join(f"{k} {v:.4f}" for k, v in sorted(metrics.items())))
 
 

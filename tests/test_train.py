@@ -3,6 +3,7 @@
 import json
 import math
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -24,6 +25,7 @@ from inception_jax.configs import lineage, paper
 from inception_jax.models import create_model
 from inception_jax.runs import read_metrics
 from inception_jax.train import mesh as mesh_lib
+from inception_jax.train import preemption
 from inception_jax.train import trainer as trainer_lib
 from inception_jax.train.checkpoint import TrainCheckpoints
 from inception_jax.train.optimizer import learning_rate_schedule, make_optimizer
@@ -291,20 +293,34 @@ def _final_state(workdir):
         return checkpointer.restore(os.path.join(directory, str(step), "state"))
 
 
-def test_sigkill_then_same_command_resumes_and_matches_an_uninterrupted_run(tmp_path, data_dir):
-    overrides = {"total_steps": 40, "checkpoint_every_steps": 4, "eval_every_steps": 20, "log_every_steps": 4}
-    uninterrupted = _run_main(tiny_flags(data_dir, str(tmp_path / "a"), **overrides))
-    assert uninterrupted.wait(timeout=900) == 0, uninterrupted.stdout.read()
+RESUME_RUN = {"total_steps": 40, "checkpoint_every_steps": 4, "eval_every_steps": 20, "log_every_steps": 4}
 
-    args = tiny_flags(data_dir, str(tmp_path / "b"), **overrides)
-    killed = _run_main(args)
-    first_checkpoint = tmp_path / "b" / "checkpoints" / "4"
+
+@pytest.fixture(scope="module")
+def uninterrupted_run(tmp_path_factory, data_dir):
+    """The workdir of a 40-step run that nothing interrupted, which the resumed runs must equal."""
+    workdir = tmp_path_factory.mktemp("uninterrupted")
+    run = _run_main(tiny_flags(data_dir, str(workdir), **RESUME_RUN))
+    assert run.wait(timeout=900) == 0, run.stdout.read()
+    return workdir
+
+
+def _signal_after_first_checkpoint(args, workdir, signum):
+    """Starts `main` with `args`; sends `signum` once its first checkpoint is on disk; returns the process."""
+    run = _run_main(args)
+    first_checkpoint = workdir / "checkpoints" / "4"
     while not first_checkpoint.exists():
-        assert killed.poll() is None, "the run ended before its first checkpoint"
+        assert run.poll() is None, "the run ended before its first checkpoint"
         time.sleep(0.02)
-    killed.send_signal(signal.SIGKILL)
+    run.send_signal(signum)
+    return run
+
+
+def test_sigkill_then_same_command_resumes_and_matches_an_uninterrupted_run(tmp_path, data_dir, uninterrupted_run):
+    args = tiny_flags(data_dir, str(tmp_path / "b"), **RESUME_RUN)
+    killed = _signal_after_first_checkpoint(args, tmp_path / "b", signal.SIGKILL)
     killed.wait()
-    assert len(read_metrics(str(tmp_path / "b"))) < len(read_metrics(str(tmp_path / "a")))
+    assert len(read_metrics(str(tmp_path / "b"))) < len(read_metrics(str(uninterrupted_run)))
 
     resumed = _run_main(args)
     output = resumed.communicate(timeout=900)[0]
@@ -312,11 +328,36 @@ def test_sigkill_then_same_command_resumes_and_matches_an_uninterrupted_run(tmp_
     assert "Resumed from" in output
 
     strip = lambda records: [{k: v for k, v in r.items() if k != "train/img_per_sec"} for r in records]  # noqa: E731
-    assert strip(read_metrics(str(tmp_path / "b"))) == strip(read_metrics(str(tmp_path / "a")))
-    final_a, final_b = _final_state(str(tmp_path / "a")), _final_state(str(tmp_path / "b"))
+    assert strip(read_metrics(str(tmp_path / "b"))) == strip(read_metrics(str(uninterrupted_run)))
+    final_a, final_b = _final_state(str(uninterrupted_run)), _final_state(str(tmp_path / "b"))
     assert int(final_b["step"]) == 40
     assert any(name.startswith("events.out.tfevents") for name in os.listdir(tmp_path / "b"))  # TensorBoard
     jax.tree.map(np.testing.assert_array_equal, final_a, final_b)  # bitwise on CPU
+
+
+def test_sigterm_saves_the_current_step_exits_75_and_the_rerun_matches_an_uninterrupted_run(
+    tmp_path, data_dir, uninterrupted_run
+):
+    args = tiny_flags(data_dir, str(tmp_path / "b"), **RESUME_RUN)
+    preempted = _signal_after_first_checkpoint(args, tmp_path / "b", signal.SIGTERM)
+    output = preempted.communicate(timeout=900)[0]
+    assert preempted.returncode == preemption.EXIT_CODE == 75, output
+    stopped = int(re.search(r"Preempted \(SIGTERM\): stopped after step (\d+)", output).group(1))
+    assert 4 <= stopped < 40
+    assert TrainCheckpoints(str(tmp_path / "b")).latest_step() == stopped  # the step it stopped at, saved
+    assert read_metrics(str(tmp_path / "b"))[-1]["step"] == stopped  # its last metrics were written too
+
+    resumed = _run_main(args)
+    output = resumed.communicate(timeout=900)[0]
+    assert resumed.returncode == 0, output
+    assert f"at step {stopped}" in output
+    final_a, final_b = _final_state(str(uninterrupted_run)), _final_state(str(tmp_path / "b"))
+    assert int(final_b["step"]) == 40
+    jax.tree.map(np.testing.assert_array_equal, final_a, final_b)  # bitwise on CPU
+    final_eval = lambda workdir: {  # noqa: E731
+        key: value for r in read_metrics(str(workdir)) if r["step"] == 40 for key, value in r.items() if "eval" in key
+    }
+    assert final_eval(uninterrupted_run) and final_eval(tmp_path / "b") == final_eval(uninterrupted_run)
 
 
 def test_every_step_lands_in_one_logged_average_and_images_per_second_leave_out_evaluation(

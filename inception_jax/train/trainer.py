@@ -22,6 +22,7 @@ from inception_jax import artifacts, configs
 from inception_jax.data import pipeline
 from inception_jax.train import mesh as mesh_lib
 from inception_jax.train import metrics as metrics_lib
+from inception_jax.train import preemption as preemption_lib
 from inception_jax.train import validation
 from inception_jax.train.checkpoint import TrainCheckpoints
 from inception_jax.train.mesh import host_value
@@ -112,6 +113,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
 
     # ------------------------------------------------------------------ Train loop
     writer = metrics_lib.create_writer(workdir, resume_step=start_step)
+    preemption = preemption_lib.PreemptionWatch()
     progress = metrics_lib.create_progress(total_steps, every_steps=config.log_every_steps, first_step=start_step)
     batches = pipeline.train_iterator(config.input, spec.input, data_sharding, seed=config.seed, start_step=data_step)
     pending: list[tuple[int, dict]] = []  # Metrics still on device: fetching every step would stall dispatch.
@@ -147,6 +149,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
             yield
         paused += time.perf_counter() - start
 
+    preempted_at = None
     try:
         for step in range(start_step + 1, total_steps + 1):
             with jax.profiler.StepTraceAnnotation("train", step_num=step):
@@ -154,7 +157,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
             pending.append((step, metrics))
             progress(step)
             last = step == total_steps
-            if step % config.log_every_steps == 0 or last:
+            stopping = preemption.reached(step)  # SIGTERM: log and checkpoint this step, then stop
+            if step % config.log_every_steps == 0 or last or stopping:
                 fetch()
                 now = time.perf_counter()
                 mean = {key: float(np.mean([m[key] for _, m in window])) for key in window[-1][1]}
@@ -170,14 +174,20 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                 with paused_for("eval"):
                     eval_metrics = evaluate(state)
                 writer.write_scalars(step, eval_metrics)
-            if step % config.checkpoint_every_steps == 0 or last:
+            if step % config.checkpoint_every_steps == 0 or last or stopping:
                 with paused_for("checkpoint"):
                     checkpoints.save(
                         step, state, artifacts.checkpoint_record(step, data_step + step - start_step, config)
                     )
+            if stopping and not last:
+                preempted_at = step
+                break
     finally:
-        checkpoints.close()
+        preemption.close()
+        checkpoints.close()  # waits for the last save
         writer.close()
+    if preempted_at is not None:
+        raise preemption_lib.Preempted(preempted_at, checkpoints.directory)
     if not eval_metrics and start_step >= total_steps:
         logging.info("%s already holds a finished run (step %d); evaluating it.", workdir, start_step)
         eval_metrics = evaluate(state)
