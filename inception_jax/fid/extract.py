@@ -127,14 +127,19 @@ def features(
     done, start, last_report = 0, time.perf_counter(), time.perf_counter()
     previous = None
     for batch, count in batched(images, batch_size, resize):
-        current = (extractor(batch, resize), count)
+        current = (extractor(batch, resize), count)  # dispatched; it runs while the previous one is read back
         if previous is not None:
-            yield np.asarray(previous[0])[: previous[1]]
+            yield _real_rows(*previous)
         previous = current
         done += count
         if time.perf_counter() - last_report >= PROGRESS_EVERY_S:
             last_report = time.perf_counter()
             logging.info("features: %d images, %.1f images/s", done, done / (last_report - start))
     if previous is not None:
-        yield np.asarray(previous[0])[: previous[1]]
+        yield _real_rows(*previous)
     logging.info("features: %d images in %.1f s", done, time.perf_counter() - start)
+
+
+def _real_rows(batch_features: jax.Array, count: int) -> np.ndarray:
+    """The features of a batch's real images, on the host: the padding's rows dropped."""
+    return np.asarray(batch_features)[:count]
