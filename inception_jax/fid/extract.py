@@ -124,7 +124,8 @@ def features(
     handed over, so the device does not wait for the host.
     """
     batch_size = -(-batch_size // extractor.devices) * extractor.devices
-    done, start, last_report = 0, time.perf_counter(), time.perf_counter()
+    done, start = 0, time.perf_counter()
+    last_report = start
     previous = None
     for batch, count in batched(images, batch_size, resize):
         current = (extractor(batch, resize), count)  # dispatched; it runs while the previous one is read back
@@ -137,7 +138,8 @@ def features(
             logging.info("features: %d images, %.1f images/s", done, done / (last_report - start))
     if previous is not None:
         yield _real_rows(*previous)
-    logging.info("features: %d images in %.1f s", done, time.perf_counter() - start)
+    if last_report > start:  # progress was reported: say when it is done
+        logging.info("features: %d images in %.1f s", done, time.perf_counter() - start)
 
 
 def _real_rows(batch_features: jax.Array, count: int) -> np.ndarray:
