@@ -223,3 +223,16 @@ def test_nvlabs_layout_loads_with_its_classifier(inception_2015_weights):
     state_dict["output.bias"] = np.zeros(1008, np.float32)
     module, variables, _ = from_torch_fid(state_dict)
     assert module.num_classes == 1008 and variables["params"]["Logits"]["kernel"].shape == (2048, 1008)
+
+
+def test_converted_weights_directory_loads(inception_2015_weights, tmp_path):
+    from inception_jax.artifacts import save_weights  # noqa: PLC0415  (orbax)
+
+    module, variables, spec = from_torch_fid(inception_2015_weights)
+    save_weights(str(tmp_path / "weights"), spec, variables)
+    extractor = fid.load_extractor(tmp_path / "weights")
+    assert extractor.module == module
+    for ours, theirs in zip(jax.tree.leaves(extractor.variables), jax.tree.leaves(variables), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    with pytest.raises(FileNotFoundError, match="nothing is downloaded"):
+        fid.load_extractor(tmp_path / "missing.pt")

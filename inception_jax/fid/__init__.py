@@ -2,14 +2,14 @@
 
     from inception_jax import fid
 
-    extractor = fid.load_extractor("inception-2015-12-05.pt")     # or pytorch-fid's .pth, fid-helper's default_1.pt
-    feats_a = np.concatenate(list(fid.features(images_a, extractor, resize="pytorch_fid")))  # uint8 [N, H, W, 3]
-    mu_a, sigma_a = fid.statistics(feats_a)                        # or stream: fid.statistics(fid.features(...))
-    mu_b, sigma_b = fid.statistics(fid.features(fid.read_images("folder_b"), extractor))
-    print(fid.frechet_distance(mu_a, sigma_a, mu_b, sigma_b))
-    print(fid.kernel_inception_distance(feats_a, feats_b))         # KernelDistance(mean, std)
+    extractor = fid.load_extractor("default_1.pt")  # or inception-2015-12-05.pt, pt_inception-...pth; all devices
+    feats_a = np.concatenate(list(fid.features(fid.read_images("folder_a"), extractor)))  # files read one by one
+    feats_b = np.concatenate(list(fid.features(np.load("images_b.npz")["images"], extractor, resize="pytorch_fid")))
+    print(fid.frechet_distance(*fid.statistics(feats_a), *fid.statistics(feats_b)))  # 158.2797
+    print(fid.kernel_inception_distance(feats_a, feats_b))  # KernelDistance(mean=-0.0835..., std=...)
+    mu_a, sigma_a = fid.statistics(fid.features(fid.read_images("folder_a"), extractor))  # streamed: one batch held
 
-The command line: `python -m inception_jax.fid A B --weights=...` (see its `--help`). Nothing here imports
+The command line: `python -m inception_jax.fid --weights=WEIGHTS A B` (see its `--help`). Nothing here imports
 TensorFlow or PyTorch, and nothing is downloaded: pass the weights file.
 """
 

@@ -1,8 +1,8 @@
 """The two resize protocols of FID, and the network input each makes of uint8 pixels.
 
-* "pytorch_fid" (pytorch-fid, torch-fidelity; most papers since 2020): pixels / 255, resized to 299 by bilinear
-  interpolation without antialiasing, as `F.interpolate(x, size=(299, 299), mode="bilinear",
-  align_corners=False)`, then 2x − 1. It runs on the device, inside `features`' jitted step.
+* "pytorch_fid" (pytorch-fid's `InceptionV3.forward`): pixels / 255, resized to 299 by bilinear interpolation
+  without antialiasing, as `F.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False)`, then
+  2x − 1. It runs on the device, jitted, before the network.
 * "clean" (clean-fid, Parmar et al. 2022): each channel resized in float by PIL's bicubic filter (mode "F"),
   clipped to [0, 255], then (x − 128) / 128 as clean-fid's wrapper of the TorchScript. It runs on the host,
   image by image, since it is PIL's own filter.
