@@ -125,6 +125,8 @@ class InceptionV3(Network):
     mixed_7c_pool: str = "avg"
 
     def body(self, x, train: bool, endpoints: dict):
+        if self.mixed_7c_pool not in POOLS:
+            raise ValueError(f"mixed_7c_pool={self.mixed_7c_pool!r}; choose one of {', '.join(POOLS)}.")
         o = self.opts
         x = Tower(o, STEM_LAYERS, name="Stem")(x, train, endpoints)
         for letter, pool_features in zip("bcd", (32, 64, 64)):
@@ -134,8 +136,6 @@ class InceptionV3(Network):
             x = self.block(x, train, endpoints, InceptionV3B, o, channels_7x7, name=f"Mixed_6{letter}")
         self.aux(x, train, endpoints)
         x = self.block(x, train, endpoints, InceptionV3ReductionB, o, name="Mixed_7a")
-        if self.mixed_7c_pool not in POOLS:
-            raise ValueError(f"mixed_7c_pool={self.mixed_7c_pool!r}; choose one of {', '.join(POOLS)}.")
         x = self.block(x, train, endpoints, InceptionV3C, o, name="Mixed_7b")
         return self.block(x, train, endpoints, InceptionV3C, o, self.mixed_7c_pool, name="Mixed_7c")
 
