@@ -144,6 +144,17 @@ def _parse(argv: list[str]) -> list[str]:
     return rest
 
 
+def require(*names: str) -> None:
+    """Raises a ValueError naming each flag of `names` left unset.
+
+    Tools call it in `main`, rather than marking flags required where they are defined: every tool's flags
+    live in absl's one registry, and a tool imported beside another (as tests do) must not impose its own.
+    """
+    missing = [f"--{name}" for name in names if flags.FLAGS[name].value is None]
+    if missing:
+        raise ValueError(f"{', '.join(missing)} must be given; --help shows an example.")
+
+
 class _QuietOrbax(logging.Filter):
     """Drops Orbax's info lines (each save's and restore's internals); clu's progress lines pass."""
 

@@ -12,12 +12,12 @@ import time
 
 import jax
 import numpy as np
-import orbax.checkpoint as ocp
 import pytest
 from train_utils import tiny_config, tiny_flags
 
 from inception_jax.data import pipeline
 from inception_jax.runs import read_metrics
+from inception_jax.train import mesh as mesh_lib
 from inception_jax.train.checkpoint import TrainCheckpoints
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -119,11 +119,16 @@ def _main(workdir, data_dir):
 
 
 def _final_state(workdir):
+    """The latest step and its state, restored onto this process's devices (not the 2 × 4 that saved it)."""
     checkpoints = TrainCheckpoints(str(workdir))
     step = checkpoints.latest_step()
+    replicated = mesh_lib.replicated(mesh_lib.make_mesh())
+    abstract = jax.tree.map(
+        lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=replicated), checkpoints.state_metadata(step)
+    )
+    state, _ = checkpoints.restore(abstract, step)
     checkpoints.close()
-    with ocp.StandardCheckpointer() as checkpointer:
-        return step, checkpointer.restore(os.path.join(checkpoints.directory, str(step), "state"))
+    return step, jax.device_get(state)
 
 
 def test_two_processes_sigkilled_and_restarted_end_like_an_uninterrupted_two_process_run(tmp_path, data_dir, processes):

@@ -26,7 +26,6 @@ flags.DEFINE_integer("rounds", 3, "Alternating rounds (ours, then PyTorch); medi
 flags.DEFINE_integer("steps", 0, "Batches per timed window (0: enough to fill --min_window_s).")
 flags.DEFINE_float("min_window_s", 5.0, "Shortest timed window, in seconds.")
 flags.DEFINE_string("timm_python", os.path.join(".timm-ref", "bin", "python"), "Python of an environment with torch.")
-flags.mark_flag_as_required("weights")
 FLAGS = flags.FLAGS
 
 
@@ -47,6 +46,7 @@ def measure_ours(extractor, batch: int, steps: int, min_window_s: float) -> dict
 def main(argv) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments {argv[1:]}; every input is a --flag=value.")
+    cli.require("weights")
     from inception_jax import fid  # noqa: PLC0415
 
     extractor = fid.load_extractor(FLAGS.weights)

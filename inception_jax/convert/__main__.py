@@ -36,8 +36,6 @@ flags.DEFINE_string("input", None, "The weights file (slim: the checkpoint prefi
 flags.DEFINE_string("output", None, "Directory to write the converted weights and spec.json to.")
 flags.DEFINE_bool("keep_background", False, "slim only: keep the background class of 1001-class checkpoints.")
 cli.define_input_spec_flags()
-for _name in ("from", "model", "input", "output"):
-    flags.mark_flag_as_required(_name)
 FLAGS = flags.FLAGS
 
 
@@ -55,6 +53,7 @@ def convert(source: str, model_name: str, path: str, keep_background: bool = Fal
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments {argv[1:]}; every input is a --flag=value.")
+    cli.require("from", "model", "input", "output")
     source = FLAGS["from"].value
     if FLAGS.keep_background and source != "slim":
         raise app.UsageError("--keep_background applies to --from=slim only.")

@@ -27,11 +27,11 @@ flags.DEFINE_string("save_stats", None, "Write the statistics (mu, sigma) of the
 flags.DEFINE_bool("kid", False, "Also print KID (mean and std over subsets); needs images, not statistics.")
 flags.DEFINE_integer("kid_subsets", 100, "KID: number of subsets.")
 flags.DEFINE_integer("kid_subset_size", 1000, "KID: largest subset size.")
-flags.mark_flag_as_required("weights")
 FLAGS = flags.FLAGS
 
 
 def main(argv: list[str]) -> None:
+    cli.require("weights")
     paths = argv[1:]
     if FLAGS.save_stats and len(paths) != 1:
         raise app.UsageError("--save_stats writes the statistics of one input: give A alone.")
