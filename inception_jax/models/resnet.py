@@ -18,7 +18,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from inception_jax.models.classic import ClassicNetwork, max_pool
-from inception_jax.models.layers import ConvBN, NetOptions, conv2d, conv_init
+from inception_jax.models.layers import ConvBN, NetOptions, batch_norm, conv2d, conv_init
 
 PROJECTION, ZERO_PADDING, NO_SHORTCUT = "projection", "zero_padding", "none"
 
@@ -128,17 +128,7 @@ class PreActivation(nn.Module):
     @nn.compact
     def __call__(self, x, train: bool = False):
         o = self.opts
-        return o.act(
-            nn.BatchNorm(
-                use_running_average=not train,
-                momentum=o.bn_momentum,
-                epsilon=o.bn_epsilon,
-                use_scale=o.bn_use_scale,
-                dtype=o.dtype,
-                param_dtype=o.param_dtype,
-                name="bn",
-            )(x)
-        )
+        return o.act(batch_norm(o, train)(x))
 
 
 class PreActBlock(nn.Module):
