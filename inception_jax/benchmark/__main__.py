@@ -4,6 +4,7 @@
         --dtype=float32 --compare=timm,keras,keras-stock --json=result.json   # [--remat=block] [--profile=DIR]
     python -m inception_jax.benchmark --model=inception_v3 --model.width_multiplier=0.5 --mode=infer
     python -m inception_jax.benchmark --input_pipeline --batch=64 --image_size=299
+    python -m inception_jax.benchmark --model=inception_v4 --dtype=bfloat16 --batch=1024 --find_batch   # on a GPU
 
 See the package docstring (inception_jax/benchmark/__init__.py) for what is measured and how. On a machine
 without an accelerator the tuned XLA:CPU flags are added, for us and the `keras` peer alike (`keras-stock` runs
@@ -25,9 +26,9 @@ import jaxlib
 import optax
 from absl import app, flags
 
-from inception_jax import cli
+from inception_jax import artifacts, cli
 from inception_jax.benchmark import report
-from inception_jax.benchmark.ours import measure_ours
+from inception_jax.benchmark.ours import largest_batch, measure_ours
 from inception_jax.benchmark.peers import PEERS, log, run_peer, usable_cores
 from inception_jax.configs import paper
 from inception_jax.models import create_model
@@ -43,7 +44,13 @@ flags.DEFINE_enum(
     ["train", "infer"],
     "train: the real train step (RMSProp, EMA, donated state); infer: eval-mode forward.",
 )
-flags.DEFINE_integer("batch", 8, "Global batch.")
+flags.DEFINE_integer("batch", 8, "Global batch; with --find_batch, the largest one to try.")
+flags.DEFINE_bool(
+    "find_batch",
+    False,
+    "Use the largest power-of-two batch up to --batch that fits the device: predicted from the step's memory at "
+    "a small batch, then halved while the device runs out of memory.",
+)
 flags.DEFINE_integer("image_size", None, "Input side (default: the network's own).")
 flags.DEFINE_enum(
     "dtype", "float32", ["float32", "bfloat16"], "Compute dtype; parameters and BatchNorm statistics stay float32."
@@ -100,7 +107,8 @@ def measure_input_pipeline() -> dict:
     config = paper.input_config(
         dataset="sklearn_digits", eval_split="test", batch_size=FLAGS.batch, image_size=FLAGS.image_size or 299
     )
-    images_per_s = pipeline.benchmark(config, FLAGS.pipeline_batches)
+    spec = artifacts.INCEPTION_INPUT.replace(image_size=config.image_size)
+    images_per_s = pipeline.benchmark(config, spec, FLAGS.pipeline_batches)
     cores = usable_cores()
     return {
         "input_pipeline": config.to_dict(),
@@ -111,6 +119,25 @@ def measure_input_pipeline() -> dict:
     }
 
 
+def measure_at_largest_batch(model, args, image_size: int, timing: dict) -> tuple[dict, dict]:
+    """`measure_ours` at `largest_batch`'s answer, halving it while the device runs out of memory."""
+    search = largest_batch(model, mode=args.mode, image_size=image_size, ceiling=args.batch)
+    search["out_of_memory_at"] = []
+    batch = search["batch"]
+    while True:
+        try:
+            result = measure_ours(model, mode=args.mode, batch=batch, image_size=image_size, **timing)
+        except jax.errors.JaxRuntimeError as error:
+            if "RESOURCE_EXHAUSTED" not in str(error) or batch == 1:
+                raise
+            log(f"[ours] batch {batch} ran out of device memory; trying {batch // 2}")
+            search["out_of_memory_at"].append(batch)
+            batch //= 2
+            continue
+        search["batch"] = batch
+        return result, search
+
+
 def benchmark(args, command: str, stock_xla_flags: str) -> dict:
     """Measures ours, then each requested peer, and assembles the record. `args`: the flags' values."""
     options = cli.model_options()
@@ -119,13 +146,28 @@ def benchmark(args, command: str, stock_xla_flags: str) -> dict:
     macs = count_macs(model, image_size)
     flops_per_image = report.FLOPS_PER_MAC[args.mode] * macs
     timing = {"steps": args.steps, "repeats": args.repeats, "warmup": args.warmup, "min_window_s": args.min_window_s}
+    if args.find_batch:
+        ours, search = measure_at_largest_batch(model, args, image_size, timing)
+        batch = search["batch"]
+    else:
+        batch, search = args.batch, None
+        ours = measure_ours(
+            model,
+            mode=args.mode,
+            batch=batch,
+            image_size=image_size,
+            donate=args.donate,
+            hlo_path=args.hlo,
+            profile_dir=args.profile,
+            **timing,
+        )
     record = {
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "command": command,
         "config": {
             "model": args.model,
             "mode": args.mode,
-            "batch": args.batch,
+            "batch": batch,
             "image_size": image_size,
             "dtype": args.dtype,
             "remat": args.remat,
@@ -133,6 +175,7 @@ def benchmark(args, command: str, stock_xla_flags: str) -> dict:
             "donate": args.donate,
             **timing,
         },
+        "batch_search": search,
         "hardware": hardware(),
         "versions": {
             "python": platform.python_version(),
@@ -148,18 +191,7 @@ def benchmark(args, command: str, stock_xla_flags: str) -> dict:
             "flops_per_image": flops_per_image,
         },
     }
-    results = {
-        "ours": measure_ours(
-            model,
-            mode=args.mode,
-            batch=args.batch,
-            image_size=image_size,
-            donate=args.donate,
-            hlo_path=args.hlo,
-            profile_dir=args.profile,
-            **timing,
-        )
-    }
+    results = {"ours": ours}
     pythons = {"timm": args.timm_python, "keras": args.keras_python, "keras-stock": args.keras_python}
     for peer in args.compare:
         results[peer] = run_peer(
@@ -167,7 +199,7 @@ def benchmark(args, command: str, stock_xla_flags: str) -> dict:
             pythons[peer],
             model=args.model,
             mode=args.mode,
-            batch=args.batch,
+            batch=batch,
             image_size=image_size,
             dtype=args.dtype,
             xla_flags=stock_xla_flags if peer == "keras-stock" else None,

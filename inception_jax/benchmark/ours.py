@@ -7,6 +7,7 @@ compilation is timed on its own and the compiled executable's memory and cost an
 
 from __future__ import annotations
 
+import os
 import time
 
 import jax
@@ -71,6 +72,14 @@ def _infer_program(model, batch: dict, image_size: int):
     return forward, (random_variables(model, image_size), batch["image"])
 
 
+def _program(model, mode: str, batch: int, image_size: int, donate: bool):
+    """The jitted function that `mode` times and its arguments, on a synthetic batch of `batch` images."""
+    data = synthetic_batch(model, batch, image_size)
+    if mode == "train":
+        return _train_program(model, data, image_size, donate)
+    return _infer_program(model, data, image_size)
+
+
 def compiled_memory(compiled) -> dict:
     """The compiled executable's own account of its buffers, in bytes (absent where the backend gives none)."""
     analysis = compiled.memory_analysis()
@@ -78,6 +87,49 @@ def compiled_memory(compiled) -> dict:
         return {}
     fields = ("argument", "output", "alias", "temp", "generated_code")
     return {name: int(getattr(analysis, f"{name}_size_in_bytes")) for name in fields}
+
+
+def resident_bytes(memory: dict) -> int:
+    """What a compiled program holds at once: its arguments, temporaries, and outputs not written over inputs."""
+    return memory["argument"] + memory["temp"] + memory["output"] - memory["alias"]
+
+
+def device_capacity_bytes() -> int:
+    """What the first device's allocator may hand out (JAX's preallocated pool on a GPU); a CPU's physical RAM."""
+    stats = jax.devices()[0].memory_stats() or {}
+    if "bytes_limit" in stats:
+        return int(stats["bytes_limit"])
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def largest_batch(model, *, mode: str, image_size: int, ceiling: int, probe: int = 16, fill: float = 0.85) -> dict:
+    """The largest power-of-two batch up to `ceiling` whose step is predicted to fit in `fill` of the device.
+
+    One compile at the `probe` batch (without GPU autotuning, which changes speed, not buffers) gives the fixed
+    buffers (state, outputs) and the temporaries, which grow with the batch; the prediction scales those
+    linearly. The caller runs the step at the answer and halves it if the device still runs out of memory.
+    """
+    probe = max(1, min(probe, ceiling))
+    function, arguments = _program(model, mode, probe, image_size, donate=True)
+    options = {"xla_gpu_autotune_level": 0} if jax.devices()[0].platform == "gpu" else None
+    memory = compiled_memory(function.lower(*arguments).compile(options))
+    if not memory:
+        raise RuntimeError(f"{jax.devices()[0].platform} gives no memory analysis; pass a fixed --batch instead.")
+    per_image = memory["temp"] / probe
+    fixed = resident_bytes(memory) - memory["temp"]
+    budget = fill * device_capacity_bytes()
+    batch = 1 << (ceiling.bit_length() - 1)  # the largest power of two up to the ceiling
+    while batch > 1 and fixed + per_image * batch > budget:
+        batch //= 2
+    return {
+        "batch": batch,
+        "ceiling": ceiling,
+        "probe_batch": probe,
+        "probe_memory": memory,
+        "capacity_bytes": device_capacity_bytes(),
+        "fill": fill,
+        "predicted_bytes": fixed + per_image * batch,
+    }
 
 
 def measure_ours(
@@ -100,12 +152,7 @@ def measure_ours(
     With `hlo_path` the optimised HLO is written there; with `profile_dir` one more window of steps is traced
     with `jax.profiler` into it, and the result gets the most expensive HLO instructions of that trace.
     """
-    data = synthetic_batch(model, batch, image_size)
-    if mode == "train":
-        function, arguments = _train_program(model, data, image_size, donate)
-    else:
-        function, arguments = _infer_program(model, data, image_size)
-
+    function, arguments = _program(model, mode, batch, image_size, donate)
     log(f"[ours] compiling the {mode} step (tracing, lowering, XLA)")
     start = time.perf_counter()
     compiled = function.lower(*arguments).compile()
@@ -131,9 +178,11 @@ def measure_ours(
     result = measure(
         run_steps, batch=batch, steps=steps, repeats=repeats, warmup=warmup, min_window_s=min_window_s, label="ours"
     )
+    memory = compiled_memory(compiled)
     result.update(
         compile_s=compile_s,
-        compiled_memory=compiled_memory(compiled),
+        compiled_memory=memory,
+        compiled_peak_bytes=resident_bytes(memory) if memory else None,
         device_peak_bytes=(jax.devices()[0].memory_stats() or {}).get("peak_bytes_in_use"),
     )
     cost = compiled.cost_analysis() or {}

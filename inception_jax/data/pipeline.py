@@ -117,12 +117,12 @@ def num_eval_examples(cfg: ml_collections.ConfigDict, max_examples: int | None =
     return total if max_examples is None else min(total, max_examples)
 
 
-def benchmark(cfg: ml_collections.ConfigDict, num_batches: int = 50, seed: int = 0) -> float:
+def benchmark(cfg: ml_collections.ConfigDict, spec: InputSpec, num_batches: int = 50, seed: int = 0) -> float:
     """Decoded and augmented training images per second produced by this process's tf.data pipeline.
 
     The first batch (shuffle buffer fill, thread start-up) is not timed; device transfer is not included.
     """
-    dataset = _train_dataset(cfg, seed, start_step=0)
+    dataset = _train_dataset(cfg, spec, seed, start_step=0)
     batches = dataset.as_numpy_iterator()
     local_batch = next(batches)["label"].shape[0]
     start = time.perf_counter()
