@@ -1,7 +1,8 @@
 """The benchmark CLI end to end on a tiny Inception-v3, and its report logic with made-up peer results.
 
 The CLI runs in a subprocess, as users run it: with one CPU device (not the 8 of conftest) and without
-TensorFlow, torch or Keras imported. Peers are not run (CI has no timm); their results are faked.
+TensorFlow, torch or Keras imported. Peers are not run (CI has no timm); their results are faked. The one-shot
+GPU script (benchmarks/gpu.sh) runs in its tiny CPU mode.
 """
 
 import json
@@ -12,6 +13,8 @@ import sys
 import pytest
 
 from inception_jax.benchmark import peers, report
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 TINY = [
     "--model=inception_v3",
@@ -166,3 +169,55 @@ def test_keras_stock_runs_keras_with_the_callers_xla_flags(monkeypatch):
     assert result == {"status": "ok"} and seen["peer"] == "keras-stock"
     assert seen["env"]["XLA_FLAGS"] == "" and seen["env"]["KERAS_BACKEND"] == "jax"
     assert peers.RUNNERS["keras-stock"] is peers.RUNNERS["keras"]
+
+
+def test_largest_batch_is_the_largest_power_of_two_predicted_to_fit(monkeypatch):
+    from inception_jax.benchmark import ours  # noqa: PLC0415 (imports JAX and the networks)
+    from inception_jax.models import create_model  # noqa: PLC0415
+
+    model = create_model("inception_v3", width_multiplier=0.1, min_depth=4, num_classes=10)
+    found = ours.largest_batch(model, mode="infer", image_size=75, ceiling=12, probe=2)
+    assert found["batch"] == 8 and found["probe_batch"] == 2  # this host's RAM holds 8 such images easily
+    memory = found["probe_memory"]
+    fixed, per_image = ours.resident_bytes(memory) - memory["temp"], memory["temp"] / 2
+    # A device that holds 5 images' temporaries at the 85% fill: 4 is the answer.
+    monkeypatch.setattr(ours, "device_capacity_bytes", lambda: (fixed + 5 * per_image) / 0.85)
+    found = ours.largest_batch(model, mode="infer", image_size=75, ceiling=12, probe=2)
+    assert found["batch"] == 4 and found["predicted_bytes"] == pytest.approx(fixed + 4 * per_image)
+
+
+def test_gpu_script_in_tiny_mode_writes_every_record(tmp_path):
+    """`benchmarks/gpu.sh --tiny` on this CPU: the batch search, bfloat16 training, remat at the same batch, the
+    timm peer (this environment has no torch: its failure is recorded, the run goes on) and the input pipeline."""
+    out = tmp_path / "gpu"
+    completed = subprocess.run(
+        ["bash", "benchmarks/gpu.sh", str(out), "--tiny", "--models=inception_resnet_v2"]
+        + [f"--timm_python={sys.executable}"],
+        cwd=REPO,
+        env=dict(os.environ, PYTHON=sys.executable, JAX_DISABLE_MOST_OPTIMIZATIONS="1"),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    ours = json.loads((out / "inception_resnet_v2-ours.json").read_text())
+    remat = json.loads((out / "inception_resnet_v2-ours-remat-block.json").read_text())
+    timm = json.loads((out / "inception_resnet_v2-timm.json").read_text())
+    pipeline = json.loads((out / "input-pipeline.json").read_text())
+
+    search = ours["batch_search"]
+    assert search["ceiling"] == 4 and search["batch"] == ours["config"]["batch"] == 4
+    assert 0 < search["predicted_bytes"] < search["fill"] * search["capacity_bytes"]
+    assert ours["config"]["dtype"] == "bfloat16" and ours["config"]["remat"] == "none"
+    assert remat["config"]["remat"] == "block" and remat["config"]["batch"] == 4 and remat["batch_search"] is None
+    assert timm["status"] == "failed" and timm["batch"] == 2  # retried once at half the batch
+    assert pipeline["images_per_s_per_core"] > 0
+    (row,) = summary["rows"]
+    assert row["batch"] == 4 and row["ours_images_per_s"] == ours["results"]["ours"]["images_per_s"] > 0
+    assert row["ours_memory_bytes"] == ours["results"]["ours"]["compiled_peak_bytes"] > 0
+    assert row["remat_memory_bytes"] > 0 and row["timm_images_per_s"] is None and row["ours_over_timm"] is None
+    assert summary["failed"] == ["inception_resnet_v2-timm"] and summary["skipped"] == [] and summary["tiny"]
+    assert summary["command"].startswith(f"bash benchmarks/gpu.sh {out} --tiny")
+    assert "| inception_resnet_v2 | 4 |" in completed.stdout
