@@ -8,13 +8,9 @@ import sys
 
 import jax
 import numpy as np
-from model_utils import random_train_state
+from model_utils import random_train_state, tiny_recipe
 
-from inception_jax.configs import paper
-from inception_jax.models import create_model
 from inception_jax.train import mesh as mesh_lib
-from inception_jax.train.optimizer import learning_rate_schedule, make_optimizer
-from inception_jax.train.steps import make_train_step
 
 GLOBAL_BATCH, IMAGE_SIZE, STEPS = 8, 75, 3
 
@@ -23,21 +19,10 @@ def main(process_id: int, num_processes: int, port: int, out_path: str) -> None:
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     if num_processes > 1:
         mesh_lib.initialize_distributed(f"localhost:{port}", num_processes, process_id)
-    config = paper.get_config()
-    model = create_model(
-        "inception_resnet_v2",
-        num_classes=10,
-        width_multiplier=0.1,
-        min_depth=4,
-        block_counts=(1, 1, 1),
-        bn_momentum=0.9,
-        aux_head=True,
-    )
-    schedule = learning_rate_schedule(config.schedule, GLOBAL_BATCH, steps_per_epoch=100)
-    tx = make_optimizer(config.optimizer, schedule)
+    model, tx, train_step = tiny_recipe(GLOBAL_BATCH, bn_momentum=0.9, aux_head=True)
     mesh = mesh_lib.make_mesh()
     state = jax.device_put(random_train_state(model, tx, IMAGE_SIZE), mesh_lib.replicated(mesh))
-    step = jax.jit(make_train_step(model, tx, schedule, config.loss, config.ema.decay))
+    step = jax.jit(train_step)
 
     data = np.random.default_rng(0)
     images = data.uniform(-1, 1, (STEPS, GLOBAL_BATCH, IMAGE_SIZE, IMAGE_SIZE, 3)).astype(np.float32)

@@ -1,10 +1,15 @@
-"""Test helpers: variables with random values built from shapes alone, without compiling `model.init`."""
+"""Test helpers: variables with random values built from shapes alone (without compiling `model.init`), and a
+tiny network with the paper's recipe."""
 
 import jax
 import numpy as np
 
+from inception_jax.configs import paper
+from inception_jax.models import create_model
 from inception_jax.summary import abstract_variables
+from inception_jax.train.optimizer import learning_rate_schedule, make_optimizer
 from inception_jax.train.state import train_state_from_variables
+from inception_jax.train.steps import make_train_step
 
 
 def random_variables(model, image_size: int, seed: int = 0):
@@ -25,3 +30,16 @@ def random_train_state(model, tx, image_size: int, seed: int = 0):
     """A `TrainState` with `random_variables` weights: skips compiling `init`, which costs ~30 s on CPU."""
 
     return train_state_from_variables(random_variables(model, image_size, seed), tx)
+
+
+def tiny_recipe(batch_size: int = 16, **model_overrides):
+    """A reduced Inception-ResNet-v2 (10 classes) with the paper's optimizer and train step, for step-level tests.
+
+    Returns (model, tx, train_step); `model_overrides` are `create_model` options (e.g. dtype, aux_head).
+    """
+    config = paper.get_config()
+    options = {"num_classes": 10, "width_multiplier": 0.1, "min_depth": 4, "block_counts": (1, 1, 1)}
+    model = create_model("inception_resnet_v2", **{**options, **model_overrides})
+    schedule = learning_rate_schedule(config.schedule, batch_size, steps_per_epoch=100)
+    tx = make_optimizer(config.optimizer, schedule)
+    return model, tx, make_train_step(model, tx, schedule, config.loss, config.ema.decay)

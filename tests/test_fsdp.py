@@ -6,35 +6,14 @@ The tiny test network has no array of `FSDP_MIN_SIZE` elements, so these tests s
 import jax
 import jax.numpy as jnp
 import numpy as np
-from model_utils import random_train_state
+from model_utils import random_train_state, tiny_recipe
 from train_utils import tiny_config
 
-from inception_jax.configs import paper
-from inception_jax.models import create_model
 from inception_jax.train import mesh as mesh_lib
 from inception_jax.train.checkpoint import TrainCheckpoints
-from inception_jax.train.optimizer import learning_rate_schedule, make_optimizer
-from inception_jax.train.steps import make_train_step
 from inception_jax.train.trainer import train_and_evaluate
 
 MIN_SIZE = 256
-
-
-def tiny_setup(dtype=jnp.float32):
-    config = paper.get_config()
-    model = create_model(
-        "inception_resnet_v2",
-        num_classes=10,
-        width_multiplier=0.1,
-        min_depth=4,
-        block_counts=(1, 1, 1),
-        dtype=dtype,
-        param_dtype=dtype,
-    )
-    schedule = learning_rate_schedule(config.schedule, 16, steps_per_epoch=100)
-    tx = make_optimizer(config.optimizer, schedule)
-    step = make_train_step(model, tx, schedule, config.loss, config.ema.decay)
-    return model, tx, step
 
 
 def sharded_leaves(state) -> int:
@@ -46,7 +25,8 @@ def test_fsdp_steps_equal_replicated_steps_in_float64():
     assert mesh.shape[mesh_lib.DATA_AXIS] == 8
     rng = np.random.default_rng(0)
     with jax.enable_x64(True):
-        model, tx, step = tiny_setup(jnp.float64)  # computes in float64 too: the layers cast to their dtype
+        # Computes in float64 too: the layers cast to their dtype.
+        model, tx, step = tiny_recipe(dtype=jnp.float64, param_dtype=jnp.float64)
         state = jax.tree.map(
             lambda x: x.astype(np.float64) if np.issubdtype(x.dtype, np.floating) else x,
             jax.device_get(random_train_state(model, tx, 75)),
@@ -76,7 +56,7 @@ def test_fsdp_steps_equal_replicated_steps_in_float64():
 
 def test_checkpoints_reshard_on_restore_both_ways(tmp_path):
     mesh = mesh_lib.make_mesh()
-    model, tx, _ = tiny_setup()
+    model, tx, _ = tiny_recipe()
     state = random_train_state(model, tx, 75)
     layouts = {fsdp: mesh_lib.state_shardings(state, mesh, fsdp=fsdp, min_size=MIN_SIZE) for fsdp in (False, True)}
     for saved_with, restored_into in ((True, False), (False, True)):

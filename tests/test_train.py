@@ -17,7 +17,7 @@ import numpy as np
 import optax
 import orbax.checkpoint as ocp
 import pytest
-from model_utils import random_train_state, random_variables
+from model_utils import random_train_state, random_variables, tiny_recipe
 from train_utils import REPO, tiny_config, tiny_flags
 
 from inception_jax import artifacts, configs
@@ -168,18 +168,7 @@ def test_lineage_config_uses_each_papers_recipe():
 
 def test_sharded_step_over_8_devices_equals_one_device_step():
     assert jax.device_count() == 8, "conftest.py sets 8 CPU devices"
-    config = paper.get_config()
-    model = create_model(
-        "inception_resnet_v2",
-        num_classes=10,
-        width_multiplier=0.1,
-        min_depth=4,
-        block_counts=(1, 1, 1),
-        bn_momentum=0.9,
-        aux_head=True,
-    )
-    schedule = learning_rate_schedule(config.schedule, 16, steps_per_epoch=100)
-    tx = make_optimizer(config.optimizer, schedule)
+    model, tx, train_step = tiny_recipe(bn_momentum=0.9, aux_head=True)
     state = random_train_state(model, tx, 75)
     rng = np.random.default_rng(0)
     batch = {
@@ -189,10 +178,7 @@ def test_sharded_step_over_8_devices_equals_one_device_step():
     results = []
     for devices in (jax.devices()[:1], jax.devices()):
         mesh = mesh_lib.make_mesh(devices)
-        step = jax.jit(
-            make_train_step(model, tx, schedule, config.loss, config.ema.decay),
-            out_shardings=(mesh_lib.replicated(mesh), mesh_lib.replicated(mesh)),
-        )
+        step = jax.jit(train_step, out_shardings=(mesh_lib.replicated(mesh), mesh_lib.replicated(mesh)))
         sharded_batch = jax.device_put(batch, mesh_lib.batch_sharding(mesh))
         new_state, metrics = step(jax.device_put(state, mesh_lib.replicated(mesh)), sharded_batch, jax.random.key(1))
         assert len(sharded_batch["image"].sharding.device_set) == len(devices)
