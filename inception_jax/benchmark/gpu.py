@@ -25,8 +25,10 @@ import importlib.util
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 from absl import flags
@@ -63,8 +65,12 @@ def _save(name: str, record: dict) -> dict:
     return record
 
 
-def measure_ours(model: str, *, remat: str, batch: int, find_batch: bool) -> dict:
-    """`python -m inception_jax.benchmark` in its own process; its record, or why there is none."""
+def measure_ours(model: str, *, remat: str, batch: int, find_batch: bool, cache_dir: str) -> dict:
+    """`python -m inception_jax.benchmark` in its own process; its record, or why there is none.
+
+    `cache_dir`: this invocation's compilation cache, through which the remat run reuses GPU autotuning results
+    (a fresh one per invocation, so that no compile time in the records is a cache hit from an earlier run).
+    """
     name = f"{model}-ours" + ("" if remat == "none" else f"-remat-{remat}")
     timing = TINY_TIMING if FLAGS.tiny else TIMING
     command = [
@@ -84,8 +90,7 @@ def measure_ours(model: str, *, remat: str, batch: int, find_batch: bool) -> dic
         command += ["--image_size=75"] + [f"--model.{k}={v}" for k, v in TINY_OPTIONS[model].items()]
     env = dict(os.environ)
     env.setdefault("XLA_PYTHON_CLIENT_MEM_FRACTION", "0.9")  # JAX preallocates 75% by default; torch may use all
-    # Our processes share compiled programs and GPU autotuning results through this cache.
-    env.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(FLAGS.out, "jax-cache"))
+    env.setdefault("JAX_COMPILATION_CACHE_DIR", cache_dir)
     log(f"[gpu] {name}: {shlex.join(command)}")
     completed = subprocess.run(command, env=env, check=False)
     if completed.returncode:
@@ -156,6 +161,7 @@ def summary_row(model: str, ours: dict, timm: dict | None, remat: dict | None) -
         "ours_mfu": mine.get("mfu"),
         "ours_compile_s": mine["compile_s"],
         "ours_memory_bytes": mine.get("compiled_peak_bytes"),
+        "timm_batch": None,
         "timm_images_per_s": None,
         "timm_mfu": None,
         "timm_first_step_s": None,
@@ -166,12 +172,13 @@ def summary_row(model: str, ours: dict, timm: dict | None, remat: dict | None) -
     }
     if timm and timm.get("status") == "ok":
         row.update(
+            timm_batch=timm["batch"],
             timm_images_per_s=timm["images_per_s"],
             timm_mfu=timm.get("mfu"),
             timm_first_step_s=timm["warmup_s"][0],
             timm_memory_bytes=timm.get("device_peak_bytes") or timm.get("peak_rss_bytes"),
         )
-        if not FLAGS.tiny:  # tiny: our networks are reduced, timm's are not
+        if not FLAGS.tiny:  # tiny: our networks are reduced, timm's are not. Images/s at timm's batch if halved.
             row["ours_over_timm"] = mine["images_per_s"] / timm["images_per_s"]
     if remat and "results" in remat:
         row.update(
@@ -185,6 +192,9 @@ def markdown_table(rows: list[dict]) -> str:
     def number(value, pattern):
         return "–" if value is None else pattern.format(value)
 
+    def timm_batch(row):  # timm ran out of memory at our batch: say at which it ran
+        return f" (batch {row['timm_batch']})" if row["timm_batch"] not in (None, row["batch"]) else ""
+
     lines = [
         "| network | batch | ours img/s | timm img/s | ours ÷ timm | ours MFU | timm MFU | ours compile s "
         "| timm first step s | ours memory GB | remat img/s | remat memory GB |",
@@ -193,7 +203,8 @@ def markdown_table(rows: list[dict]) -> str:
     for row in rows:
         lines.append(
             f"| {row['model']} | {row['batch']} | {number(row['ours_images_per_s'], '{:.0f}')} "
-            f"| {number(row['timm_images_per_s'], '{:.0f}')} | {number(row['ours_over_timm'], '{:.2f}×')} "
+            f"| {number(row['timm_images_per_s'], '{:.0f}')}{timm_batch(row)} "
+            f"| {number(row['ours_over_timm'], '{:.2f}×')} "
             f"| {number(row['ours_mfu'] and 100 * row['ours_mfu'], '{:.1f}%')} "
             f"| {number(row['timm_mfu'] and 100 * row['timm_mfu'], '{:.1f}%')} "
             f"| {number(row['ours_compile_s'], '{:.0f}')} | {number(row['timm_first_step_s'], '{:.0f}')} "
@@ -222,16 +233,20 @@ def main(argv) -> None:
         return False
 
     max_batch = 4 if FLAGS.tiny else FLAGS.max_batch
+    cache_dir = tempfile.mkdtemp(prefix="inception_jax_gpu_benchmark_")
     ours, timm, remat = {}, {}, {}
-    for model in FLAGS.models:
-        if within_budget(f"{model}-ours"):
-            ours[model] = measure_ours(model, remat="none", batch=max_batch, find_batch=True)
-        if model in ours and "results" in ours[model] and within_budget(f"{model}-timm"):
-            timm[model] = measure_timm(model, ours[model])
-    for model in ours:
-        if "results" in ours[model] and within_budget(f"{model}-ours-remat-block"):
-            batch = ours[model]["config"]["batch"]
-            remat[model] = measure_ours(model, remat="block", batch=batch, find_batch=False)
+    try:
+        for model in FLAGS.models:
+            if within_budget(f"{model}-ours"):
+                ours[model] = measure_ours(model, remat="none", batch=max_batch, find_batch=True, cache_dir=cache_dir)
+            if model in ours and "results" in ours[model] and within_budget(f"{model}-timm"):
+                timm[model] = measure_timm(model, ours[model])
+        for model in ours:
+            if "results" in ours[model] and within_budget(f"{model}-ours-remat-block"):
+                batch = ours[model]["config"]["batch"]
+                remat[model] = measure_ours(model, remat="block", batch=batch, find_batch=False, cache_dir=cache_dir)
+    finally:
+        shutil.rmtree(cache_dir, ignore_errors=True)
     pipeline = measure_input_pipeline() if within_budget("input-pipeline") else None
 
     rows = [summary_row(m, ours[m], timm.get(m), remat.get(m)) for m in ours if "results" in ours[m]]
