@@ -119,14 +119,14 @@ def measure_input_pipeline() -> dict:
     }
 
 
-def measure_at_largest_batch(model, args, image_size: int, timing: dict) -> tuple[dict, dict]:
-    """`measure_ours` at `largest_batch`'s answer, halving it while the device runs out of memory."""
+def measure_at_largest_batch(measure, model, args, image_size: int) -> tuple[dict, dict]:
+    """`measure(batch)` at `largest_batch`'s answer, halving the batch while the device runs out of memory."""
     search = largest_batch(model, mode=args.mode, image_size=image_size, ceiling=args.batch)
     search["out_of_memory_at"] = []
     batch = search["batch"]
     while True:
         try:
-            result = measure_ours(model, mode=args.mode, batch=batch, image_size=image_size, **timing)
+            result = measure(batch)
         except jax.errors.JaxRuntimeError as error:
             if "RESOURCE_EXHAUSTED" not in str(error) or batch == 1:
                 raise
@@ -146,12 +146,9 @@ def benchmark(args, command: str, stock_xla_flags: str) -> dict:
     macs = count_macs(model, image_size)
     flops_per_image = report.FLOPS_PER_MAC[args.mode] * macs
     timing = {"steps": args.steps, "repeats": args.repeats, "warmup": args.warmup, "min_window_s": args.min_window_s}
-    if args.find_batch:
-        ours, search = measure_at_largest_batch(model, args, image_size, timing)
-        batch = search["batch"]
-    else:
-        batch, search = args.batch, None
-        ours = measure_ours(
+
+    def measure(batch: int) -> dict:
+        return measure_ours(
             model,
             mode=args.mode,
             batch=batch,
@@ -161,6 +158,13 @@ def benchmark(args, command: str, stock_xla_flags: str) -> dict:
             profile_dir=args.profile,
             **timing,
         )
+
+    if args.find_batch:
+        ours, search = measure_at_largest_batch(measure, model, args, image_size)
+        batch = search["batch"]
+    else:
+        batch, search = args.batch, None
+        ours = measure(batch)
     record = {
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "command": command,

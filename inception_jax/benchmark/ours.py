@@ -117,7 +117,8 @@ def largest_batch(model, *, mode: str, image_size: int, ceiling: int, probe: int
         raise RuntimeError(f"{jax.devices()[0].platform} gives no memory analysis; pass a fixed --batch instead.")
     per_image = memory["temp"] / probe
     fixed = resident_bytes(memory) - memory["temp"]
-    budget = fill * device_capacity_bytes()
+    capacity = device_capacity_bytes()
+    budget = fill * capacity
     batch = 1 << (ceiling.bit_length() - 1)  # the largest power of two up to the ceiling
     while batch > 1 and fixed + per_image * batch > budget:
         batch //= 2
@@ -126,7 +127,7 @@ def largest_batch(model, *, mode: str, image_size: int, ceiling: int, probe: int
         "ceiling": ceiling,
         "probe_batch": probe,
         "probe_memory": memory,
-        "capacity_bytes": device_capacity_bytes(),
+        "capacity_bytes": capacity,
         "fill": fill,
         "predicted_bytes": fixed + per_image * batch,
     }
