@@ -65,6 +65,23 @@ def _save(name: str, record: dict) -> dict:
     return record
 
 
+def run_benchmark(name: str, arguments: list[str], env: dict) -> dict:
+    """`python -m inception_jax.benchmark ARGUMENTS --json=OUT/NAME.json` in its own process; its record, or a
+    "failed" one (its error is printed above)."""
+    command = [sys.executable, "-m", "inception_jax.benchmark", *arguments, f"--json={_part_path(name)}"]
+    log(f"[gpu] {name}: {shlex.join(command)}")
+    completed = subprocess.run(command, env=env, check=False)
+    if completed.returncode:
+        return _save(name, {"status": "failed", "reason": f"exit status {completed.returncode}; printed above"})
+    with open(_part_path(name)) as record_file:
+        return json.load(record_file)
+
+
+def measured(record: dict | None) -> bool:
+    """Whether a part's record holds a measurement (not a failure or n/a)."""
+    return bool(record) and "results" in record
+
+
 def measure_ours(model: str, *, remat: str, batch: int, find_batch: bool, cache_dir: str) -> dict:
     """`python -m inception_jax.benchmark` in its own process; its record, or why there is none.
 
@@ -73,30 +90,21 @@ def measure_ours(model: str, *, remat: str, batch: int, find_batch: bool, cache_
     """
     name = f"{model}-ours" + ("" if remat == "none" else f"-remat-{remat}")
     timing = TINY_TIMING if FLAGS.tiny else TIMING
-    command = [
-        sys.executable,
-        "-m",
-        "inception_jax.benchmark",
+    arguments = [
         f"--model={model}",
         "--mode=train",
         f"--dtype={DTYPE}",
         f"--remat={remat}",
         f"--batch={batch}",
         f"--find_batch={find_batch}",
-        f"--json={_part_path(name)}",
         *(f"--{key}={value}" for key, value in timing.items()),
     ]
     if FLAGS.tiny:
-        command += ["--image_size=75"] + [f"--model.{k}={v}" for k, v in TINY_OPTIONS[model].items()]
+        arguments += ["--image_size=75"] + [f"--model.{k}={v}" for k, v in TINY_OPTIONS[model].items()]
     env = dict(os.environ)
     env.setdefault("XLA_PYTHON_CLIENT_MEM_FRACTION", "0.9")  # JAX preallocates 75% by default; torch may use all
     env.setdefault("JAX_COMPILATION_CACHE_DIR", cache_dir)
-    log(f"[gpu] {name}: {shlex.join(command)}")
-    completed = subprocess.run(command, env=env, check=False)
-    if completed.returncode:
-        return _save(name, {"status": "failed", "reason": f"exit status {completed.returncode}; printed above"})
-    with open(_part_path(name)) as record_file:
-        return json.load(record_file)
+    return run_benchmark(name, arguments, env)
 
 
 def measure_timm(model: str, ours: dict) -> dict:
@@ -131,21 +139,9 @@ def measure_input_pipeline() -> dict:
     if importlib.util.find_spec("tensorflow") is None:
         return _save("input-pipeline", {"status": "n/a", "reason": "TensorFlow is not installed here"})
     size, batch, batches = (75, 8, 2) if FLAGS.tiny else (299, 64, 50)
-    command = [
-        sys.executable,
-        "-m",
-        "inception_jax.benchmark",
-        "--input_pipeline",
-        f"--batch={batch}",
-        f"--image_size={size}",
-        f"--pipeline_batches={batches}",
-        f"--json={_part_path('input-pipeline')}",
-    ]
-    env = dict(os.environ, CUDA_VISIBLE_DEVICES="")  # host work only
-    if subprocess.run(command, env=env, check=False).returncode:
-        return _save("input-pipeline", {"status": "failed", "reason": "printed above"})
-    with open(_part_path("input-pipeline")) as record_file:
-        return {"status": "ok", **json.load(record_file)}
+    arguments = ["--input_pipeline", f"--batch={batch}", f"--image_size={size}", f"--pipeline_batches={batches}"]
+    record = run_benchmark("input-pipeline", arguments, dict(os.environ, CUDA_VISIBLE_DEVICES=""))  # host work only
+    return record if record.get("status") == "failed" else {"status": "ok", **record}
 
 
 # ---------------------------------------------------------------------------------------------- the table
@@ -180,7 +176,7 @@ def summary_row(model: str, ours: dict, timm: dict | None, remat: dict | None) -
         )
         if not FLAGS.tiny:  # tiny: our networks are reduced, timm's are not. Images/s at timm's batch if halved.
             row["ours_over_timm"] = mine["images_per_s"] / timm["images_per_s"]
-    if remat and "results" in remat:
+    if measured(remat):
         row.update(
             remat_images_per_s=remat["results"]["ours"]["images_per_s"],
             remat_memory_bytes=remat["results"]["ours"].get("compiled_peak_bytes"),
@@ -239,18 +235,18 @@ def main(argv) -> None:
         for model in FLAGS.models:
             if within_budget(f"{model}-ours"):
                 ours[model] = measure_ours(model, remat="none", batch=max_batch, find_batch=True, cache_dir=cache_dir)
-            if model in ours and "results" in ours[model] and within_budget(f"{model}-timm"):
+            if measured(ours.get(model)) and within_budget(f"{model}-timm"):
                 timm[model] = measure_timm(model, ours[model])
         for model in ours:
-            if "results" in ours[model] and within_budget(f"{model}-ours-remat-block"):
+            if measured(ours[model]) and within_budget(f"{model}-ours-remat-block"):
                 batch = ours[model]["config"]["batch"]
                 remat[model] = measure_ours(model, remat="block", batch=batch, find_batch=False, cache_dir=cache_dir)
     finally:
         shutil.rmtree(cache_dir, ignore_errors=True)
     pipeline = measure_input_pipeline() if within_budget("input-pipeline") else None
 
-    rows = [summary_row(m, ours[m], timm.get(m), remat.get(m)) for m in ours if "results" in ours[m]]
-    first = next((record for record in ours.values() if "results" in record), {})
+    rows = [summary_row(m, ours[m], timm.get(m), remat.get(m)) for m in ours if measured(ours[m])]
+    first = next((record for record in ours.values() if measured(record)), {})
     summary = {
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "command": shlex.join(
