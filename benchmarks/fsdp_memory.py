@@ -14,12 +14,12 @@ import json
 import jax
 from absl import flags
 
-from inception_jax import artifacts, cli
+from inception_jax import cli
 from inception_jax.configs import paper
 from inception_jax.models import create_model
+from inception_jax.spec import INCEPTION_INPUT, ModelSpec
 from inception_jax.train import mesh as mesh_lib
-from inception_jax.train.optimizer import learning_rate_schedule, make_optimizer
-from inception_jax.train.steps import make_train_step
+from inception_jax.train.program import Program
 
 flags.DEFINE_string("model", "inception_v4", "Network name.")
 flags.DEFINE_integer("devices", 8, "CPU devices standing in for the accelerators of one mesh.")
@@ -34,28 +34,16 @@ def main(argv) -> None:
     config = paper.get_config()
     config.model_name = args.model
     config.input.batch_size = args.batch
-    spec = artifacts.ModelSpec.of_module(
-        args.model, create_model(args.model, num_classes=1000, aux_head=True), artifacts.INCEPTION_INPUT
-    )
+    spec = ModelSpec.of_module(args.model, create_model(args.model, num_classes=1000, aux_head=True), INCEPTION_INPUT)
     mesh = mesh_lib.make_mesh()
-    schedule = learning_rate_schedule(config.schedule, args.batch, steps_per_epoch=1000)
-    tx = make_optimizer(config.optimizer, schedule)
-    step = make_train_step(spec.build(), tx, schedule, config.loss, config.ema.decay)
     size = spec.input.image_size
-    batch = {
-        "image": jax.ShapeDtypeStruct((args.batch, size, size, 3), "float32", sharding=mesh_lib.batch_sharding(mesh)),
-        "label": jax.ShapeDtypeStruct((args.batch,), "int32", sharding=mesh_lib.batch_sharding(mesh)),
-    }
     record = {"model": args.model, "devices": args.devices, "global_batch": args.batch, "image_size": size}
     for fsdp in (False, True):
         config.fsdp = fsdp
-        state = artifacts.abstract_train_state(spec, config, mesh)
-        shardings = jax.tree.map(lambda leaf: leaf.sharding, state)
-        compiled = (
-            jax.jit(step, out_shardings=(shardings, mesh_lib.replicated(mesh)), donate_argnums=0)
-            .lower(state, batch, jax.random.key(0))
-            .compile()
-        )
+        program = Program.build(spec, config, mesh, steps_per_epoch=1000)
+        compiled = program.train_step.lower(
+            program.abstract_state, program.abstract_batch(), jax.random.key(0)
+        ).compile()
         memory = compiled.memory_analysis()
         figures = {
             "arguments_mib": memory.argument_size_in_bytes / 2**20,

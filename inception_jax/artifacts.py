@@ -1,10 +1,10 @@
-"""Everything that is saved, and everything rebuilt from it: the one artifact layer.
+"""Everything saved, and everything rebuilt from it: the face of the artifact layer.
 
 A network is saved as its `ModelSpec` (which network, its exact options, and the input it expects) beside its
-variables; a training run as its spec beside Orbax checkpoints of the whole train state and the config.
+variables; a training run as its spec beside Orbax checkpoints of its weights, its optimizer and its config.
 
-    WEIGHTS/spec.json, WEIGHTS/variables/     save_weights / load_weights (the convert command, init_from)
-    WORKDIR/spec.json, WORKDIR/checkpoints/   written by the trainer; restore_run
+    WEIGHTS/spec.json, WEIGHTS/variables/     save_weights / load_weights (inception_jax.weights)
+    WORKDIR/spec.json, WORKDIR/checkpoints/   written by the trainer (inception_jax.train.checkpoint); restore_run
 
     spec = ModelSpec.of_module("inception_v3", module, InputSpec(image_size=299))
     save_weights("weights/v3", spec, variables)
@@ -12,291 +12,53 @@ variables; a training run as its spec beside Orbax checkpoints of the whole trai
     run = restore_run("runs/default")         # run.spec, run.config, run.variables, run.ema_variables, run.step
     logits = run.model.apply(run.ema_variables, run.spec.input.normalize(pixels), train=False)
 
-This is the only code that reads a saved spec or config back, or builds a network or an abstract train state from
-saved data. It imports neither TensorFlow nor the trainer.
+Restoring a run reads its weights alone: no optimizer is built unless `Run.state`, the whole train state, is
+asked for. The plain values (`InputSpec`, `ModelSpec`, ...) live in `inception_jax.spec` and are re-exported
+here, as are the weights directories' and checkpoint records' functions: every name this module exported before
+still works. It imports neither TensorFlow nor the trainer.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import logging
-import math
+import functools
 import os
-from collections.abc import Mapping
-from typing import Any
 
 import flax.linen as nn
 import jax
-import jax.numpy as jnp
 import ml_collections
-import numpy as np
-import orbax.checkpoint as ocp
 
-from inception_jax.models import create_model, get_model_class
+from inception_jax import configs
+from inception_jax.spec import (  # noqa: F401  (re-exported: the names this module has always exported)
+    CONFIG_INPUT_FIELDS,
+    CROP_MODES,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    INCEPTION_INPUT,
+    INCEPTION_MEAN,
+    INCEPTION_STD,
+    INTERPOLATIONS,
+    SPEC_FILE,
+    TORCHVISION_INPUT,
+    InputSpec,
+    ModelSpec,
+    input_overrides,
+    input_spec_from_config,
+    model_spec_from_config,
+    read_spec,
+)
+from inception_jax.spec import decode as _decode  # noqa: F401
+from inception_jax.spec import encode as _encode  # noqa: F401
 from inception_jax.train import mesh as mesh_lib
-from inception_jax.train.checkpoint import TrainCheckpoints
-from inception_jax.train.optimizer import learning_rate_schedule, make_optimizer
-from inception_jax.train.state import TrainState, init_train_state
-
-SPEC_FILE = "spec.json"
-VARIABLES_DIR = "variables"
-_LEGACY_SPEC_FILE = "model.json"  # Weights written before input specs existed.
-
-CROP_MODES = ("central_fraction", "resize_shorter")
-INTERPOLATIONS = ("bilinear", "bicubic")
-INCEPTION_MEAN = INCEPTION_STD = (0.5, 0.5, 0.5)  # [0, 1] → [-1, 1], as timm's pretrained_cfg writes it.
-IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-
-
-# ---------------------------------------------------------------------------------------------- input contract
-
-
-@dataclasses.dataclass(frozen=True)
-class InputSpec:
-    """How a network's weights expect an evaluation image to be prepared.
-
-    Attributes:
-      image_size: side of the square network input.
-      crop_fraction: the share of the image the evaluation crop keeps.
-      crop_mode: "central_fraction", slim's and Keras's TensorFlow ops: keep the central `crop_fraction` of each
-        side (the aspect ratio is not kept) and resize to `image_size`² without antialiasing;
-        "resize_shorter", timm's and torchvision's PIL transforms: resize (antialiased) so that the shorter side
-        is ⌊image_size / crop_fraction⌋, then take the central `image_size`² crop.
-      interpolation: "bilinear" or "bicubic".
-      mean, std: per-channel normalisation of pixels in [0, 1]; mean = std = 0.5 is the Inception range [-1, 1].
-    """
-
-    image_size: int = 299
-    crop_fraction: float = 0.875
-    crop_mode: str = "central_fraction"
-    interpolation: str = "bilinear"
-    mean: tuple[float, float, float] = INCEPTION_MEAN
-    std: tuple[float, float, float] = INCEPTION_STD
-
-    def __post_init__(self):
-        def fail(field: str, value, valid: str):
-            raise ValueError(f"InputSpec {field}={value!r} is invalid; {valid}.")
-
-        if not (isinstance(self.image_size, (int, np.integer)) and self.image_size > 0):
-            fail("image_size", self.image_size, "give a positive integer such as 299")
-        if not 0.0 < self.crop_fraction <= 1.0:
-            fail("crop_fraction", self.crop_fraction, "give a fraction in (0, 1], e.g. 0.875")
-        if self.crop_mode not in CROP_MODES:
-            fail("crop_mode", self.crop_mode, f"choose one of {', '.join(CROP_MODES)}")
-        if self.interpolation not in INTERPOLATIONS:
-            fail("interpolation", self.interpolation, f"choose one of {', '.join(INTERPOLATIONS)}")
-        for field in ("mean", "std"):
-            values = getattr(self, field)
-            if len(values) != 3 or (field == "std" and min(values) <= 0):
-                fail(field, values, "give three per-channel values (RGB), std positive")
-            object.__setattr__(self, field, tuple(float(v) for v in values))
-        object.__setattr__(self, "image_size", int(self.image_size))
-        object.__setattr__(self, "crop_fraction", float(self.crop_fraction))
-
-    def replace(self, **changes) -> InputSpec:
-        """A copy with the given fields changed; None leaves a field as it is (unset overrides)."""
-        return dataclasses.replace(self, **{key: value for key, value in changes.items() if value is not None})
-
-    def normalize(self, pixels):
-        """Pixels in [0, 1] (numpy or JAX, channels last) as the network's input."""
-        return (pixels - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
-
-    @property
-    def resize_side(self) -> int:
-        """ "resize_shorter": the shorter side before the centre crop (timm's ⌊size / crop_pct⌋)."""
-        return math.floor(self.image_size / self.crop_fraction)
-
-
-# The input contracts of the sources this library converts from (timm's are per weight, in convert/timm.py).
-INCEPTION_INPUT = InputSpec()  # slim and Keras: central 87.5%, bilinear, [-1, 1].
-TORCHVISION_INPUT = InputSpec(image_size=224, crop_mode="resize_shorter", mean=IMAGENET_MEAN, std=IMAGENET_STD)
-
-# Fields of an experiment config's `input` that set the input contract, and the InputSpec field each one sets.
-# Unset (None) fields fall back to the pretrained weights' spec (init_from), then to INCEPTION_INPUT.
-CONFIG_INPUT_FIELDS = {
-    "eval_crop_fraction": "crop_fraction",
-    "eval_crop_mode": "crop_mode",
-    "eval_interpolation": "interpolation",
-    "mean": "mean",
-    "std": "std",
-}
-
-
-def input_overrides(input_config: ml_collections.ConfigDict) -> dict[str, Any]:
-    """The InputSpec fields an experiment config's `input` sets explicitly (image size aside)."""
-    return {
-        spec_field: input_config.get(field)
-        for field, spec_field in CONFIG_INPUT_FIELDS.items()
-        if input_config.get(field) is not None
-    }
-
-
-def input_spec_from_config(
-    input_config: ml_collections.ConfigDict, weights_input: InputSpec | None = None
-) -> InputSpec:
-    """The input contract a training run uses: the config's explicit fields over the weights' (init_from) ones.
-
-    A config that sets a normalisation contradicting the weights' raises a ValueError naming both values:
-    fine-tuning must see the pixels the weights were trained on.
-    """
-    explicit = input_overrides(input_config)
-    if weights_input is not None:
-        for field in ("mean", "std"):
-            if field in explicit and tuple(map(float, explicit[field])) != getattr(weights_input, field):
-                raise ValueError(
-                    f"input.{field}={tuple(explicit[field])} contradicts the pretrained weights' {field} "
-                    f"{getattr(weights_input, field)} (init_from): the weights expect the latter. Remove "
-                    f"--config.input.{field}, or set it to {getattr(weights_input, field)}."
-                )
-    base = weights_input or INCEPTION_INPUT
-    return base.replace(image_size=input_config.image_size, **explicit)
-
-
-# ---------------------------------------------------------------------------------------------- model spec
-
-
-@dataclasses.dataclass(frozen=True)
-class ModelSpec:
-    """What rebuilds a network and feeds it: its registry name, every `create_model` option, its input.
-
-    `options` holds every option with its exact Python type (tuples stay tuples, dtypes stay dtypes), so a spec
-    read back from `spec.json` builds the same module, whatever later versions change in the defaults.
-    """
-
-    model_name: str
-    options: Mapping[str, Any]
-    input: InputSpec = INCEPTION_INPUT
-
-    @classmethod
-    def of_module(cls, model_name: str, module: nn.Module, input: InputSpec = INCEPTION_INPUT) -> ModelSpec:  # noqa: A002
-        """The spec of `module`, a network registered as `model_name`, with all of its options."""
-        if not isinstance(module, get_model_class(model_name)):
-            raise ValueError(f"{type(module).__name__} is not the network registered as {model_name!r}.")
-        options = {
-            field.name: getattr(module, field.name)
-            for field in dataclasses.fields(module)
-            if field.init and field.name not in ("parent", "name")
-        }
-        return cls(model_name, options, input)
-
-    @property
-    def num_classes(self) -> int:
-        return self.options.get("num_classes", get_model_class(self.model_name).num_classes)
-
-    def build(self) -> nn.Module:
-        """The Flax module this spec describes."""
-        return create_model(self.model_name, **self.options)
-
-    def to_json(self) -> str:
-        # InputSpec's fields have fixed types, so its JSON needs no type tags.
-        record = {
-            "model_name": self.model_name,
-            "options": _encode(dict(self.options)),
-            "input": dataclasses.asdict(self.input),
-        }
-        return json.dumps(record, indent=2) + "\n"
-
-    @classmethod
-    def from_json(cls, text: str) -> ModelSpec:
-        record = json.loads(text)
-        return cls(record["model_name"], _decode(record["options"]), InputSpec(**record["input"]))
-
-    def write(self, directory: str) -> None:
-        """Writes `directory/spec.json` (on process 0 only)."""
-        if jax.process_index() == 0:
-            os.makedirs(directory, exist_ok=True)
-            with open(os.path.join(directory, SPEC_FILE), "w") as f:
-                f.write(self.to_json())
-
-
-def read_spec(directory: str) -> ModelSpec:
-    """The spec saved in `directory` (converted weights or a training run)."""
-    path = os.path.join(directory, SPEC_FILE)
-    if os.path.exists(path):
-        with open(path) as f:
-            return ModelSpec.from_json(f.read())
-    legacy = os.path.join(directory, _LEGACY_SPEC_FILE)
-    if os.path.exists(legacy):
-        with open(legacy) as f:
-            record = json.load(f)
-        logging.warning(
-            "%s predates input specs: assuming the Inception input (%s). Convert the weights again to "
-            "record their own.",
-            directory,
-            INCEPTION_INPUT,
-        )
-        return ModelSpec(record["model_name"], _decode(record["model_options"]), INCEPTION_INPUT)
-    raise FileNotFoundError(
-        f"{directory} holds no {SPEC_FILE}: pass a directory written by "
-        f"`python -m inception_jax.convert ... --output DIR` or a training --workdir."
-    )
-
-
-def model_spec_from_config(
-    config: ml_collections.ConfigDict, num_classes: int, weights: ModelSpec | None = None
-) -> ModelSpec:
-    """The network and input contract an experiment config trains, for a dataset of `num_classes`.
-
-    With pretrained `weights` (init_from) the network starts from the weights' options and input contract;
-    the config's `model` and `input` fields override them (a contradicting normalisation is an error).
-    """
-    options = dict(weights.options) if weights is not None else {}
-    if weights is not None and weights.model_name != config.model_name:
-        raise ValueError(
-            f"init_from holds {weights.model_name} weights but model_name={config.model_name!r}; "
-            f"set --config.model_name={weights.model_name}."
-        )
-    options.update(config.get("model", {}))
-    options["num_classes"] = num_classes
-    module = create_model(config.model_name, **options)
-    if config.input.image_size < module.min_size:
-        raise ValueError(
-            f"input.image_size={config.input.image_size} is below {config.model_name}'s minimum of "
-            f"{module.min_size}; set --config.input.image_size={module.min_size} or larger."
-        )
-    input_spec = input_spec_from_config(config.input, weights.input if weights is not None else None)
-    return ModelSpec.of_module(config.model_name, module, input_spec)
-
-
-# ---------------------------------------------------------------------------------------------- weights
-
-
-def save_weights(directory: str, spec: ModelSpec, variables) -> None:
-    """Writes `variables` (params, batch_stats) and `spec` to `directory`, which `load_weights` reads."""
-    directory = os.path.abspath(directory)
-    variables = jax.tree.map(np.asarray, dict(variables))
-    with ocp.StandardCheckpointer() as checkpointer:
-        checkpointer.save(os.path.join(directory, VARIABLES_DIR), variables, force=True)
-    spec.write(directory)
-    logging.info("Saved %s weights to %s", spec.model_name, directory)
-
-
-def load_weights(directory: str) -> tuple[nn.Module, dict, ModelSpec]:
-    """Reads what `save_weights` wrote: `(module, variables, spec)`, variables as host numpy arrays."""
-    directory = os.path.abspath(directory)
-    spec = read_spec(directory)
-    with ocp.StandardCheckpointer() as checkpointer:
-        variables = checkpointer.restore(os.path.join(directory, VARIABLES_DIR))
-    return spec.build(), variables, spec
-
-
-# ---------------------------------------------------------------------------------------------- training runs
-
-
-def checkpoint_record(step: int, data_step: int, config: ml_collections.ConfigDict) -> dict[str, Any]:
-    """The JSON saved with each training checkpoint: the input position and the config."""
-    return {"step": int(step), "data_step": int(data_step), "config": _encode(config.to_dict())}
-
-
-def config_from_record(record: Mapping[str, Any]) -> ml_collections.ConfigDict:
-    """The config of a `checkpoint_record`, with its tuples back as tuples."""
-    return ml_collections.ConfigDict(_decode(record["config"]))
-
-
-def data_step_from_record(record: Mapping[str, Any]) -> int:
-    """Where the input pipeline resumes: the batches consumed when the checkpoint was written."""
-    return int(record.get("data_step", record["step"]))
+from inception_jax.train.checkpoint import (  # noqa: F401
+    TrainCheckpoints,
+    checkpoint_record,
+    config_from_record,
+    data_step_from_record,
+)
+from inception_jax.train.program import Program
+from inception_jax.train.state import TrainState, abstract_weights, variables_of
+from inception_jax.weights import VARIABLES_DIR, load_weights, save_weights  # noqa: F401
 
 
 def abstract_train_state(
@@ -305,30 +67,21 @@ def abstract_train_state(
     """The shapes, dtypes and shardings of the train state the trainer builds for `spec` and `config`.
 
     Parameters are laid out on `mesh` as the trainer lays them out (sharded with `config.fsdp`); without a mesh,
-    replicated on every local device. Nothing is computed or allocated.
+    on every device. Nothing is computed or allocated. (`Program.build(...).abstract_state`.)
     """
-    # The optimizer state's structure does not depend on the schedule's values: one step per epoch will do.
-    schedule = learning_rate_schedule(config.schedule, config.input.batch_size, steps_per_epoch=1)
-    tx = make_optimizer(config.optimizer, schedule)
-    abstract = jax.eval_shape(
-        lambda rng: init_train_state(spec.build(), tx, rng, spec.input.image_size), jax.random.key(0)
-    )
-    mesh = mesh or mesh_lib.make_mesh()
-    shardings = mesh_lib.state_shardings(abstract, mesh, config.get("fsdp", False))
-    return jax.tree.map(
-        lambda leaf, sharding: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=sharding), abstract, shardings
-    )
+    return Program.build(spec, config, mesh).abstract_state
 
 
 @dataclasses.dataclass(frozen=True)
 class Run:
-    """A training run restored at one checkpoint."""
+    """A training run restored at one checkpoint: its spec, config and weights."""
 
     workdir: str
     step: int
     spec: ModelSpec
     config: ml_collections.ConfigDict
-    state: TrainState
+    weights: dict  # `{'params', 'batch_stats', 'ema_params', 'ema_batch_stats'}` on `mesh`
+    mesh: jax.sharding.Mesh = dataclasses.field(compare=False, repr=False)
 
     @property
     def model(self) -> nn.Module:
@@ -337,12 +90,25 @@ class Run:
     @property
     def variables(self) -> dict:
         """The raw weights' `{'params', 'batch_stats'}`."""
-        return self.state.variables(ema=False)
+        return variables_of(self.weights, ema=False)
 
     @property
     def ema_variables(self) -> dict:
         """The EMA weights' `{'params', 'batch_stats'}`."""
-        return self.state.variables(ema=True)
+        return variables_of(self.weights, ema=True)
+
+    @functools.cached_property
+    def state(self) -> TrainState:
+        """The whole train state at this step, optimizer included, restored on first use (builds the optimizer)."""
+        program = Program.build(
+            self.spec, configs.resolve_moved_fields(self.config.copy_and_resolve_references()), self.mesh
+        )
+        checkpoints = TrainCheckpoints.of_existing_run(self.workdir)
+        try:
+            state, _ = checkpoints.restore(program.abstract_state, self.step)
+        finally:
+            checkpoints.close()
+        return state
 
 
 def read_run_config(workdir: str, step: int | None = None) -> tuple[ml_collections.ConfigDict, int]:
@@ -356,11 +122,13 @@ def read_run_config(workdir: str, step: int | None = None) -> tuple[ml_collectio
 
 
 def restore_run(workdir: str, step: int | None = None, mesh: jax.sharding.Mesh | None = None) -> Run:
-    """The run in `workdir` at `step` (default: its newest checkpoint), laid out on `mesh` as it trained.
+    """The run in `workdir` at `step` (default: its newest checkpoint), its weights laid out on `mesh` as it
+    trained (default: every device).
 
     Needs neither the run's config file nor its dataset: the config is stored with each checkpoint, the spec
-    beside them.
+    beside them. Only the weights are read; `Run.state` reads the rest when asked.
     """
+    mesh = mesh or mesh_lib.make_mesh()
     checkpoints = TrainCheckpoints.of_existing_run(workdir)
     try:
         step = checkpoints.resolve_step(step)
@@ -368,48 +136,12 @@ def restore_run(workdir: str, step: int | None = None, mesh: jax.sharding.Mesh |
         if os.path.exists(os.path.join(workdir, SPEC_FILE)):
             spec = read_spec(workdir)
         else:  # Runs written before specs: the classifier's width comes from the checkpoint, not the dataset.
-            num_classes = checkpoints.state_metadata(step)["params"]["Logits"]["kernel"].shape[-1]
+            num_classes = checkpoints.weights_metadata(step)["params"]["Logits"]["kernel"].shape[-1]
             spec = model_spec_from_config(config, num_classes)
-        state, _ = checkpoints.restore(abstract_train_state(spec, config, mesh), step)
+        layout = mesh_lib.laid_out(
+            abstract_weights(spec.build(), spec.input.image_size), mesh, config.get("fsdp", False)
+        )
+        weights = checkpoints.restore_weights(layout, step)
     finally:
         checkpoints.close()
-    return Run(os.path.abspath(workdir), step, spec, config, state)
-
-
-# ---------------------------------------------------------------------------------------------- exact JSON
-
-
-def _encode(value):
-    """JSON-able form of option and config values in which tuples, lists and dtypes keep their types."""
-    if isinstance(value, tuple):
-        return {"__tuple__": [_encode(item) for item in value]}
-    if isinstance(value, list):
-        return {"__list__": [_encode(item) for item in value]}
-    if isinstance(value, Mapping):
-        return {str(key): _encode(item) for key, item in value.items()}
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, (np.generic,)):
-        return value.item()
-    try:
-        return {"__dtype__": jnp.dtype(value).name}
-    except TypeError:
-        raise TypeError(
-            f"Cannot save {value!r} ({type(value).__name__}) in a spec or config: use numbers, "
-            f"strings, tuples, lists, dicts or dtypes."
-        ) from None
-
-
-def _decode(value):
-    """Inverse of `_encode`. Untagged lists (configs saved before tagging) come back as tuples, as configs use."""
-    if isinstance(value, list):
-        return tuple(_decode(item) for item in value)
-    if isinstance(value, dict):
-        if set(value) == {"__tuple__"}:
-            return tuple(_decode(item) for item in value["__tuple__"])
-        if set(value) == {"__list__"}:
-            return [_decode(item) for item in value["__list__"]]
-        if set(value) == {"__dtype__"}:
-            return getattr(jnp, value["__dtype__"])
-        return {key: _decode(item) for key, item in value.items()}
-    return value
+    return Run(os.path.abspath(workdir), step, spec, config, weights, mesh)

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from absl import app, flags
 
 from inception_jax import configs
+from inception_jax.spec import CROP_MODES, INTERPOLATIONS
 
 # XLA:CPU hands convolutions to YNNPACK by default; on Inception's large stem feature maps its weight-gradient
 # convolutions are several times slower than XLA's own, and without it a train step is ~1.5x faster
@@ -47,9 +48,7 @@ def define_model_flags(default: str | None = "inception_v3") -> None:
 
 
 def define_input_spec_flags() -> None:
-    """Flags that override the network's input spec (`artifacts.InputSpec`); unset ones leave it alone."""
-    from inception_jax.artifacts import CROP_MODES, INTERPOLATIONS  # noqa: PLC0415 (artifacts imports orbax)
-
+    """Flags that override the network's input spec (`spec.InputSpec`); unset ones leave it alone."""
     flags.DEFINE_integer("image_size", None, "Network input side (default: the spec's).")
     flags.DEFINE_float("crop_fraction", None, "Share of the image the evaluation crop keeps (default: the spec's).")
     flags.DEFINE_enum("crop_mode", None, list(CROP_MODES), "Evaluation crop (default: the spec's).")

@@ -35,3 +35,16 @@ def inception_2015_weights():
         return resources.inception_2015_weights()
     except resources.MissingResource as error:
         pytest.fail(str(error), pytrace=False)
+
+
+@pytest.fixture
+def no_optimizer(monkeypatch):
+    """Makes building an optimizer, or a training program, raise: for code that must not need one."""
+    from inception_jax.train import optimizer, program  # noqa: PLC0415  (after JAX's set-up above)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("an optimizer was built")
+
+    monkeypatch.setattr(optimizer, "make_optimizer", refuse)
+    monkeypatch.setattr(program, "make_optimizer", refuse)
+    monkeypatch.setattr(program.Program, "build", classmethod(refuse))

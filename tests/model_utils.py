@@ -6,10 +6,11 @@ import numpy as np
 
 from inception_jax.configs import paper
 from inception_jax.models import create_model
+from inception_jax.spec import InputSpec, ModelSpec
 from inception_jax.summary import abstract_variables
-from inception_jax.train.optimizer import learning_rate_schedule, make_optimizer
+from inception_jax.train import mesh as mesh_lib
+from inception_jax.train.program import Program
 from inception_jax.train.state import train_state_from_variables
-from inception_jax.train.steps import make_train_step
 
 
 def random_variables(model, image_size: int, seed: int = 0):
@@ -35,11 +36,13 @@ def random_train_state(model, tx, image_size: int, seed: int = 0):
 def tiny_recipe(batch_size: int = 16, **model_overrides):
     """A reduced Inception-ResNet-v2 (10 classes) with the paper's optimizer and train step, for step-level tests.
 
-    Returns (model, tx, train_step); `model_overrides` are `create_model` options (e.g. dtype, aux_head).
+    Returns (model, tx, train_step), train_step not jitted; `model_overrides` are `create_model` options (e.g.
+    dtype, aux_head).
     """
     config = paper.get_config()
+    config.input.batch_size = batch_size
     options = {"num_classes": 10, "width_multiplier": 0.1, "min_depth": 4, "block_counts": (1, 1, 1)}
     model = create_model("inception_resnet_v2", **{**options, **model_overrides})
-    schedule = learning_rate_schedule(config.schedule, batch_size, steps_per_epoch=100)
-    tx = make_optimizer(config.optimizer, schedule)
-    return model, tx, make_train_step(model, tx, schedule, config.loss, config.ema.decay)
+    spec = ModelSpec.of_module("inception_resnet_v2", model, InputSpec(image_size=75))
+    program = Program.build(spec, config, mesh_lib.make_mesh(), steps_per_epoch=100)
+    return program.model, program.tx, program.step_function

@@ -173,11 +173,17 @@ def test_one_crop_evaluation_equals_the_trainers_evaluation_exactly(tiny_run):
     assert (ema.top1, ema.top5) == (trainer_metrics["eval_ema/top1"], trainer_metrics["eval_ema/top5"])
 
 
+def test_evaluating_a_run_builds_no_optimizer(tiny_run, no_optimizer):
+    workdir, _, trainer_metrics = tiny_run
+    (ema,) = evaluator.evaluate(workdirs=[workdir], crops=(1,), ema=True)
+    assert (ema.top1, ema.top5) == (trainer_metrics["eval_ema/top1"], trainer_metrics["eval_ema/top5"])
+
+
 def test_restore_run_gives_the_trainers_final_state_and_spec(tiny_run):
     workdir, config, _ = tiny_run
     run = artifacts.restore_run(workdir)
     with ocp.StandardCheckpointer() as checkpointer:  # what the trainer wrote at its last step, read raw
-        saved = checkpointer.restore(os.path.join(workdir, "checkpoints", "6", "state"))
+        saved = checkpointer.restore(os.path.join(workdir, "checkpoints", "6", "weights"))
     assert run.step == 6 and run.config.to_dict() == config.to_dict()
     assert run.spec == artifacts.model_spec_from_config(config, num_classes=10)
     jax.tree.map(

@@ -122,11 +122,7 @@ def _final_state(workdir):
     """The latest step and its state, restored onto this process's devices (not the 2 × 4 that saved it)."""
     checkpoints = TrainCheckpoints(str(workdir))
     step = checkpoints.latest_step()
-    replicated = mesh_lib.replicated(mesh_lib.make_mesh())
-    abstract = jax.tree.map(
-        lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=replicated), checkpoints.state_metadata(step)
-    )
-    state, _ = checkpoints.restore(abstract, step)
+    state = checkpoints.read_saved(step, mesh_lib.replicated(mesh_lib.make_mesh()))
     checkpoints.close()
     return step, jax.device_get(state)
 

@@ -1,18 +1,20 @@
 """restore_run / load_run rebuild a run's network, spec and config from what it saved, and its exact train state."""
 
 import os
-import subprocess
-import sys
 
 import jax
 import numpy as np
 import optax
+import orbax.checkpoint as ocp
 import pytest
 from model_utils import random_train_state
-from train_utils import REPO, tiny_config
+from process_utils import python_output_lines
+from train_utils import tiny_config
 
 from inception_jax import artifacts
+from inception_jax.evaluation import networks
 from inception_jax.runs import load_run
+from inception_jax.train import mesh as mesh_lib
 from inception_jax.train.checkpoint import TrainCheckpoints
 from inception_jax.train.optimizer import make_optimizer
 
@@ -94,12 +96,40 @@ def test_inspecting_a_run_imports_neither_tensorflow_nor_the_trainer(saved_run):
         f"load_run({saved_run[0]!r}); "
         f"print(sorted({{'tensorflow', 'inception_jax.train.trainer', 'inception_jax.data'}} & set(sys.modules)))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env={**os.environ, "JAX_PLATFORMS": "cpu"},
+    assert python_output_lines(code)[-1] == "[]"
+
+
+def test_restoring_a_runs_weights_for_evaluation_builds_no_optimizer(saved_run, no_optimizer):
+    workdir, _, _, states = saved_run
+    raw, ema = networks.load_run(workdir, 10, mesh_lib.make_mesh())
+    jax.tree.map(np.testing.assert_array_equal, jax.device_get(raw.variables["params"]), states[5].params)
+    jax.tree.map(np.testing.assert_array_equal, jax.device_get(ema.variables["batch_stats"]), states[5].ema_batch_stats)
+    with pytest.raises(AssertionError, match="an optimizer was built"):
+        load_run(workdir).state  # the whole train state is what needs one
+
+
+def test_a_run_saved_with_its_whole_state_in_one_item_restores_and_saves_in_the_new_layout(tmp_path):
+    config = tiny_config("/nonexistent/tfds")
+    spec = artifacts.model_spec_from_config(config, num_classes=10)
+    tx = make_optimizer(config.optimizer, optax.constant_schedule(0.1))
+    state = random_train_state(spec.build(), tx, config.input.image_size, seed=7).replace(step=4)
+    # The layout runs were saved in before the weights had an item of their own.
+    legacy = ocp.CheckpointManager(
+        os.path.join(tmp_path, "checkpoints"),
+        options=ocp.CheckpointManagerOptions(create=True),
+        item_handlers={"state": ocp.StandardCheckpointHandler(), "meta": ocp.JsonCheckpointHandler()},
     )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip().splitlines()[-1] == "[]"
+    record = artifacts.checkpoint_record(4, 4, config)
+    legacy.save(4, args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(record)))
+    legacy.wait_until_finished()
+    legacy.close()
+    spec.write(str(tmp_path))
+
+    run = artifacts.restore_run(str(tmp_path))
+    jax.tree.map(np.testing.assert_array_equal, jax.device_get(run.ema_variables["params"]), state.ema_params)
+    jax.tree.map(np.testing.assert_array_equal, jax.device_get(run.state), jax.device_get(state))  # the optimizer too
+    checkpoints = TrainCheckpoints(str(tmp_path))
+    checkpoints.save(5, run.state.replace(step=5), artifacts.checkpoint_record(5, 5, config))
+    checkpoints.close()
+    items = set(os.listdir(tmp_path / "checkpoints" / "5"))
+    assert {"meta", "optimizer", "weights"} <= items and "state" not in items

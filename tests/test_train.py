@@ -15,7 +15,6 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
-import orbax.checkpoint as ocp
 import pytest
 from model_utils import random_train_state, random_variables, tiny_recipe
 from train_utils import REPO, tiny_config, tiny_flags
@@ -26,6 +25,7 @@ from inception_jax.models import create_model
 from inception_jax.runs import read_metrics
 from inception_jax.train import mesh as mesh_lib
 from inception_jax.train import preemption
+from inception_jax.train import program as program_lib
 from inception_jax.train import trainer as trainer_lib
 from inception_jax.train.checkpoint import TrainCheckpoints
 from inception_jax.train.optimizer import learning_rate_schedule, make_optimizer
@@ -273,10 +273,12 @@ def test_two_processes_train_like_one_process_with_the_same_global_batch(tmp_pat
 
 
 def _final_state(workdir):
-    directory = TrainCheckpoints(workdir).directory
-    step = max(int(d) for d in os.listdir(directory) if d.isdigit())
-    with ocp.StandardCheckpointer() as checkpointer:
-        return checkpointer.restore(os.path.join(directory, str(step), "state"))
+    checkpoints = TrainCheckpoints(workdir)
+    step = max(int(d) for d in os.listdir(checkpoints.directory) if d.isdigit())
+    try:
+        return checkpoints.read_saved(step)
+    finally:
+        checkpoints.close()
 
 
 RESUME_RUN = {"total_steps": 40, "checkpoint_every_steps": 4, "eval_every_steps": 20, "log_every_steps": 4}
@@ -350,7 +352,7 @@ def test_every_step_lands_in_one_logged_average_and_images_per_second_leave_out_
     tmp_path, data_dir, monkeypatch
 ):
     """The default's intervals (log every 20, evaluate and checkpoint every 90); the loss is the step's number."""
-    real_step = trainer_lib.make_train_step
+    real_step = program_lib.make_train_step
 
     def step_numbered(*args, **kwargs):
         step = real_step(*args, **kwargs)
@@ -367,7 +369,7 @@ def test_every_step_lands_in_one_logged_average_and_images_per_second_leave_out_
         time.sleep(8.0)  # far longer than 20 steps of the tiny network
         return real_evaluation(*args, **kwargs)
 
-    monkeypatch.setattr(trainer_lib, "make_train_step", step_numbered)
+    monkeypatch.setattr(program_lib, "make_train_step", step_numbered)
     monkeypatch.setattr(trainer_lib.pipeline, "eval_iterator", slow_evaluation)
     config = tiny_config(data_dir, total_steps=100, log_every_steps=20, eval_every_steps=90, checkpoint_every_steps=90)
     train_and_evaluate(config, str(tmp_path))

@@ -15,16 +15,13 @@ import logging
 import os
 
 import jax
-import jax.numpy as jnp
-import optax
 
-from inception_jax import artifacts
-from inception_jax.artifacts import InputSpec
 from inception_jax.configs import paper
 from inception_jax.models import create_model
 from inception_jax.plot import plot_runs
-from inception_jax.train.optimizer import make_optimizer
-from inception_jax.train.steps import make_train_step
+from inception_jax.spec import InputSpec, ModelSpec
+from inception_jax.train import mesh as mesh_lib
+from inception_jax.train.program import Program
 from inception_jax.train.sweep import load_config_file, log_progress, run_dir, run_sweep, write_curves_csv
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -33,16 +30,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def train_step_memory(bn_on_summations: bool, remat: str, batch: int, image_size: int = 299) -> dict[str, float]:
     """GiB XLA reserves for one compiled train step, from abstract shapes (nothing is allocated or run)."""
     model = create_model("inception_resnet_v2", aux_head=True, bn_on_summations=bn_on_summations, remat=remat)
-    spec = artifacts.ModelSpec.of_module("inception_resnet_v2", model, InputSpec(image_size=image_size))
+    spec = ModelSpec.of_module("inception_resnet_v2", model, InputSpec(image_size=image_size))
     config = paper.get_config()
     config.input.batch_size = batch
-    state = artifacts.abstract_train_state(spec, config)
-    schedule = optax.constant_schedule(0.045)
-    tx = make_optimizer(config.optimizer, schedule)
-    images = jax.ShapeDtypeStruct((batch, image_size, image_size, 3), jnp.float32)
-    labels = jax.ShapeDtypeStruct((batch,), jnp.int32)
-    step = jax.jit(make_train_step(model, tx, schedule, config.loss, config.ema.decay), donate_argnums=0)
-    analysis = step.lower(state, {"image": images, "label": labels}, jax.random.key(0)).compile().memory_analysis()
+    program = Program.build(spec, config, mesh_lib.make_mesh(jax.devices()[:1]))
+    compiled = program.train_step.lower(program.abstract_state, program.abstract_batch(), jax.random.key(0)).compile()
+    analysis = compiled.memory_analysis()
     gib = 2.0**30
     return {
         "arguments_gib": analysis.argument_size_in_bytes / gib,

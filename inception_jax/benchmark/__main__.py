@@ -26,7 +26,8 @@ import jaxlib
 import optax
 from absl import app, flags
 
-from inception_jax import artifacts, cli
+from inception_jax import cli
+from inception_jax import spec as spec_lib
 from inception_jax.benchmark import report
 from inception_jax.benchmark.ours import largest_batch, measure_ours
 from inception_jax.benchmark.peers import PEERS, log, run_peer, usable_cores
@@ -107,7 +108,7 @@ def measure_input_pipeline() -> dict:
     config = paper.input_config(
         dataset="sklearn_digits", eval_split="test", batch_size=FLAGS.batch, image_size=FLAGS.image_size or 299
     )
-    spec = artifacts.INCEPTION_INPUT.replace(image_size=config.image_size)
+    spec = spec_lib.INCEPTION_INPUT.replace(image_size=config.image_size)
     images_per_s = pipeline.benchmark(config, spec, FLAGS.pipeline_batches)
     cores = usable_cores()
     return {

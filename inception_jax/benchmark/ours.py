@@ -17,10 +17,11 @@ import numpy as np
 from inception_jax.benchmark import profiling
 from inception_jax.benchmark.peers import log, measure
 from inception_jax.configs import paper
+from inception_jax.models import get_model_class, list_models
+from inception_jax.spec import InputSpec, ModelSpec
 from inception_jax.summary import abstract_variables
-from inception_jax.train.optimizer import learning_rate_schedule, make_optimizer
-from inception_jax.train.state import train_state_from_variables
-from inception_jax.train.steps import make_train_step
+from inception_jax.train import mesh as mesh_lib
+from inception_jax.train.program import Program
 
 # The learning-rate schedule needs an epoch length; it changes no cost.
 STEPS_PER_EPOCH = 10_000
@@ -49,21 +50,21 @@ def synthetic_batch(model, batch: int, image_size: int, seed: int = 0) -> dict:
 
 
 def _train_program(model, batch: dict, image_size: int, donate: bool):
-    """The jitted train step of the paper's recipe and its arguments (state, batch, rng)."""
+    """The jitted train step of the paper's recipe and its arguments (state, batch, rng), on the first device."""
     config = paper.get_config()
-    schedule = learning_rate_schedule(config.schedule, batch["label"].shape[0], STEPS_PER_EPOCH)
-    tx = make_optimizer(config.optimizer, schedule)
-    state = train_state_from_variables(random_variables(model, image_size), tx)
-    # Donation needs every leaf in a buffer of its own; the EMA starts as the same arrays as the parameters.
-    state = state.replace(
-        ema_params=jax.tree.map(jnp.copy, state.ema_params),
-        ema_batch_stats=jax.tree.map(jnp.copy, state.ema_batch_stats),
-    )
+    config.input.batch_size = batch["label"].shape[0]
+    spec = ModelSpec.of_module(_registered_name(model), model, InputSpec(image_size=image_size))
     # Donation lets XLA write the new state over the old one instead of holding both.
-    step = jax.jit(
-        make_train_step(model, tx, schedule, config.loss, config.ema.decay), donate_argnums=0 if donate else ()
+    program = Program.build(
+        spec, config, mesh_lib.make_mesh(jax.devices()[:1]), steps_per_epoch=STEPS_PER_EPOCH, donate=donate
     )
-    return step, (state, batch, jax.random.key(1))
+    state = program.state_from_variables(random_variables(model, image_size))
+    return program.train_step, (state, batch, jax.random.key(1))
+
+
+def _registered_name(model) -> str:
+    """The registry name of `model`'s network."""
+    return next(name for name in list_models() if get_model_class(name) is type(model))
 
 
 def _infer_program(model, batch: dict, image_size: int):

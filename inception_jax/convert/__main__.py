@@ -18,8 +18,8 @@ from __future__ import annotations
 from absl import app, flags
 
 from inception_jax import cli
-from inception_jax.artifacts import save_weights
 from inception_jax.convert import WeightMismatchError, from_keras, from_slim, from_timm, from_torchvision
+from inception_jax.weights import save_weights
 
 SOURCES = ("timm", "keras", "slim", "torchvision")
 

@@ -20,11 +20,11 @@ from typing import Mapping
 
 import numpy as np
 
-from inception_jax.artifacts import INCEPTION_INPUT, ModelSpec
 from inception_jax.convert.mismatch import check_shapes
 from inception_jax.convert.pytorch_layout import numpy_state_dict, to_flax, torch_shape
 from inception_jax.convert.weight_layers import to_variables, weight_layers
 from inception_jax.models import create_model
+from inception_jax.spec import INCEPTION_INPUT, ModelSpec
 
 GRAPH_OPTIONS = {"num_classes": 0, "bn_use_scale": False, "bn_epsilon": 1e-3, "avg_pool_count_include_pad": False}
 # The graph's own input: the whole image resized to 299 (bilinear), in [-1, 1].

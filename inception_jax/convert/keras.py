@@ -18,10 +18,10 @@ import os
 
 import numpy as np
 
-from inception_jax.artifacts import INCEPTION_INPUT, ModelSpec
 from inception_jax.convert.mismatch import WeightMismatchError
 from inception_jax.convert.weight_layers import WeightLayer, to_variables, weight_layers
 from inception_jax.models import create_model
+from inception_jax.spec import INCEPTION_INPUT, ModelSpec
 
 # The keras.applications constructor of each supported network.
 _APPLICATIONS = {"inception_v3": "InceptionV3", "inception_resnet_v2": "InceptionResNetV2"}

@@ -23,10 +23,10 @@ import os
 
 import numpy as np
 
-from inception_jax.artifacts import INCEPTION_INPUT, ModelSpec
 from inception_jax.convert.mismatch import check_shapes
 from inception_jax.convert.weight_layers import WeightLayer, to_variables, weight_layers
 from inception_jax.models import create_model, googlenet
+from inception_jax.spec import INCEPTION_INPUT, ModelSpec
 
 # The variable scope of each network in slim's checkpoints.
 _SCOPES = {

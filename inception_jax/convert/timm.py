@@ -24,11 +24,11 @@ from typing import Mapping
 import numpy as np
 from flax import traverse_util
 
-from inception_jax.artifacts import IMAGENET_MEAN, IMAGENET_STD, InputSpec, ModelSpec
 from inception_jax.convert.mismatch import WeightMismatchError, check_shapes
 from inception_jax.convert.pytorch_layout import classifier_outputs, from_flax, numpy_state_dict, to_flax, torch_shape
 from inception_jax.convert.weight_layers import WeightLayer, from_variables, to_variables, weight_layers
 from inception_jax.models import create_model
+from inception_jax.spec import IMAGENET_MEAN, IMAGENET_STD, InputSpec, ModelSpec
 
 # timm's key suffixes per layer kind and Flax field.
 _SUFFIXES = {

@@ -22,13 +22,13 @@ from typing import Mapping
 
 import numpy as np
 
-from inception_jax.artifacts import ModelSpec
 from inception_jax.convert.inception_2015 import GRAPH_FIELDS, GRAPH_INPUT, graph_layer_names, graph_prefix
 from inception_jax.convert.mismatch import check_shapes
 from inception_jax.convert.pytorch_layout import numpy_state_dict, to_flax, torch_shape
 from inception_jax.convert.timm import timm_layer_names
 from inception_jax.convert.weight_layers import to_variables, weight_layers
 from inception_jax.models import create_model
+from inception_jax.spec import ModelSpec
 
 MODEL = "inception_v3_fid"
 # pytorch-fid's key suffixes per Flax field; "scale" (γ) is read, then folded away.

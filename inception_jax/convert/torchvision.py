@@ -33,12 +33,12 @@ from typing import Mapping, NamedTuple
 import numpy as np
 from flax import traverse_util
 
-from inception_jax.artifacts import INCEPTION_MEAN, INCEPTION_STD, TORCHVISION_INPUT, InputSpec, ModelSpec
 from inception_jax.convert.mismatch import check_shapes
 from inception_jax.convert.pytorch_layout import classifier_outputs, from_flax, numpy_state_dict, to_flax, torch_shape
 from inception_jax.convert.weight_layers import WeightLayer, from_variables, to_variables, weight_layers
 from inception_jax.models import alexnet, create_model, googlenet, vgg
 from inception_jax.models.resnet import IMAGENET_DEPTHS
+from inception_jax.spec import INCEPTION_MEAN, INCEPTION_STD, TORCHVISION_INPUT, InputSpec, ModelSpec
 
 
 class TorchLayer(NamedTuple):

@@ -33,8 +33,8 @@ import jax
 import ml_collections
 import tensorflow as tf
 
-from inception_jax.artifacts import InputSpec
 from inception_jax.data import preprocessing, sources
+from inception_jax.spec import InputSpec
 
 logger = logging.getLogger(__name__)
 

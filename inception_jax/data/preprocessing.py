@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import tensorflow as tf
 
-from inception_jax.artifacts import INCEPTION_MEAN, INCEPTION_STD, InputSpec
+from inception_jax.spec import INCEPTION_MEAN, INCEPTION_STD, InputSpec
 
 # Strengths of slim's `distort_color`.
 BRIGHTNESS_DELTA = 32.0 / 255.0

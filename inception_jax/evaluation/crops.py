@@ -28,8 +28,8 @@ import itertools
 
 import tensorflow as tf
 
-from inception_jax.artifacts import InputSpec
 from inception_jax.data import preprocessing
+from inception_jax.spec import InputSpec
 
 CROP_COUNTS = (1, 12, 144)
 # Shorter sides of the 4 scales for a 224 network input (GoogLeNet); other inputs scale them by S/224.

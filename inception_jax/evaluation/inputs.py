@@ -13,9 +13,9 @@ from collections.abc import Iterator, Sequence
 import jax
 import ml_collections
 
-from inception_jax.artifacts import InputSpec
 from inception_jax.data import pipeline
 from inception_jax.evaluation import crops as crops_lib
+from inception_jax.spec import InputSpec
 
 
 def images_per_batch(eval_batch_size: int, crops: int) -> int:

@@ -51,7 +51,7 @@ def load_run(
         LoadedNetwork(
             f"{run.spec.model_name} ({workdir}, step {run.step}{', EMA' if kind == EMA else ''})",
             model,
-            run.state.variables(ema=kind == EMA),
+            run.ema_variables if kind == EMA else run.variables,
             kind,
             run.spec,
         )

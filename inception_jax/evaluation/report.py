@@ -6,8 +6,8 @@ import json
 
 import ml_collections
 
-from inception_jax.artifacts import InputSpec
 from inception_jax.evaluation.scoring import Result
+from inception_jax.spec import InputSpec
 
 HEADER = ("Network", "Crops", "Top-1 Error", "Top-5 Error")
 

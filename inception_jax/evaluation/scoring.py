@@ -16,10 +16,10 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from inception_jax.artifacts import InputSpec
 from inception_jax.data import pipeline
 from inception_jax.evaluation import inputs
 from inception_jax.evaluation.networks import LoadedNetwork
+from inception_jax.spec import InputSpec
 from inception_jax.train import mesh as mesh_lib
 from inception_jax.train.mesh import host_value
 from inception_jax.train.metrics import create_progress

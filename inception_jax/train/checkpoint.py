@@ -1,19 +1,43 @@
 """Training checkpoints with auto-resume: an Orbax `CheckpointManager` under `WORKDIR/checkpoints`, last N kept.
 
-Each step holds the whole train state (params, batch_stats, optimizer state, EMA, step) and a JSON record with
-the input position and the config (`artifacts.checkpoint_record`). What is rebuilt from them, and standalone
-weights, live in `inception_jax.artifacts`.
+Each saved step holds three items:
+    weights     raw and EMA parameters and BatchNorm statistics (`state.weights_of`): what evaluation reads
+    optimizer   the step and the optimizer state (`state.optimizer_of`): what resuming adds
+    meta        JSON: the config and the input position (`checkpoint_record`)
+Runs written before the weights had an item of their own hold one `state` item instead; they restore too (the
+weights alone, or the whole state), and their next save is in the new layout.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import jax
+import ml_collections
 import orbax.checkpoint as ocp
 
-_STATE, _META = "state", "meta"
+from inception_jax import spec as spec_lib
+from inception_jax.train.state import TrainState, optimizer_of, weights_of
+
+_WEIGHTS, _OPTIMIZER, _META = "weights", "optimizer", "meta"
+_LEGACY_STATE = "state"  # the whole train state in one item, as runs saved it before the split
+
+
+def checkpoint_record(step: int, data_step: int, config: ml_collections.ConfigDict) -> dict[str, Any]:
+    """The JSON saved with each training checkpoint: the input position and the config."""
+    return {"step": int(step), "data_step": int(data_step), "config": spec_lib.encode(config.to_dict())}
+
+
+def config_from_record(record: Mapping[str, Any]) -> ml_collections.ConfigDict:
+    """The config of a `checkpoint_record`, with its tuples back as tuples."""
+    return ml_collections.ConfigDict(spec_lib.decode(record["config"]))
+
+
+def data_step_from_record(record: Mapping[str, Any]) -> int:
+    """Where the input pipeline resumes: the batches consumed when the checkpoint was written."""
+    return int(record.get("data_step", record["step"]))
 
 
 def _describe_mismatch(expected, found) -> str:
@@ -46,6 +70,14 @@ def _describe_mismatch(expected, found) -> str:
     return ", ".join(parts)
 
 
+def _restore_args(abstract) -> ocp.args.PyTreeRestore:
+    """Reads the legacy `state` item into `abstract`'s structure and shardings; stored leaves it lacks (the
+    optimizer's, when only the weights are asked for) stay unread."""
+    return ocp.args.PyTreeRestore(
+        abstract, restore_args=ocp.checkpoint_utils.construct_restore_args(abstract), partial_restore=True
+    )
+
+
 class TrainCheckpoints:
     """Saves and restores the train state under `workdir/checkpoints`; the newest step is resumed."""
 
@@ -54,7 +86,12 @@ class TrainCheckpoints:
         self.manager = ocp.CheckpointManager(
             self.directory,
             options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True),
-            item_handlers={_STATE: ocp.StandardCheckpointHandler(), _META: ocp.JsonCheckpointHandler()},
+            item_handlers={
+                _WEIGHTS: ocp.StandardCheckpointHandler(),
+                _OPTIMIZER: ocp.StandardCheckpointHandler(),
+                _META: ocp.JsonCheckpointHandler(),
+                _LEGACY_STATE: ocp.PyTreeCheckpointHandler(),  # partial reads: the weights without the optimizer
+            },
         )
 
     @classmethod
@@ -84,14 +121,24 @@ class TrainCheckpoints:
             )
         return step
 
-    def state_metadata(self, step: int):
-        """Shapes and dtypes of the train state saved at `step`, without reading it."""
-        return self.manager.item_metadata(step)[_STATE]
+    def _is_legacy(self, step: int) -> bool:
+        return self.manager.item_metadata(step).get(_WEIGHTS) is None
 
-    def save(self, step: int, state, meta: dict[str, Any]) -> None:
+    def weights_metadata(self, step: int):
+        """Shapes and dtypes of the weights saved at `step` (`params`, `batch_stats`, ...), without reading them."""
+        return self.manager.item_metadata(step)[_LEGACY_STATE if self._is_legacy(step) else _WEIGHTS]
+
+    def save(self, step: int, state: TrainState, meta: dict[str, Any]) -> None:
         """Starts an asynchronous save; `wait()` blocks until it is on disk."""
         self.manager.save(
-            step, args=ocp.args.Composite(**{_STATE: ocp.args.StandardSave(state), _META: ocp.args.JsonSave(meta)})
+            step,
+            args=ocp.args.Composite(
+                **{
+                    _WEIGHTS: ocp.args.StandardSave(weights_of(state)),
+                    _OPTIMIZER: ocp.args.StandardSave(optimizer_of(state)),
+                    _META: ocp.args.JsonSave(meta),
+                }
+            ),
         )
 
     def wait(self) -> None:
@@ -102,26 +149,81 @@ class TrainCheckpoints:
         step = self.manager.latest_step() if step is None else step
         return self.manager.restore(step, args=ocp.args.Composite(**{_META: ocp.args.JsonRestore()}))[_META]
 
-    def restore(self, abstract_state, step: int | None = None):
+    def _check_fits(self, pairs, step: int, what: str) -> None:
+        """Raises naming the leaves where each (abstract tree, stored metadata) pair differs."""
+        mismatch = ", ".join(filter(None, (_describe_mismatch(abstract, stored) for abstract, stored in pairs)))
+        if mismatch:
+            raise ValueError(
+                f"The checkpoint at {self.directory} (step {step}) does not fit this {what}: {mismatch}. "
+                f"Use a fresh --workdir, or the config that wrote it."
+            )
+
+    def restore_weights(self, abstract_weights: dict, step: int | None = None) -> dict:
+        """The weights (`state.weights_of`'s dict) of `step` (default: latest), in `abstract_weights`' shardings.
+
+        Reads neither the optimizer state nor anything that needs an optimizer to be built.
+        """
+        step = self.manager.latest_step() if step is None else step
+        if self._is_legacy(step):
+            stored = self.manager.item_metadata(step)[_LEGACY_STATE]
+            self._check_fits([(abstract_weights, {field: stored[field] for field in abstract_weights})], step, "model")
+            return self.manager.restore(
+                step, args=ocp.args.Composite(**{_LEGACY_STATE: _restore_args(abstract_weights)})
+            )[_LEGACY_STATE]
+        self._check_fits([(abstract_weights, self.manager.item_metadata(step)[_WEIGHTS])], step, "model")
+        return self.manager.restore(
+            step, args=ocp.args.Composite(**{_WEIGHTS: ocp.args.StandardRestore(abstract_weights)})
+        )[_WEIGHTS]
+
+    def restore(self, abstract_state: TrainState, step: int | None = None) -> tuple[TrainState, dict[str, Any]]:
         """Restores `(state, meta)` of `step` (default: latest) into `abstract_state`'s structure and shardings.
 
         A checkpoint of another model or configuration raises a ValueError naming the mismatched leaves.
         """
         step = self.manager.latest_step() if step is None else step
-        stored = self.state_metadata(step)
-        mismatch = _describe_mismatch(abstract_state, stored)
-        if mismatch:
-            raise ValueError(
-                f"The checkpoint at {self.directory} (step {step}) does not fit this model and "
-                f"optimizer: {mismatch}. Use a fresh --workdir, or the config that wrote it."
+        meta = ocp.args.JsonRestore()
+        if self._is_legacy(step):
+            stored = self.manager.item_metadata(step)[_LEGACY_STATE]
+            self._check_fits([(abstract_state, stored)], step, "model and optimizer")
+            restored = self.manager.restore(
+                step, args=ocp.args.Composite(**{_LEGACY_STATE: _restore_args(abstract_state), _META: meta})
             )
+            return restored[_LEGACY_STATE], restored[_META]
+        abstract_weights, abstract_optimizer = weights_of(abstract_state), optimizer_of(abstract_state)
+        stored = self.manager.item_metadata(step)
+        self._check_fits(
+            [(abstract_weights, stored[_WEIGHTS]), (abstract_optimizer, stored[_OPTIMIZER])],
+            step,
+            "model and optimizer",
+        )
         restored = self.manager.restore(
             step,
             args=ocp.args.Composite(
-                **{_STATE: ocp.args.StandardRestore(abstract_state), _META: ocp.args.JsonRestore()}
+                **{
+                    _WEIGHTS: ocp.args.StandardRestore(abstract_weights),
+                    _OPTIMIZER: ocp.args.StandardRestore(abstract_optimizer),
+                    _META: meta,
+                }
             ),
         )
-        return restored[_STATE], restored[_META]
+        return TrainState(**restored[_WEIGHTS], **restored[_OPTIMIZER]), restored[_META]
+
+    def read_saved(self, step: int, sharding: jax.sharding.Sharding | None = None) -> dict[str, Any]:
+        """Everything saved at `step` as plain nested dicts (`params`, ..., `step`, `opt_state`), each array placed
+        with `sharding` (default: the first local device), whatever mesh saved it: for inspecting and comparing
+        checkpoints without the model or optimizer that wrote them."""
+        sharding = sharding or jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+        items = (_LEGACY_STATE,) if self._is_legacy(step) else (_WEIGHTS, _OPTIMIZER)
+        metadata = self.manager.item_metadata(step)
+        abstract = {
+            item: jax.tree.map(
+                lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=sharding), metadata[item]
+            )
+            for item in items
+        }
+        read = _restore_args if self._is_legacy(step) else ocp.args.StandardRestore
+        restored = self.manager.restore(step, args=ocp.args.Composite(**{item: read(abstract[item]) for item in items}))
+        return {key: value for item in items for key, value in restored[item].items()}
 
     def close(self) -> None:
         self.manager.wait_until_finished()

@@ -93,6 +93,16 @@ def state_shardings(abstract_state, mesh, fsdp: bool = False, min_size: int | No
     return jax.tree.map(spec, abstract_state)
 
 
+def laid_out(abstract, mesh, fsdp: bool = False):
+    """`abstract`'s shape structs, each carrying its `state_shardings` sharding: what `jit(...).lower` and
+    Orbax's restore take to place every array where training keeps it."""
+    return jax.tree.map(
+        lambda leaf, sharding: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=sharding),
+        abstract,
+        state_shardings(abstract, mesh, fsdp),
+    )
+
+
 def host_value(x) -> np.ndarray:
     """A replicated array's value on this host (works when the array spans several processes)."""
     return np.asarray(x.addressable_data(0)) if isinstance(x, jax.Array) else np.asarray(x)

@@ -17,7 +17,7 @@ from typing import Any
 import jax
 from clu import metric_writers, periodic_actions
 
-from inception_jax.runs import METRICS_FILE, read_metrics
+from inception_jax.train.metrics_file import METRICS_FILE, read_metrics
 
 
 class JsonlWriter(metric_writers.MetricWriter):

@@ -17,7 +17,7 @@ import time
 
 import ml_collections
 
-from inception_jax.runs import read_metrics
+from inception_jax.train.metrics_file import read_metrics
 from inception_jax.train.trainer import train_and_evaluate
 
 

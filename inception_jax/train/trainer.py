@@ -1,6 +1,7 @@
 """The trainer: `train_and_evaluate(config, workdir)` runs one experiment config from start (or resume) to end.
 
-Read it top to bottom: mesh → input → model & optimizer → state (restore, init_from or init) → steps → loop.
+Read it top to bottom: mesh → input → model & program → state (restore, init_from or init) → loop. The
+schedule, optimizer, sharded state and jitted steps come from `train.program.Program`.
 Every run is resumable: rerunning the same command continues from the newest checkpoint in `workdir`, and
 because batches and dropout depend only on (seed, step) the resumed run matches an uninterrupted one.
 """
@@ -18,17 +19,18 @@ import ml_collections
 import numpy as np
 from flax import traverse_util
 
-from inception_jax import artifacts, configs
+from inception_jax import configs
 from inception_jax.data import pipeline
+from inception_jax.spec import model_spec_from_config, read_spec
 from inception_jax.train import mesh as mesh_lib
 from inception_jax.train import metrics as metrics_lib
 from inception_jax.train import preemption as preemption_lib
 from inception_jax.train import validation
-from inception_jax.train.checkpoint import TrainCheckpoints
+from inception_jax.train.checkpoint import TrainCheckpoints, checkpoint_record, data_step_from_record
 from inception_jax.train.mesh import host_value
-from inception_jax.train.optimizer import learning_rate_schedule, make_optimizer
-from inception_jax.train.state import TrainState, init_train_state, train_state_from_variables
-from inception_jax.train.steps import make_eval_step, make_train_step
+from inception_jax.train.program import Program
+from inception_jax.train.state import TrainState, train_state_from_variables
+from inception_jax.weights import load_weights
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, float]:
@@ -48,7 +50,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
 
     # ------------------------------------------------------------------ Mesh
     mesh = mesh_lib.make_mesh()
-    data_sharding, replicated = mesh_lib.batch_sharding(mesh), mesh_lib.replicated(mesh)
+    data_sharding = mesh_lib.batch_sharding(mesh)
 
     # ------------------------------------------------------------------ Input
     steps_per_epoch = info.num_train_examples // config.input.batch_size
@@ -62,43 +64,30 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         total_steps,
     )
 
-    # ------------------------------------------------------------------ Model & optimizer
+    # ------------------------------------------------------------------ Model & program
     # The spec (network, options, input contract) is what the run's checkpoints can be rebuilt from.
-    weights = artifacts.read_spec(config.init_from) if config.get("init_from") else None
-    spec = artifacts.model_spec_from_config(config, info.num_classes, weights)
+    weights = read_spec(config.init_from) if config.get("init_from") else None
+    spec = model_spec_from_config(config, info.num_classes, weights)
     spec.write(workdir)
-    model = spec.build()
     logging.info("Input: %s", spec.input)
-    schedule = learning_rate_schedule(config.schedule, config.input.batch_size, steps_per_epoch)
-    tx = make_optimizer(config.optimizer, schedule)
+    program = Program.build(spec, config, mesh, steps_per_epoch)
+    train_step, eval_step = program.train_step, program.eval_step
 
     # ------------------------------------------------------------------ State: restore, init_from, or init
     rng = jax.random.key(config.seed)
     init_rng, step_rng = jax.random.split(rng)
-    abstract_state = artifacts.abstract_train_state(spec, config, mesh)
-    shardings = jax.tree.map(lambda leaf: leaf.sharding, abstract_state)
     checkpoints = TrainCheckpoints(workdir, config.keep_checkpoints)
     if checkpoints.latest_step() is not None:
-        state, record = checkpoints.restore(abstract_state)
-        data_step = artifacts.data_step_from_record(record)
+        state, record = checkpoints.restore(program.abstract_state)
+        data_step = data_step_from_record(record)
         logging.info("Resumed from %s at step %d", checkpoints.directory, record["step"])
     else:
         logging.info("Initialising %s (compiling the initialiser takes a while on CPU)", config.model_name)
-        state = jax.jit(lambda key: init_train_state(model, tx, key, spec.input.image_size), out_shardings=shardings)(
-            init_rng
-        )
+        state = program.init(init_rng)
         if config.get("init_from"):
-            state = jax.device_put(start_from_weights(state, tx, config.init_from), shardings)
+            state = jax.device_put(start_from_weights(state, program.tx, config.init_from), program.shardings)
         data_step = 0
     start_step = int(host_value(state.step))
-
-    # ------------------------------------------------------------------ Steps
-    train_step = jax.jit(
-        make_train_step(model, tx, schedule, config.loss, config.ema.decay, config.get("grad_accum_steps", 1)),
-        out_shardings=(shardings, replicated),
-        donate_argnums=0,
-    )
-    eval_step = jax.jit(make_eval_step(model), out_shardings=replicated)
 
     def evaluate(state: TrainState) -> dict[str, float]:
         sums = {}
@@ -176,9 +165,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                 writer.write_scalars(step, eval_metrics)
             if step % config.checkpoint_every_steps == 0 or last or stopping:
                 with paused_for("checkpoint"):
-                    checkpoints.save(
-                        step, state, artifacts.checkpoint_record(step, data_step + step - start_step, config)
-                    )
+                    checkpoints.save(step, state, checkpoint_record(step, data_step + step - start_step, config))
             if stopping and not last:
                 preempted_at = step
                 break
@@ -200,7 +187,7 @@ def start_from_weights(state: TrainState, tx, weights_dir: str) -> TrainState:
     Leaves that differ (e.g. the classifier when fine-tuning to a new number of classes) keep their fresh
     initialisation and are logged. The optimizer state and EMA restart from the loaded weights.
     """
-    _, loaded, _ = artifacts.load_weights(weights_dir)
+    _, loaded, _ = load_weights(weights_dir)
     skipped = []
 
     def merge(fresh, pretrained):
