@@ -1,13 +1,14 @@
 """Building blocks shared by every network: conv-BN-ReLU, towers of layers, the residual wrapper, heads.
 
 Blocks describe their branches as data (`Conv`, `Pool`, `Split` specs) so that each Inception block reads like
-its figure in the paper; `Tower` turns one branch into modules and `mixed` concatenates the branches.
+its figure in the paper; `Tower` turns one branch into modules and `mixed` concatenates the branches. A block
+class subclasses `MixedBlock` (or `ResidualBlock`) and lists its `branches`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, NamedTuple, Sequence
+from typing import Any, Callable, ClassVar, NamedTuple, Sequence
 
 import flax.linen as nn
 import jax
@@ -262,6 +263,42 @@ class ScaledResidual(nn.Module):
         if self.bn_on_summations:
             x = batch_norm(o, train)(x)
         return o.act(x) if self.activation else x
+
+
+class MixedBlock(nn.Module):
+    """An Inception block: parallel branches on one input, concatenated on channels (the figures' "Filter concat").
+
+    A subclass is one of the papers' figures: its docstring names the figure, and `branches` lists the branches
+    as `Conv`/`Pool`/`Split` specs, as a class attribute or, where they depend on the block's fields, a property.
+    Each branch runs as a `Tower` named `Branch_i`.
+    """
+
+    opts: NetOptions
+
+    branches: ClassVar[Sequence[Sequence]]
+
+    @nn.compact
+    def __call__(self, x, train: bool = False):
+        return mixed(self.opts, x, train, self.branches)
+
+
+class ResidualBlock(MixedBlock):
+    """An Inception-ResNet block: its concatenated branches added back to the input by `ScaledResidual`.
+
+    `widths` are the figure's filter counts, which the subclass's `branches` lays out; `scale`,
+    `bn_on_summations` and `activation` are `ScaledResidual`'s.
+    """
+
+    widths: tuple
+    scale: float
+    bn_on_summations: bool = False
+    activation: bool = True
+
+    @nn.compact
+    def __call__(self, x, train: bool = False):
+        branches = mixed(self.opts, x, train, self.branches)
+        residual = ScaledResidual(self.opts, self.scale, self.bn_on_summations, self.activation, name="Residual")
+        return residual(x, branches, train)
 
 
 class AuxHead(nn.Module):
