@@ -94,7 +94,7 @@ class BNInception(Network):
 
     min_size = 32
     default_size = 224
-    has_aux_head = False  # neither the paper nor the authors' release has one
+    aux_names = ()  # neither the paper nor the authors' release has one
 
     def body(self, x, train: bool, endpoints: dict):
         o = self.opts

@@ -127,7 +127,7 @@ class ClassicNetwork(Network):
     features, or the last hidden layer of a fully connected head), `Logits` the logits.
     """
 
-    has_aux_head: ClassVar[bool] = False
+    aux_names: ClassVar[tuple[str, ...]] = ()
 
 
 class FullyConnectedHeadNetwork(ClassicNetwork):

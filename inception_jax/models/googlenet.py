@@ -142,7 +142,7 @@ class GoogLeNet(ClassicNetwork):
     aux_adaptive_pool: bool = False
     same_padding: bool = False
 
-    has_aux_head = True
+    aux_names = ("AuxLogits", "AuxLogits2")  # on 4a and 4d
     min_size = 31
     default_size = 224
 
