@@ -227,7 +227,7 @@ class Tower(nn.Module):
 def mixed(opts: NetOptions, x, train: bool, branches: Sequence[Sequence]) -> jnp.ndarray:
     """Runs each branch as a `Tower` named `Branch_i` and concatenates them on channels.
 
-    Call it from inside a block's compact `__call__`: the towers become that block's children.
+    `MixedBlock` and `ResidualBlock` call it from their compact `__call__`, so the towers are the block's children.
     """
     return jnp.concatenate(
         [Tower(opts, tuple(layers), name=f"Branch_{i}")(x, train) for i, layers in enumerate(branches)], axis=-1
