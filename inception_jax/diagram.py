@@ -104,7 +104,7 @@ class BlockTrace:
 def trace_block(block_class, *args, input_shape: Shape, **kwargs) -> BlockTrace:
     """Builds `block_class(*args, **kwargs)` and traces one forward pass of an `input_shape` (H, W, C) input.
 
-    The block must be made of `Tower`s (directly, or through `mixed`), like every block of the networks here.
+    The block must be made of `Tower`s (directly, or as a `MixedBlock`'s branches), like every Inception block here.
     """
     block = block_class(*args, **kwargs)
     towers = []  # (path, module, input shape, output shapes of its conv layers), in the order they ran

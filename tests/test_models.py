@@ -234,6 +234,22 @@ def test_registry_errors_list_the_valid_choices():
         inception_jax.create_model("inception_resnet_v2", residual_scale=0.1)
 
 
+@pytest.mark.parametrize("name", inception_jax.list_models())
+def test_each_network_declares_the_aux_heads_it_records(name):
+    # The train step adds the losses of the endpoints in `aux_names`: they must be exactly the aux logits recorded.
+    declared = inception_jax.get_model_class(name).aux_names
+    model = inception_jax.create_model(name, aux_head=True, num_classes=7)
+    images = jnp.zeros((1, model.default_size, model.default_size, 3))
+    init = lambda key: model.init({"params": key, "dropout": key}, images, train=True, mutable=True)  # noqa: E731
+    if not declared:
+        with pytest.raises(ValueError, match="no auxiliary classifier"):
+            jax.eval_shape(init, jax.random.key(0))
+        return
+    endpoints = jax.eval_shape(init, jax.random.key(0))[layers.ENDPOINTS]["endpoints"]
+    recorded = tuple(key for key, value in endpoints.items() if value.shape == (1, 7) and key != "Logits")
+    assert recorded == declared
+
+
 # ---------------------------------------------------------------- compiled runs on reduced widths
 
 

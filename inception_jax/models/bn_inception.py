@@ -9,54 +9,42 @@ from __future__ import annotations
 
 import flax.linen as nn
 
-from inception_jax.models.layers import Conv, ConvBN, NetOptions, Pool, Tower, conv2d, conv_init, mixed
+from inception_jax.models.layers import Conv, ConvBN, MixedBlock, NetOptions, Pool, Tower, conv2d, conv_init
 from inception_jax.models.network import Network
 
 
-class BNInceptionModule(nn.Module):
+class BNInceptionModule(MixedBlock):
     """Figure 5 row "inception": the GoogLeNet module with its 5×5 replaced by two 3×3 convs.
 
     `widths` = (#1×1, #3×3 reduce, #3×3, double #3×3 reduce, double #3×3, pool projection).
     """
 
-    opts: NetOptions
     widths: tuple
     pool: str = "avg"
 
-    @nn.compact
-    def __call__(self, x, train: bool = False):
+    @property
+    def branches(self):
         a, b1, b2, c1, c2, proj = self.widths
-        return mixed(
-            self.opts,
-            x,
-            train,
-            [
-                [Conv(a, 1)],
-                [Conv(b1, 1), Conv(b2, 3)],
-                [Conv(c1, 1), Conv(c2, 3), Conv(c2, 3)],
-                [Pool(self.pool), Conv(proj, 1)],
-            ],
+        return (
+            [Conv(a, 1)],
+            [Conv(b1, 1), Conv(b2, 3)],
+            [Conv(c1, 1), Conv(c2, 3), Conv(c2, 3)],
+            [Pool(self.pool), Conv(proj, 1)],
         )
 
 
-class BNInceptionReduction(nn.Module):
+class BNInceptionReduction(MixedBlock):
     """Figure 5 rows "inception (3c/4e), stride 2": no 1×1 branch, strided 3×3s, and max pool pass-through."""
 
-    opts: NetOptions
     widths: tuple
 
-    @nn.compact
-    def __call__(self, x, train: bool = False):
+    @property
+    def branches(self):
         b1, b2, c1, c2 = self.widths
-        return mixed(
-            self.opts,
-            x,
-            train,
-            [
-                [Conv(b1, 1), Conv(b2, 3, 2)],
-                [Conv(c1, 1), Conv(c2, 3), Conv(c2, 3, 2)],
-                [Pool("max", 3, 2)],
-            ],
+        return (
+            [Conv(b1, 1), Conv(b2, 3, 2)],
+            [Conv(c1, 1), Conv(c2, 3), Conv(c2, 3, 2)],
+            [Pool("max", 3, 2)],
         )
 
 
@@ -106,7 +94,7 @@ class BNInception(Network):
 
     min_size = 32
     default_size = 224
-    has_aux_head = False  # neither the paper nor the authors' release has one
+    aux_names = ()  # neither the paper nor the authors' release has one
 
     def body(self, x, train: bool, endpoints: dict):
         o = self.opts

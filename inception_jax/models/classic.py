@@ -20,8 +20,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from inception_jax.models import ops
 from inception_jax.models.layers import NetOptions, conv2d, conv_init, linear_init
-from inception_jax.models.layers import max_pool as layers_max_pool
 from inception_jax.models.network import Network
 
 
@@ -94,7 +94,7 @@ def max_pool(x, window: int, stride: int, padding: int = 0, ceil_mode: bool = Fa
                 out -= 1
             extra = max((out - 1) * stride + window - size - 2 * padding, 0)
         pads.append((padding, padding + extra))
-    return layers_max_pool(x, (window, window), (stride, stride), padding=pads)
+    return ops.max_pool(x, (window, window), (stride, stride), padding=pads)
 
 
 def _adaptive_pool_matrix(size: int, grid: int, dtype) -> np.ndarray:
@@ -127,7 +127,7 @@ class ClassicNetwork(Network):
     features, or the last hidden layer of a fully connected head), `Logits` the logits.
     """
 
-    has_aux_head: ClassVar[bool] = False
+    aux_names: ClassVar[tuple[str, ...]] = ()
 
 
 class FullyConnectedHeadNetwork(ClassicNetwork):

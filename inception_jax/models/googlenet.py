@@ -12,9 +12,9 @@ from __future__ import annotations
 import flax.linen as nn
 import jax.numpy as jnp
 
+from inception_jax.models import ops
 from inception_jax.models.classic import ClassicNetwork, ConvReLU, LocalResponseNorm, adaptive_avg_pool, max_pool
 from inception_jax.models.layers import ConvBN, NetOptions, linear_init, wants_aux
-from inception_jax.models.layers import max_pool as layers_max_pool
 
 AUX_LOSS_WEIGHT = 0.3
 
@@ -142,7 +142,7 @@ class GoogLeNet(ClassicNetwork):
     aux_adaptive_pool: bool = False
     same_padding: bool = False
 
-    has_aux_head = True
+    aux_names = ("AuxLogits", "AuxLogits2")  # on 4a and 4d
     min_size = 31
     default_size = 224
 
@@ -169,7 +169,7 @@ class GoogLeNet(ClassicNetwork):
     def reduce(self, x, window: int):
         """The stride-2 max pools: Caffe's rounded-up output, or TF's SAME padding."""
         if self.same_padding:
-            return layers_max_pool(x, (window, window), (2, 2), padding="SAME")
+            return ops.max_pool(x, (window, window), (2, 2), padding="SAME")
         return max_pool(x, window, 2, ceil_mode=True)
 
     def inception(self, x, train: bool, endpoints: dict, *names: str):

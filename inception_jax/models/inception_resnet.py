@@ -8,151 +8,98 @@ Three networks:
     Reduction-A (256, 256, 384, 384). The figures' expansion widths 1154 (Fig. 17) and 2048 (Fig. 19) cannot be
     added to their 1152- and 2144-wide inputs; every residual expansion here matches its input width instead.
 
-Residual blocks follow sections 3.2–3.3 through `ScaledResidual`: linear 1×1 expansion, residual scaled before
-the add, BatchNorm only on the conv layers. `residual_scales` gives the (A, B, C) scales; 1.0 turns scaling off.
-`bn_on_summations=True` adds the BatchNorm after each sum that the paper left out to save memory.
+Residual blocks (`ResidualBlock`) follow sections 3.2–3.3 through `ScaledResidual`: linear 1×1 expansion,
+residual scaled before the add, BatchNorm only on the conv layers. `residual_scales` gives the (A, B, C) scales;
+1.0 turns scaling off. `bn_on_summations=True` adds the BatchNorm after each sum that the paper left out to save memory.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
 
-import flax.linen as nn
-
 from inception_jax.models.inception_v3 import STEM_LAYERS as V3_STEM_LAYERS
 from inception_jax.models.inception_v4 import MAX_POOL_3x3_S2, ReductionA, Stem
-from inception_jax.models.layers import Conv, ConvBN, NetOptions, Pool, ScaledResidual, Tower, mixed
+from inception_jax.models.layers import Conv, ConvBN, MixedBlock, Pool, ResidualBlock, Tower
 from inception_jax.models.network import Network
 
 # Figure 14 (Inception-ResNet-v1 stem): the v3 stem with its last pool replaced by a 3×3/2 conv to 256.
 V1_STEM_LAYERS = V3_STEM_LAYERS[:-1] + (Conv(256, 3, 2, "VALID", name="Conv2d_4b_3x3"),)
 
 
-class InceptionResNetA(nn.Module):
+class InceptionResNetA(ResidualBlock):
     """Figures 10 (v1) and 16 (v2): the 35×35 Inception-ResNet-A block (slim's Block35).
 
     `widths` = (1×1, 3×3-tower reduce, 3×3, double-3×3 reduce, first 3×3, second 3×3).
     """
 
-    opts: NetOptions
-    widths: tuple
-    scale: float
-    bn_on_summations: bool = False
-
-    @nn.compact
-    def __call__(self, x, train: bool = False):
+    @property
+    def branches(self):
         a, b1, b2, c1, c2, c3 = self.widths
-        branches = mixed(
-            self.opts,
-            x,
-            train,
-            [
-                [Conv(a, 1)],
-                [Conv(b1, 1), Conv(b2, 3)],
-                [Conv(c1, 1), Conv(c2, 3), Conv(c3, 3)],
-            ],
+        return (
+            [Conv(a, 1)],
+            [Conv(b1, 1), Conv(b2, 3)],
+            [Conv(c1, 1), Conv(c2, 3), Conv(c3, 3)],
         )
-        return ScaledResidual(self.opts, self.scale, self.bn_on_summations, name="Residual")(x, branches, train)
 
 
-class InceptionResNetB(nn.Module):
+class InceptionResNetB(ResidualBlock):
     """Figures 11 (v1) and 17 (v2): the 17×17 Inception-ResNet-B block (slim's Block17).
 
     `widths` = (1×1, 7×7-tower reduce, 1×7, 7×1).
     """
 
-    opts: NetOptions
-    widths: tuple
-    scale: float
-    bn_on_summations: bool = False
-
-    @nn.compact
-    def __call__(self, x, train: bool = False):
+    @property
+    def branches(self):
         a, b1, b2, b3 = self.widths
-        branches = mixed(
-            self.opts,
-            x,
-            train,
-            [
-                [Conv(a, 1)],
-                [Conv(b1, 1), Conv(b2, (1, 7)), Conv(b3, (7, 1))],
-            ],
+        return (
+            [Conv(a, 1)],
+            [Conv(b1, 1), Conv(b2, (1, 7)), Conv(b3, (7, 1))],
         )
-        return ScaledResidual(self.opts, self.scale, self.bn_on_summations, name="Residual")(x, branches, train)
 
 
-class InceptionResNetC(nn.Module):
+class InceptionResNetC(ResidualBlock):
     """Figures 13 (v1) and 19 (v2): the 8×8 Inception-ResNet-C block (slim's Block8).
 
     `widths` = (1×1, 3×3-tower reduce, 1×3, 3×1). `activation=False` gives the release's final linear Block8.
     """
 
-    opts: NetOptions
-    widths: tuple
-    scale: float
-    bn_on_summations: bool = False
-    activation: bool = True
-
-    @nn.compact
-    def __call__(self, x, train: bool = False):
+    @property
+    def branches(self):
         a, b1, b2, b3 = self.widths
-        branches = mixed(
-            self.opts,
-            x,
-            train,
-            [
-                [Conv(a, 1)],
-                [Conv(b1, 1), Conv(b2, (1, 3)), Conv(b3, (3, 1))],
-            ],
-        )
-        return ScaledResidual(self.opts, self.scale, self.bn_on_summations, self.activation, name="Residual")(
-            x, branches, train
+        return (
+            [Conv(a, 1)],
+            [Conv(b1, 1), Conv(b2, (1, 3)), Conv(b3, (3, 1))],
         )
 
 
-class ResidualReductionB(nn.Module):
+class ResidualReductionB(MixedBlock):
     """Figures 12 (v1) and 18 (v2): the 17×17 → 8×8 reduction of the Inception-ResNet networks (Mixed_7a).
 
     `widths` = (3×3/2 after 1×1 256, 3×3/2 after 1×1 256, last 3×3/2 of the double tower, its middle 3×3).
     """
 
-    opts: NetOptions
     widths: tuple
 
-    @nn.compact
-    def __call__(self, x, train: bool = False):
+    @property
+    def branches(self):
         a, b, c, c_mid = self.widths
-        return mixed(
-            self.opts,
-            x,
-            train,
-            [
-                [Conv(256, 1), Conv(a, 3, 2, "VALID")],
-                [Conv(256, 1), Conv(b, 3, 2, "VALID")],
-                [Conv(256, 1), Conv(c_mid, 3), Conv(c, 3, 2, "VALID")],
-                [MAX_POOL_3x3_S2],
-            ],
+        return (
+            [Conv(256, 1), Conv(a, 3, 2, "VALID")],
+            [Conv(256, 1), Conv(b, 3, 2, "VALID")],
+            [Conv(256, 1), Conv(c_mid, 3), Conv(c, 3, 2, "VALID")],
+            [MAX_POOL_3x3_S2],
         )
 
 
-class Mixed5b(nn.Module):
+class Mixed5b(MixedBlock):
     """The released Inception-ResNet-v2's 35×35 Inception block after the v3 stem (192 → 320 channels)."""
 
-    opts: NetOptions
-
-    @nn.compact
-    def __call__(self, x, train: bool = False):
-        return mixed(
-            self.opts,
-            x,
-            train,
-            [
-                [Conv(96, 1)],
-                [Conv(48, 1), Conv(64, 5)],
-                [Conv(64, 1), Conv(96, 3), Conv(96, 3)],
-                [Pool("avg"), Conv(64, 1)],
-            ],
-        )
+    branches = (
+        [Conv(96, 1)],
+        [Conv(48, 1), Conv(64, 5)],
+        [Conv(64, 1), Conv(96, 3), Conv(96, 3)],
+        [Pool("avg"), Conv(64, 1)],
+    )
 
 
 class InceptionResNet(Network):

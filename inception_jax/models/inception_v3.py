@@ -7,10 +7,8 @@ Its stem is shared with the released Inception-ResNet-v2 and, minus the last poo
 
 from __future__ import annotations
 
-import flax.linen as nn
-
 from inception_jax.models.inception_v4 import MAX_POOL_3x3_S2, ReductionA
-from inception_jax.models.layers import Conv, NetOptions, Pool, Split, Tower, mixed
+from inception_jax.models.layers import Conv, MixedBlock, Pool, Split, Tower
 from inception_jax.models.network import Network
 
 # Table 1 of the Inception-v3 paper, as released: 299×299×3 → 35×35×192.
@@ -25,87 +23,60 @@ STEM_LAYERS = (
 )
 
 
-class InceptionV3A(nn.Module):
+class InceptionV3A(MixedBlock):
     """Figure 5 as released: the 35×35 block (Mixed_5b–5d), with a 5×5 branch and a pool projection."""
 
-    opts: NetOptions
     pool_features: int
 
-    @nn.compact
-    def __call__(self, x, train: bool = False):
-        return mixed(
-            self.opts,
-            x,
-            train,
-            [
-                [Conv(64, 1)],
-                [Conv(48, 1), Conv(64, 5)],
-                [Conv(64, 1), Conv(96, 3), Conv(96, 3)],
-                [Pool("avg"), Conv(self.pool_features, 1)],
-            ],
+    @property
+    def branches(self):
+        return (
+            [Conv(64, 1)],
+            [Conv(48, 1), Conv(64, 5)],
+            [Conv(64, 1), Conv(96, 3), Conv(96, 3)],
+            [Pool("avg"), Conv(self.pool_features, 1)],
         )
 
 
-class InceptionV3B(nn.Module):
+class InceptionV3B(MixedBlock):
     """Figure 6: the 17×17 block with factorized n×1 convolutions, n = 7 (Mixed_6b–6e)."""
 
-    opts: NetOptions
     channels_7x7: int
 
-    @nn.compact
-    def __call__(self, x, train: bool = False):
+    @property
+    def branches(self):
         c = self.channels_7x7
-        return mixed(
-            self.opts,
-            x,
-            train,
-            [
-                [Conv(192, 1)],
-                [Conv(c, 1), Conv(c, (1, 7)), Conv(192, (7, 1))],
-                [Conv(c, 1), Conv(c, (7, 1)), Conv(c, (1, 7)), Conv(c, (7, 1)), Conv(192, (1, 7))],
-                [Pool("avg"), Conv(192, 1)],
-            ],
+        return (
+            [Conv(192, 1)],
+            [Conv(c, 1), Conv(c, (1, 7)), Conv(192, (7, 1))],
+            [Conv(c, 1), Conv(c, (7, 1)), Conv(c, (1, 7)), Conv(c, (7, 1)), Conv(192, (1, 7))],
+            [Pool("avg"), Conv(192, 1)],
         )
 
 
-class InceptionV3ReductionB(nn.Module):
+class InceptionV3ReductionB(MixedBlock):
     """Figure 10 style grid reduction 17×17 → 8×8 (Mixed_7a)."""
 
-    opts: NetOptions
-
-    @nn.compact
-    def __call__(self, x, train: bool = False):
-        return mixed(
-            self.opts,
-            x,
-            train,
-            [
-                [Conv(192, 1), Conv(320, 3, 2, "VALID")],
-                [Conv(192, 1), Conv(192, (1, 7)), Conv(192, (7, 1)), Conv(192, 3, 2, "VALID")],
-                [MAX_POOL_3x3_S2],
-            ],
-        )
+    branches = (
+        [Conv(192, 1), Conv(320, 3, 2, "VALID")],
+        [Conv(192, 1), Conv(192, (1, 7)), Conv(192, (7, 1)), Conv(192, 3, 2, "VALID")],
+        [MAX_POOL_3x3_S2],
+    )
 
 
-class InceptionV3C(nn.Module):
+class InceptionV3C(MixedBlock):
     """Figure 7: the 8×8 block with expanded filter bank outputs (Mixed_7b, 7c); `pool` is its pool branch's
     kind, "avg" or "max"."""
 
-    opts: NetOptions
     pool: str = "avg"
 
-    @nn.compact
-    def __call__(self, x, train: bool = False):
-        return mixed(
-            self.opts,
-            x,
-            train,
-            [
-                [Conv(320, 1)],
-                [Conv(384, 1), Split((Conv(384, (1, 3)), Conv(384, (3, 1))))],
-                [Conv(448, 1), Conv(384, 3), Split((Conv(384, (1, 3)), Conv(384, (3, 1))))],
-                [Pool(self.pool), Conv(192, 1)],
-            ],
+    @property
+    def branches(self):
+        return (
+            [Conv(320, 1)],
+            [Conv(384, 1), Split((Conv(384, (1, 3)), Conv(384, (3, 1))))],
+            [Conv(448, 1), Conv(384, 3), Split((Conv(384, (1, 3)), Conv(384, (3, 1))))],
+            [Pool(self.pool), Conv(192, 1)],
         )
 
 

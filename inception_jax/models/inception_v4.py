@@ -8,10 +8,31 @@ from __future__ import annotations
 
 import flax.linen as nn
 
-from inception_jax.models.layers import Conv, NetOptions, Pool, Split, Tower, mixed
+from inception_jax.models.layers import Conv, MixedBlock, NetOptions, Pool, Split, Tower
 from inception_jax.models.network import Network
 
 MAX_POOL_3x3_S2 = Pool("max", 3, 2, "VALID")
+
+
+class StemMixed3a(MixedBlock):
+    """Figure 3, the stem's first filter concatenation: 3×3/2 max pool ‖ 3×3/2 conv 96 (147×147 → 73×73)."""
+
+    branches = ([MAX_POOL_3x3_S2], [Conv(96, 3, 2, "VALID")])
+
+
+class StemMixed4a(MixedBlock):
+    """Figure 3, the stem's second filter concatenation: two towers ending in 3×3 convs 96 (73×73 → 71×71)."""
+
+    branches = (
+        [Conv(64, 1), Conv(96, 3, 1, "VALID")],
+        [Conv(64, 1), Conv(64, (1, 7)), Conv(64, (7, 1)), Conv(96, 3, 1, "VALID")],
+    )
+
+
+class StemMixed5a(MixedBlock):
+    """Figure 3, the stem's last filter concatenation: 3×3/2 conv 192 ‖ 3×3/2 max pool (71×71 → 35×35)."""
+
+    branches = ([Conv(192, 3, 2, "VALID")], [MAX_POOL_3x3_S2])
 
 
 class Stem(nn.Module):
@@ -31,135 +52,72 @@ class Stem(nn.Module):
             ),
             name="Tower",
         )(x, train, endpoints)
-        for name, branches in (
-            ("Mixed_3a", [[MAX_POOL_3x3_S2], [Conv(96, 3, 2, "VALID")]]),
-            (
-                "Mixed_4a",
-                [
-                    [Conv(64, 1), Conv(96, 3, 1, "VALID")],
-                    [Conv(64, 1), Conv(64, (1, 7)), Conv(64, (7, 1)), Conv(96, 3, 1, "VALID")],
-                ],
-            ),
-            ("Mixed_5a", [[Conv(192, 3, 2, "VALID")], [MAX_POOL_3x3_S2]]),
-        ):
-            x = endpoints[name] = MixedBlock(self.opts, branches, name=name)(x, train)
+        for name, block in (("Mixed_3a", StemMixed3a), ("Mixed_4a", StemMixed4a), ("Mixed_5a", StemMixed5a)):
+            x = endpoints[name] = block(self.opts, name=name)(x, train)
         return x
 
 
-class MixedBlock(nn.Module):
-    """The filter concatenations of Figure 3: parallel towers, given as data, concatenated."""
-
-    opts: NetOptions
-    branches: list
-
-    @nn.compact
-    def __call__(self, x, train: bool = False):
-        return mixed(self.opts, x, train, self.branches)
-
-
-class InceptionA(nn.Module):
+class InceptionA(MixedBlock):
     """Figure 4: Inception-A, the 35×35 block."""
 
-    opts: NetOptions
-
-    @nn.compact
-    def __call__(self, x, train: bool = False):
-        return mixed(
-            self.opts,
-            x,
-            train,
-            [
-                [Conv(96, 1)],
-                [Conv(64, 1), Conv(96, 3)],
-                [Conv(64, 1), Conv(96, 3), Conv(96, 3)],
-                [Pool("avg"), Conv(96, 1)],
-            ],
-        )
+    branches = (
+        [Conv(96, 1)],
+        [Conv(64, 1), Conv(96, 3)],
+        [Conv(64, 1), Conv(96, 3), Conv(96, 3)],
+        [Pool("avg"), Conv(96, 1)],
+    )
 
 
-class InceptionB(nn.Module):
+class InceptionB(MixedBlock):
     """Figure 5: Inception-B, the 17×17 block."""
 
-    opts: NetOptions
-
-    @nn.compact
-    def __call__(self, x, train: bool = False):
-        return mixed(
-            self.opts,
-            x,
-            train,
-            [
-                [Conv(384, 1)],
-                [Conv(192, 1), Conv(224, (1, 7)), Conv(256, (7, 1))],
-                [Conv(192, 1), Conv(192, (7, 1)), Conv(224, (1, 7)), Conv(224, (7, 1)), Conv(256, (1, 7))],
-                [Pool("avg"), Conv(128, 1)],
-            ],
-        )
+    branches = (
+        [Conv(384, 1)],
+        [Conv(192, 1), Conv(224, (1, 7)), Conv(256, (7, 1))],
+        [Conv(192, 1), Conv(192, (7, 1)), Conv(224, (1, 7)), Conv(224, (7, 1)), Conv(256, (1, 7))],
+        [Pool("avg"), Conv(128, 1)],
+    )
 
 
-class InceptionC(nn.Module):
+class InceptionC(MixedBlock):
     """Figure 6: Inception-C, the 8×8 block (the release orders the 448/512 convs 3×1 then 1×3)."""
 
-    opts: NetOptions
-
-    @nn.compact
-    def __call__(self, x, train: bool = False):
-        return mixed(
-            self.opts,
-            x,
-            train,
-            [
-                [Conv(256, 1)],
-                [Conv(384, 1), Split((Conv(256, (1, 3)), Conv(256, (3, 1))))],
-                [Conv(384, 1), Conv(448, (3, 1)), Conv(512, (1, 3)), Split((Conv(256, (1, 3)), Conv(256, (3, 1))))],
-                [Pool("avg"), Conv(256, 1)],
-            ],
-        )
+    branches = (
+        [Conv(256, 1)],
+        [Conv(384, 1), Split((Conv(256, (1, 3)), Conv(256, (3, 1))))],
+        [Conv(384, 1), Conv(448, (3, 1)), Conv(512, (1, 3)), Split((Conv(256, (1, 3)), Conv(256, (3, 1))))],
+        [Pool("avg"), Conv(256, 1)],
+    )
 
 
-class ReductionA(nn.Module):
+class ReductionA(MixedBlock):
     """Figure 7: 35×35 → 17×17 reduction with filter banks k, l, m, n (Table 1 of the paper).
 
     Inception-v3's Mixed_6a is the same block with (k, l, m, n) = (64, 96, 96, 384).
     """
 
-    opts: NetOptions
     k: int
     l: int  # noqa: E741 (the paper's name)
     m: int
     n: int
 
-    @nn.compact
-    def __call__(self, x, train: bool = False):
-        return mixed(
-            self.opts,
-            x,
-            train,
-            [
-                [Conv(self.n, 3, 2, "VALID")],
-                [Conv(self.k, 1), Conv(self.l, 3), Conv(self.m, 3, 2, "VALID")],
-                [MAX_POOL_3x3_S2],
-            ],
+    @property
+    def branches(self):
+        return (
+            [Conv(self.n, 3, 2, "VALID")],
+            [Conv(self.k, 1), Conv(self.l, 3), Conv(self.m, 3, 2, "VALID")],
+            [MAX_POOL_3x3_S2],
         )
 
 
-class ReductionB(nn.Module):
+class ReductionB(MixedBlock):
     """Figure 8: the 17×17 → 8×8 reduction of Inception-v4."""
 
-    opts: NetOptions
-
-    @nn.compact
-    def __call__(self, x, train: bool = False):
-        return mixed(
-            self.opts,
-            x,
-            train,
-            [
-                [Conv(192, 1), Conv(192, 3, 2, "VALID")],
-                [Conv(256, 1), Conv(256, (1, 7)), Conv(320, (7, 1)), Conv(320, 3, 2, "VALID")],
-                [MAX_POOL_3x3_S2],
-            ],
-        )
+    branches = (
+        [Conv(192, 1), Conv(192, 3, 2, "VALID")],
+        [Conv(256, 1), Conv(256, (1, 7)), Conv(320, (7, 1)), Conv(320, 3, 2, "VALID")],
+        [MAX_POOL_3x3_S2],
+    )
 
 
 class InceptionV4(Network):

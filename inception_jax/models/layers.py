@@ -1,19 +1,22 @@
 """Building blocks shared by every network: conv-BN-ReLU, towers of layers, the residual wrapper, heads.
 
 Blocks describe their branches as data (`Conv`, `Pool`, `Split` specs) so that each Inception block reads like
-its figure in the paper; `Tower` turns one branch into modules and `mixed` concatenates the branches.
+its figure in the paper; `Tower` turns one branch into modules and `mixed` concatenates the branches. A block
+class subclasses `MixedBlock` (or `ResidualBlock`) and lists its `branches`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
-from typing import Any, Callable, NamedTuple, Sequence
+from typing import Any, Callable, ClassVar, NamedTuple, Sequence
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-from jax import lax
+
+# The XLA:CPU kernels live in `ops`; `layers.conv_or_matmul` and `layers.max_pool` stay importable, and `pool`
+# looks `max_pool` up here (experiments/float32_gradients patches `layers.max_pool`).
+from inception_jax.models.ops import conv_or_matmul, max_pool
 
 # Networks sow one dict of endpoints, aux logits included, as `intermediates/endpoints`
 # (see `inception_jax.forward_with_endpoints`).
@@ -35,43 +38,6 @@ deconvnet_relu.defvjp(lambda x: (jnp.maximum(x, 0), None), lambda _, g: (jnp.max
 # The rectifiers a network's `activation` option names. "deconvnet" differs from "relu" in its gradient only:
 # `inception_jax.deconvnet` projects activations back to pixels with it.
 ACTIVATIONS: dict[str, Callable] = {"relu": nn.relu, "deconvnet": deconvnet_relu}
-
-
-def conv_or_matmul(
-    lhs,
-    rhs,
-    window_strides,
-    padding,
-    lhs_dilation=None,
-    rhs_dilation=None,
-    dimension_numbers=None,
-    feature_group_count=1,
-    precision=None,
-):
-    """`lax.conv_general_dilated` for NHWC/HWIO, except that a 1×1, stride-1, unpadded, ungrouped convolution is
-    computed as the matmul over channels it is (for a 1×1 kernel a padding string means no padding). XLA:CPU runs
-    these ~1.3× faster as a dot in a train step (README, "Performance"); the parameters and results are the same."""
-    undilated = all(d == 1 for d in (*(lhs_dilation or ()), *(rhs_dilation or ())))
-    unpadded = isinstance(padding, str) or all(tuple(p) == (0, 0) for p in padding)
-    if (
-        rhs.shape[:2] == (1, 1)
-        and tuple(window_strides) == (1, 1)
-        and feature_group_count == 1
-        and unpadded
-        and undilated
-    ):
-        return jnp.einsum("...c,cd->...d", lhs, rhs[0, 0], precision=precision)
-    return lax.conv_general_dilated(
-        lhs,
-        rhs,
-        window_strides,
-        padding,
-        lhs_dilation=lhs_dilation,
-        rhs_dilation=rhs_dilation,
-        dimension_numbers=dimension_numbers,
-        feature_group_count=feature_group_count,
-        precision=precision,
-    )
 
 
 def conv2d(*args, **kwargs) -> nn.Conv:
@@ -160,56 +126,6 @@ class Split(NamedTuple):
     """Parallel layers that end a tower, concatenated (the 1×3 ‖ 3×1 fork of the 8×8 blocks)."""
 
     layers: tuple
-
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2, 3))
-def _max_pool(x, window: tuple, strides: tuple, pads: tuple):
-    return lax.reduce_window(x, -jnp.inf, lax.max, (1, *window, 1), (1, *strides, 1), ((0, 0), *pads, (0, 0)))
-
-
-def _max_pool_forward(x, window, strides, pads):
-    y = _max_pool(x, window, strides, pads)
-    return y, (x, y)
-
-
-def _max_pool_backward(window, strides, pads, residuals, g):
-    """JAX's max-pool gradient (each window's gradient to its first maximum, in row-major order) as one strided
-    slice and pad per window tap, instead of XLA's select-and-scatter, which XLA:CPU runs slowly."""
-    x, y = residuals
-    padded = jnp.pad(x, ((0, 0), *pads, (0, 0)), constant_values=-jnp.inf)
-    (kh, kw), (sh, sw), (ho, wo), (hp, wp) = window, strides, y.shape[1:3], padded.shape[1:3]
-    taken = jnp.zeros(y.shape, bool)
-    dx = jnp.zeros_like(padded)
-    for i in range(kh):
-        for j in range(kw):
-            tap = padded[:, i : i + sh * (ho - 1) + 1 : sh, j : j + sw * (wo - 1) + 1 : sw]
-            first = (tap == y) & ~taken
-            taken = taken | first
-            # Scatter back: tap (i, j) of output (r, c) is input (i + r·sh, j + c·sw).
-            dx = dx + lax.pad(
-                jnp.where(first, g, 0),
-                jnp.zeros((), g.dtype),
-                (
-                    (0, 0, 0),
-                    (i, hp - i - sh * (ho - 1) - 1, sh - 1),
-                    (j, wp - j - sw * (wo - 1) - 1, sw - 1),
-                    (0, 0, 0),
-                ),
-            )
-    (top, _), (left, _) = pads
-    return (dx[:, top : top + x.shape[1], left : left + x.shape[2]],)
-
-
-_max_pool.defvjp(_max_pool_forward, _max_pool_backward)
-
-
-def max_pool(x, window: tuple[int, int], strides: tuple[int, int], padding="VALID"):
-    """`nn.max_pool` over NHWC `x` (`padding`: "SAME", "VALID" or ((top, bottom), (left, right))), with the
-    same gradient computed faster on XLA:CPU (README, "Performance")."""
-    window, strides = tuple(window), tuple(strides)
-    if isinstance(padding, str):
-        padding = lax.padtype_to_pads(x.shape[1:3], window, strides, padding)
-    return _max_pool(x, window, strides, tuple(tuple(p) for p in padding))
 
 
 def _pair(k):
@@ -311,7 +227,7 @@ class Tower(nn.Module):
 def mixed(opts: NetOptions, x, train: bool, branches: Sequence[Sequence]) -> jnp.ndarray:
     """Runs each branch as a `Tower` named `Branch_i` and concatenates them on channels.
 
-    Call it from inside a block's compact `__call__`: the towers become that block's children.
+    `MixedBlock` and `ResidualBlock` call it from their compact `__call__`, so the towers are the block's children.
     """
     return jnp.concatenate(
         [Tower(opts, tuple(layers), name=f"Branch_{i}")(x, train) for i, layers in enumerate(branches)], axis=-1
@@ -347,6 +263,42 @@ class ScaledResidual(nn.Module):
         if self.bn_on_summations:
             x = batch_norm(o, train)(x)
         return o.act(x) if self.activation else x
+
+
+class MixedBlock(nn.Module):
+    """An Inception block: parallel branches on one input, concatenated on channels (the figures' "Filter concat").
+
+    A subclass is one of the papers' figures: its docstring names the figure, and `branches` lists the branches
+    as `Conv`/`Pool`/`Split` specs, as a class attribute or, where they depend on the block's fields, a property.
+    Each branch runs as a `Tower` named `Branch_i`.
+    """
+
+    opts: NetOptions
+
+    branches: ClassVar[Sequence[Sequence]]
+
+    @nn.compact
+    def __call__(self, x, train: bool = False):
+        return mixed(self.opts, x, train, self.branches)
+
+
+class ResidualBlock(MixedBlock):
+    """An Inception-ResNet block: its concatenated branches added back to the input by `ScaledResidual`.
+
+    `widths` are the figure's filter counts, which the subclass's `branches` lays out; `scale`,
+    `bn_on_summations` and `activation` are `ScaledResidual`'s.
+    """
+
+    widths: tuple
+    scale: float
+    bn_on_summations: bool = False
+    activation: bool = True
+
+    @nn.compact
+    def __call__(self, x, train: bool = False):
+        branches = mixed(self.opts, x, train, self.branches)
+        residual = ScaledResidual(self.opts, self.scale, self.bn_on_summations, self.activation, name="Residual")
+        return residual(x, branches, train)
 
 
 class AuxHead(nn.Module):

@@ -46,7 +46,9 @@ class Network(LayerOptions):
 
     min_size: ClassVar[int] = 75
     default_size: ClassVar[int] = 299
-    has_aux_head: ClassVar[bool] = True  # networks without one refuse aux_head=True
+    # The endpoints of the network's auxiliary classifiers, which the train step adds to the loss. A network that
+    # declares none refuses aux_head=True.
+    aux_names: ClassVar[tuple[str, ...]] = ("AuxLogits",)
 
     @property
     def opts(self) -> NetOptions:
@@ -58,7 +60,7 @@ class Network(LayerOptions):
         """Maps NHWC images in [-1, 1] to logits [N, num_classes] (or pooled features if num_classes=0)."""
         name = type(self).__name__
         check_input_size(images, self.min_size, name)
-        if self.aux_head and not self.has_aux_head:
+        if self.aux_head and not self.aux_names:
             raise ValueError(f"{name} has no auxiliary classifier; create it with aux_head=False.")
         endpoints = {}
         # The paper's "died" signal: all zeros here when a network dies (section 3.3).

@@ -174,9 +174,9 @@ class ResNet(ClassicNetwork):
     """Table 1: conv1 7×7/2 64 → 3×3/2 max pool → conv2_x … conv5_x (64, 128, 256, 512 wide; the first block of
     conv3_x–conv5_x strides by 2) → global average pool → Logits.
 
-    Subclasses set `default_block_counts` and `bottleneck`; `shortcut` "none" gives the plain networks of
-    Figure 3/Table 2. `block_counts` overrides the blocks per stage, as for Inception-ResNet. Any input of at least
-    32×32 (the total stride) works.
+    Each variant (the table at the end) names its depth, which sets `default_block_counts` and `bottleneck`;
+    `shortcut` "none" gives the plain networks of Figure 3/Table 2. `block_counts` overrides the blocks per stage,
+    as for Inception-ResNet. Any input of at least 32×32 (the total stride) works.
     """
 
     stride_on_3x3: bool = False
@@ -192,6 +192,20 @@ class ResNet(ClassicNetwork):
     stage_widths: ClassVar[tuple] = (64, 128, 256, 512)
     min_size = 32
     default_size = 224
+
+    def __init_subclass__(cls, depth: int | None = None, shortcut: str | None = None, **kwargs):
+        """A variant gives its depth, and `shortcut` for a plain network, on its class line (the table at the end):
+        `class ResNet50(ResNet, depth=50)` sets the blocks per stage and whether they are bottlenecks."""
+        super().__init_subclass__(**kwargs)
+        if depth is not None:
+            cls.default_block_counts, cls.bottleneck = cls.blocks_of_depth(depth)
+        if shortcut is not None:
+            cls.shortcut = shortcut
+
+    @staticmethod
+    def blocks_of_depth(depth: int) -> tuple[tuple, bool]:
+        """Table 1: the blocks per stage of the `depth`-layer network, and whether they are bottlenecks."""
+        return IMAGENET_DEPTHS[depth]
 
     def body(self, x, train: bool, endpoints: dict):
         x = self.stem(x, train, endpoints)
@@ -262,6 +276,12 @@ class CifarResNet(ResNet):
     min_size = 4
     default_size = 32
 
+    @staticmethod
+    def blocks_of_depth(depth: int) -> tuple[tuple, bool]:
+        """§4.2: 6n + 2 weight layers, n basic blocks per stage."""
+        n = (depth - 2) // 6
+        return (n, n, n), False
+
     def stem(self, x, train: bool, endpoints: dict):
         return self.block(x, train, endpoints, ConvBN, self.opts, 16, 3, 1, 1, name="conv1")
 
@@ -274,122 +294,85 @@ IMAGENET_DEPTHS = {
     101: ((3, 4, 23, 3), True),
     152: ((3, 8, 36, 3), True),
 }
-# §4.2 (CIFAR-10): depth 6n + 2, n blocks per stage.
-CIFAR_DEPTHS = (20, 32, 44, 56, 110)
+
+# The variants, one row each: the base and depth on the class line, like flax's
+# `ResNet50 = partial(ResNet, stage_sizes=[3, 4, 6, 3], ...)`; classes, so that the registry reads their options.
 
 
-class ResNet18(ResNet):
+class ResNet18(ResNet, depth=18):
     """ResNet-18 (Table 1: 2, 2, 2, 2 basic blocks)."""
 
-    default_block_counts, bottleneck = IMAGENET_DEPTHS[18]
 
-
-class ResNet34(ResNet):
+class ResNet34(ResNet, depth=34):
     """ResNet-34 (Table 1: 3, 4, 6, 3 basic blocks)."""
 
-    default_block_counts, bottleneck = IMAGENET_DEPTHS[34]
 
-
-class ResNet50(ResNet):
+class ResNet50(ResNet, depth=50):
     """ResNet-50 (Table 1: 3, 4, 6, 3 bottleneck blocks)."""
 
-    default_block_counts, bottleneck = IMAGENET_DEPTHS[50]
 
-
-class ResNet101(ResNet):
+class ResNet101(ResNet, depth=101):
     """ResNet-101 (Table 1: 3, 4, 23, 3 bottleneck blocks)."""
 
-    default_block_counts, bottleneck = IMAGENET_DEPTHS[101]
 
-
-class ResNet152(ResNet):
+class ResNet152(ResNet, depth=152):
     """ResNet-152 (Table 1: 3, 8, 36, 3 bottleneck blocks)."""
 
-    default_block_counts, bottleneck = IMAGENET_DEPTHS[152]
 
-
-class PreActResNet18(PreActResNet):
+class PreActResNet18(PreActResNet, depth=18):
     """Pre-activation ResNet-18 (He 2016)."""
 
-    default_block_counts, bottleneck = IMAGENET_DEPTHS[18]
 
-
-class PreActResNet34(PreActResNet):
+class PreActResNet34(PreActResNet, depth=34):
     """Pre-activation ResNet-34 (He 2016)."""
 
-    default_block_counts, bottleneck = IMAGENET_DEPTHS[34]
 
-
-class PreActResNet50(PreActResNet):
+class PreActResNet50(PreActResNet, depth=50):
     """Pre-activation ResNet-50 (He 2016)."""
 
-    default_block_counts, bottleneck = IMAGENET_DEPTHS[50]
 
-
-class PreActResNet101(PreActResNet):
+class PreActResNet101(PreActResNet, depth=101):
     """Pre-activation ResNet-101 (He 2016)."""
 
-    default_block_counts, bottleneck = IMAGENET_DEPTHS[101]
 
-
-class PreActResNet152(PreActResNet):
+class PreActResNet152(PreActResNet, depth=152):
     """Pre-activation ResNet-152 (He 2016)."""
 
-    default_block_counts, bottleneck = IMAGENET_DEPTHS[152]
 
-
-class Plain18(ResNet18):
+class Plain18(ResNet18, shortcut=NO_SHORTCUT):
     """Plain-18: ResNet-18 without shortcuts (§4.1)."""
 
-    shortcut = NO_SHORTCUT
 
-
-class Plain34(ResNet34):
+class Plain34(ResNet34, shortcut=NO_SHORTCUT):
     """Plain-34: ResNet-34 without shortcuts (§4.1)."""
 
-    shortcut = NO_SHORTCUT
 
-
-class CifarResNet20(CifarResNet):
+class CifarResNet20(CifarResNet, depth=20):
     """CIFAR-10 ResNet-20 (§4.2, n=3)."""
 
-    default_block_counts = (3, 3, 3)
 
-
-class CifarResNet32(CifarResNet):
+class CifarResNet32(CifarResNet, depth=32):
     """CIFAR-10 ResNet-32 (§4.2, n=5)."""
 
-    default_block_counts = (5, 5, 5)
 
-
-class CifarResNet44(CifarResNet):
+class CifarResNet44(CifarResNet, depth=44):
     """CIFAR-10 ResNet-44 (§4.2, n=7)."""
 
-    default_block_counts = (7, 7, 7)
 
-
-class CifarResNet56(CifarResNet):
+class CifarResNet56(CifarResNet, depth=56):
     """CIFAR-10 ResNet-56 (§4.2, n=9)."""
 
-    default_block_counts = (9, 9, 9)
 
-
-class CifarResNet110(CifarResNet):
+class CifarResNet110(CifarResNet, depth=110):
     """CIFAR-10 ResNet-110 (§4.2, n=18)."""
 
-    default_block_counts = (18, 18, 18)
 
-
-class CifarPlain20(CifarResNet20):
+class CifarPlain20(CifarResNet20, shortcut=NO_SHORTCUT):
     """CIFAR-10 plain network of depth 20 (§4.2): ResNet-20 without shortcuts."""
 
-    shortcut = NO_SHORTCUT
 
-
-class CifarPlain56(CifarResNet56):
+class CifarPlain56(CifarResNet56, shortcut=NO_SHORTCUT):
     """CIFAR-10 plain network of depth 56 (§4.2): ResNet-56 without shortcuts."""
-
-    shortcut = NO_SHORTCUT
 
 
 VARIANTS = {

@@ -40,7 +40,7 @@ def make_train_step(model, tx, schedule, loss_config, ema_decay: float, grad_acc
         loss = cross_entropy(logits, labels, num_classes, cfg.label_smoothing)
         total = loss
         for name, aux_logits in new_state[ENDPOINTS]["endpoints"].items():
-            if name.startswith("AuxLogits") and cfg.aux_loss_weight:
+            if name in model.aux_names and cfg.aux_loss_weight:
                 total = total + cfg.aux_loss_weight * cross_entropy(
                     aux_logits, labels, num_classes, cfg.label_smoothing
                 )
