@@ -50,7 +50,7 @@ def conv_or_matmul(
 ):
     """`lax.conv_general_dilated` for NHWC/HWIO, except that a 1×1, stride-1, unpadded, ungrouped convolution is
     computed as the matmul over channels it is (for a 1×1 kernel a padding string means no padding). XLA:CPU runs
-    these ~1.3× faster as a dot in a train step (README, "Performance"); the parameters and results are the same."""
+    these ~1.3× faster as a dot in a train step (docs/performance.md); the parameters and results are the same."""
     undilated = all(d == 1 for d in (*(lhs_dilation or ()), *(rhs_dilation or ())))
     unpadded = isinstance(padding, str) or all(tuple(p) == (0, 0) for p in padding)
     if (
@@ -205,7 +205,7 @@ _max_pool.defvjp(_max_pool_forward, _max_pool_backward)
 
 def max_pool(x, window: tuple[int, int], strides: tuple[int, int], padding="VALID"):
     """`nn.max_pool` over NHWC `x` (`padding`: "SAME", "VALID" or ((top, bottom), (left, right))), with the
-    same gradient computed faster on XLA:CPU (README, "Performance")."""
+    same gradient computed faster on XLA:CPU (docs/performance.md)."""
     window, strides = tuple(window), tuple(strides)
     if isinstance(padding, str):
         padding = lax.padtype_to_pads(x.shape[1:3], window, strides, padding)
