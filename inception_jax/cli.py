@@ -22,7 +22,7 @@ from inception_jax.spec import CROP_MODES, INTERPOLATIONS
 
 # XLA:CPU hands convolutions to YNNPACK by default; on Inception's large stem feature maps its weight-gradient
 # convolutions are several times slower than XLA's own, and without it a train step is ~1.5x faster
-# (README, "Performance"). A CPU compiler option: other backends never read it.
+# (docs/performance.md). A CPU compiler option: other backends never read it.
 TUNED_XLA_FLAGS = ("--xla_cpu_experimental_ynn_fusion_type=-individual_convolution",)
 MODEL_PREFIX = "--model."
 
@@ -141,6 +141,29 @@ def _parse(argv: list[str]) -> list[str]:
     if not flags.FLAGS.stock_xla and not accelerator_present():
         use_tuned_xla_flags()
     return rest
+
+
+def parse(argv: list[str]) -> list[str]:
+    """Parses a tool's command line (program name first) as `run` does, without calling its main; returns the
+    positional arguments. A wrong flag, value or `--config.FIELD` raises (absl's errors, `app.UsageError`).
+
+    Repeatable in one process, one command line after another (tests/test_docs.py checks the documented commands
+    so): ml_collections reads `--config.FIELD` overrides from `sys.argv` and defines them as flags when it loads
+    a config, so `sys.argv` is `argv` meanwhile, the last command line's overrides are removed, and a default
+    config (loaded at import when the tool was imported without `--config`) is loaded again.
+    """
+    argv = list(argv)
+    saved_argv, sys.argv = sys.argv, argv
+    try:
+        flags.FLAGS.unparse_flags()
+        for name in [name for name in flags.FLAGS if name.startswith("config.")]:
+            delattr(flags.FLAGS, name)
+        default_config = getattr(flags.FLAGS["config"], "default_unparsed", None) if "config" in flags.FLAGS else None
+        if default_config is not None:
+            flags.FLAGS.set_default("config", default_config)
+        return _parse(argv)
+    finally:
+        sys.argv = saved_argv
 
 
 def require(*names: str) -> None:

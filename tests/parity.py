@@ -1,4 +1,4 @@
-"""The parity assertion of the converter tests: the README's figures are the `measured` values passed here."""
+"""The parity assertion of the converter tests: the figures in docs/weights.md are the `measured` values passed here."""
 
 import numpy as np
 

@@ -30,7 +30,7 @@ from inception_jax.convert import WeightMismatchError, from_timm, to_timm
 from inception_jax.models.layers import AuxHead
 
 # Max-abs differences from timm's logits over every comparison below, measured 2026-12-03 (JAX 0.10.2 on CPU
-# against timm 1.0.31 on CPU PyTorch 2.13); the README states them. Logits reach 0.9 (v3, v4) and 5.9 (IR-v2).
+# against timm 1.0.31 on CPU PyTorch 2.13); docs/weights.md states them. Logits reach 0.9 (v3, v4) and 5.9 (IR-v2).
 MEASURED = {"inception_v3": 2.2e-6, "inception_v4": 1.3e-6, "inception_resnet_v2": 6.0e-6}
 
 

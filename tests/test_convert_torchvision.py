@@ -31,7 +31,7 @@ from inception_jax.convert import WeightMismatchError, from_torchvision, to_torc
 from inception_jax.convert.torchvision import torchvision_shapes
 
 # Max-abs differences from torchvision's logits (side classifiers included) over both sizes, measured 2026-12-03
-# (JAX 0.10.2 on CPU against torchvision 0.28 on CPU PyTorch 2.13); the README states them. Logits reach 3–6.
+# (JAX 0.10.2 on CPU against torchvision 0.28 on CPU PyTorch 2.13); docs/weights.md states them. Logits reach 3–6.
 # PyTorch itself moved AlexNet's and VGG's logits by up to 7.7e-6 between two runs of the fixture script.
 MEASURED = {"alexnet": 1.1e-5, "vgg16": 9.4e-6, "googlenet": 4.1e-6, "resnet18": 2.2e-6, "resnet50": 7.6e-6}
 

@@ -26,7 +26,7 @@ PARAMS = {
     "inception_v3": (23_834_568, 23_817_352),
     "inception_v4": (42_679_816, 42_648_232),
     "inception_resnet_v2": (55_843_464, 55_813_192),
-    # Derived by this codebase (no published figure); see the README's table.
+    # Derived by this codebase (no published figure); see the table in docs/networks.md.
     "inception_resnet_v1": (22_756_328, 22_742_808),
     "inception_resnet_v2_paper": (32_433_928, 32_417_496),
     "bn_inception": (11_194_984, 11_185_032),
@@ -54,7 +54,7 @@ def test_residual_networks_cost_what_the_paper_says():
     }
     # "Inception-ResNet-v1 ... roughly the computational cost of Inception-v3".
     assert macs["inception_resnet_v1"] == pytest.approx(macs["inception_v3"], rel=0.10)
-    # Figure 15 taken literally is far cheaper than the released network (13.16 G); recorded in the README.
+    # Figure 15 taken literally is far cheaper than the released network (13.16 G); recorded in docs/networks.md.
     assert macs["inception_resnet_v2_paper"] == pytest.approx(9.258, rel=0.001)
 
 

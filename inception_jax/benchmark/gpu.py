@@ -13,7 +13,7 @@ tf.data: without TensorFlow, as on the GPU image, it is recorded as n/a). Parts 
 are recorded as skipped, in that order of importance.
 
 Each part writes OUT/<part>.json (the benchmark's own record); OUT/summary.json gathers the table (ours ÷ timm,
-MFU against the device's peak, compile seconds, memory), which is also printed as Markdown for the README.
+MFU against the device's peak, compile seconds, memory), which is also printed as Markdown for docs/performance.md.
 In --tiny mode our networks are reduced and timm's are not, so no ratio is given; timm runs eagerly there
 (torch.compile takes minutes on a CPU).
 """

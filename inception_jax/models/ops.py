@@ -1,6 +1,6 @@
 """Kernels written for XLA:CPU: a pointwise convolution as a matmul, and a max-pool gradient without
 select-and-scatter. Both give the results of the operations they replace, and every backend runs them: nothing
-switches on the backend. Their speed-ups were measured on XLA:CPU only (README, "Performance").
+switches on the backend. Their speed-ups were measured on XLA:CPU only (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def conv_or_matmul(
     """`lax.conv_general_dilated` for NHWC/HWIO, except that a 1×1, stride-1, unpadded, ungrouped convolution is
     computed as the matmul over channels it is (for a 1×1 kernel a padding string means no padding).
 
-    Why: XLA:CPU runs these ~1.3× faster as a dot in a train step (README, "Performance"). Every network's conv
+    Why: XLA:CPU runs these ~1.3× faster as a dot in a train step (docs/performance.md). Every network's conv
     layer (`layers.conv2d`) computes through it on every backend; the parameters and results are the same.
     """
     undilated = all(d == 1 for d in (*(lhs_dilation or ()), *(rhs_dilation or ())))
@@ -98,7 +98,7 @@ def max_pool(x, window: tuple[int, int], strides: tuple[int, int], padding="VALI
     same gradient.
 
     Why: XLA lowers the max-pool gradient to select-and-scatter, which XLA:CPU runs slowly; the strided taps
-    of `_max_pool_backward` make a train step 1.04–1.06× faster there (README, "Performance"). Every max pool
+    of `_max_pool_backward` make a train step 1.04–1.06× faster there (docs/performance.md). Every max pool
     of every network goes through it, on every backend.
     """
     window, strides = tuple(window), tuple(strides)
