@@ -12,7 +12,7 @@ Where a paper lowers the rate "when the validation error stops improving", the b
 """
 
 from inception_jax.configs import paper, parse_arg
-from inception_jax.models import get_model_class
+from inception_jax.models import get_model_class, googlenet
 
 # Model-name prefix → base learning rate at `batch`, weight decay, the factor applied at each boundary epoch (or
 # every `period` epochs), and the total epochs.
@@ -71,7 +71,7 @@ def get_config(arg=None):
         )
     config.input.update(batch_size=recipe["batch"], eval_batch_size=max(recipe["batch"], 256))
     config.optimizer.update(name="sgd", momentum=0.9, weight_decay=recipe["wd"])
-    config.loss.update(label_smoothing=0.0, aux_loss_weight=0.3 if args.model == "googlenet" else 0.0)  # GoogLeNet §5
+    config.loss.update(label_smoothing=0.0, aux_loss_weight=googlenet.AUX_LOSS_WEIGHT if args.model == "googlenet" else 0.0)
     config.schedule.update(
         base_learning_rate=recipe["lr"],
         reference_batch_size=recipe["batch"],
