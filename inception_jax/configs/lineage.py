@@ -71,7 +71,8 @@ def get_config(arg=None):
         )
     config.input.update(batch_size=recipe["batch"], eval_batch_size=max(recipe["batch"], 256))
     config.optimizer.update(name="sgd", momentum=0.9, weight_decay=recipe["wd"])
-    config.loss.update(label_smoothing=0.0, aux_loss_weight=googlenet.AUX_LOSS_WEIGHT if args.model == "googlenet" else 0.0)
+    aux_loss_weight = googlenet.AUX_LOSS_WEIGHT if args.model == "googlenet" else 0.0  # GoogLeNet §5
+    config.loss.update(label_smoothing=0.0, aux_loss_weight=aux_loss_weight)
     config.schedule.update(
         base_learning_rate=recipe["lr"],
         reference_batch_size=recipe["batch"],
