@@ -5,6 +5,7 @@ Learning" (Szegedy et al., 2016) as Flax Linen modules, with the paper's trainin
     variables = model.init(jax.random.key(0), jnp.zeros((1, 299, 299, 3)), train=False)
     logits = model.apply(variables, images, train=False)
     logits, endpoints = inception_jax.forward_with_endpoints(model, variables, images)
+    module, variables, spec = inception_jax.pretrained.load("inception_v4.tf_in1k")  # named, downloaded weights
 
 Importing this package never imports TensorFlow; only `inception_jax.data` does.
 """
@@ -15,3 +16,12 @@ from inception_jax.models.layers import ENDPOINTS
 
 __all__ = ["create_model", "list_models", "get_model_class", "forward_with_endpoints", "ENDPOINTS"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """`inception_jax.pretrained` (weights by name) is imported on first use: it brings in the converters."""
+    if name == "pretrained":
+        import importlib  # noqa: PLC0415
+
+        return importlib.import_module("inception_jax.pretrained")
+    raise AttributeError(f"module 'inception_jax' has no attribute {name!r}")

@@ -1,0 +1,134 @@
+"""The named weights: each name → where its file lives, how its integrity is checked, and which converter reads it.
+
+Every fact below is the publisher's own: timm's tags and hub repositories (`timm/<name>`, `model.safetensors`);
+torchvision's file names from `torchvision/models/{alexnet,vgg,googlenet,resnet}.py` (pytorch/vision), whose
+`-<hex>.` part is the start of the file's SHA-256 (torch.hub checks it the same way); pytorch-fid's release file,
+named the same way; Keras' `.h5` files with the MD5 that `keras/src/applications/*.py` pass to `get_file`.
+The spec of each weight is the one its converter gives (see docs/weights.md, "Input contracts").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+# torch.hub's rule: the file name's `-<hex>.` part is a prefix of the file's SHA-256.
+_HASH_IN_NAME = re.compile(r"-([a-f0-9]*)\.")
+
+TORCHVISION_BASE = "https://download.pytorch.org/models/"
+KERAS_BASE = "https://storage.googleapis.com/tensorflow/keras-applications/"
+PYTORCH_FID_URL = (
+    "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth"
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Weight:
+    """One named weight.
+
+    Attributes:
+      name: the library's name, timm-style `architecture.tag`.
+      architecture: the network the converter builds (`inception_jax.list_models()`).
+      converter: "timm", "torchvision", "torch_fid" or "keras" (the `inception_jax.convert.from_*` that reads it).
+      repo: the Hugging Face hub repository (timm layout), for hub weights; otherwise "".
+      url: the file's canonical address, for other weights; otherwise "".
+      algorithm: "sha256" or "md5", the hash the publisher gives.
+      digest: the published hash, or its published prefix (torch.hub's file names carry 8+ hex digits).
+    """
+
+    name: str
+    architecture: str
+    converter: str
+    repo: str = ""
+    url: str = ""
+    algorithm: str = "sha256"
+    digest: str = ""
+
+    @property
+    def file_name(self) -> str:
+        return self.url.rsplit("/", 1)[-1]
+
+    @property
+    def source(self) -> str:
+        return f"hf-hub:{self.repo}" if self.repo else self.url
+
+
+def sha256_prefix(url: str) -> str:
+    """The SHA-256 prefix a torch.hub file name carries (`resnet50-0676ba61.pth` → "0676ba61")."""
+    match = _HASH_IN_NAME.search(url.rsplit("/", 1)[-1])
+    if not match or len(match.group(1)) < 8:
+        raise ValueError(f"{url} carries no SHA-256 prefix in its file name (`name-<hex>.ext`).")
+    return match.group(1)
+
+
+def _timm(name: str) -> Weight:
+    return Weight(name, name.partition(".")[0], "timm", repo=f"timm/{name}")
+
+
+def _hashed_url(name: str, converter: str, url: str) -> Weight:
+    return Weight(name, name.partition(".")[0], converter, url=url, digest=sha256_prefix(url))
+
+
+# torchvision's IMAGENET1K_V1 files, as pytorch/vision's model files name them.
+_TORCHVISION_FILES = {
+    "alexnet": "alexnet-owt-4df8aa71.pth",
+    "vgg11": "vgg11-bbd30ac9.pth",
+    "vgg13": "vgg13-c768596a.pth",
+    "vgg16": "vgg16-397923af.pth",
+    "vgg19": "vgg19-dcbb9e9d.pth",
+    "googlenet": "googlenet-1378be20.pth",
+    "resnet18": "resnet18-5c106cde.pth",
+    "resnet34": "resnet34-333f7ec4.pth",
+    "resnet50": "resnet50-19c8e357.pth",
+    "resnet101": "resnet101-5d3b4d8f.pth",
+    "resnet152": "resnet152-b121ed2d.pth",
+}
+
+# Keras' applications: the file and the MD5 keras passes to `get_file(..., file_hash=...)`.
+_KERAS_FILES = {
+    "inception_v3": (
+        "inception_v3/inception_v3_weights_tf_dim_ordering_tf_kernels.h5",
+        "9a0d58056eeedaa3f26cb7ebd46da564",
+    ),
+    "inception_resnet_v2": (
+        "inception_resnet_v2/inception_resnet_v2_weights_tf_dim_ordering_tf_kernels.h5",
+        "e693bd0210a403b3192acc6073ad2e96",
+    ),
+}
+
+WEIGHTS: dict[str, Weight] = {
+    weight.name: weight
+    for weight in (
+        *(
+            _timm(name)
+            for name in (
+                "inception_v3.tv_in1k",
+                "inception_v3.tf_in1k",
+                "inception_v3.tf_adv_in1k",
+                "inception_v3.gluon_in1k",
+                "inception_v4.tf_in1k",
+                "inception_resnet_v2.tf_in1k",
+                "inception_resnet_v2.tf_ens_adv_in1k",
+            )
+        ),
+        _hashed_url("inception_v3_fid.pytorch_fid", "torch_fid", PYTORCH_FID_URL),
+        *(
+            _hashed_url(f"{model}.tv_in1k", "torchvision", TORCHVISION_BASE + file)
+            for model, file in _TORCHVISION_FILES.items()
+        ),
+        *(
+            Weight(f"{model}.keras_in1k", model, "keras", url=KERAS_BASE + path, algorithm="md5", digest=md5)
+            for model, (path, md5) in _KERAS_FILES.items()
+        ),
+    )
+}
+
+
+def weight(name: str) -> Weight:
+    """The registry's entry for `name`."""
+    if name not in WEIGHTS:
+        raise ValueError(
+            f"Unknown pretrained weight {name!r}; inception_jax.pretrained.list_pretrained() lists them all, "
+            "and 'hf-hub:ORG/REPO' loads any timm-layout repository."
+        )
+    return WEIGHTS[name]
