@@ -227,7 +227,7 @@ def test_a_dropped_connection_leaves_no_file_and_the_next_call_succeeds(serve, t
     name = f"net-{PAYLOAD_SHA[:8]}.pth"
     server = serve({f"/models/{name}": PAYLOAD}, drops={f"/models/{name}": 1})
     url = f"{server.url}/models/{name}"
-    with pytest.raises(Exception):
+    with pytest.raises(OSError, match="nothing was kept"):
         pretrained.download.fetch(url, "sha256", PAYLOAD_SHA[:8], tmp_path)
     assert no_partial_files(tmp_path)
     path = pretrained.download.fetch(url, "sha256", PAYLOAD_SHA[:8], tmp_path)
@@ -262,6 +262,9 @@ def test_offline_error_names_address_hash_and_path_and_a_copied_file_is_used(tmp
     assert url in message and PAYLOAD_SHA[:8] in message and str(expected_path) in message
     assert no_partial_files(tmp_path)
 
+    expected_path.write_bytes(PAYLOAD[:-1])  # a copy that is not the published file is refused
+    with pytest.raises(pretrained.HashMismatchError, match=PAYLOAD_SHA[:8]):
+        pretrained.download.fetch(url, "sha256", PAYLOAD_SHA[:8], tmp_path)
     expected_path.write_bytes(PAYLOAD)  # copied by hand from a machine with internet
     assert pretrained.download.fetch(url, "sha256", PAYLOAD_SHA[:8], tmp_path) == expected_path
 

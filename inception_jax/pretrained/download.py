@@ -11,6 +11,7 @@ The cache is `cache_dir` when given, else `$INCEPTION_JAX_CACHE`, else `~/.cache
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import pathlib
 import tempfile
@@ -77,8 +78,11 @@ def fetch(url: str, algorithm: str, digest: str, cache_dir: str | os.PathLike | 
         raise _unavailable(url, algorithm, digest, path, str(error)) from error
     handle, temporary = tempfile.mkstemp(dir=root, prefix=f".{path.name}.", suffix=".part")
     try:
-        with response, os.fdopen(handle, "wb") as file:
-            _stream(response, file, path.name)
+        try:
+            with response, os.fdopen(handle, "wb") as file:
+                _stream(response, file, path.name)
+        except (http.client.HTTPException, OSError) as error:
+            raise OSError(f"Downloading {url} failed ({error!r}); nothing was kept, call again to retry.") from error
         _check(pathlib.Path(temporary), path, url, algorithm, digest)
         os.replace(temporary, path)
     finally:
