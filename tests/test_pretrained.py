@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from fixtures import torch_writer
 from model_utils import random_variables
+from process_utils import python_output_lines
 from safetensors.numpy import save_file
 
 import inception_jax
@@ -157,6 +158,14 @@ def test_list_pretrained_names_every_source_and_filters_by_pattern():
             assert re.fullmatch("[0-9a-f]{32}", entry.digest), name
     with pytest.raises(ValueError, match="list_pretrained"):
         pretrained.load("inception_v4.no_such_tag")
+
+
+def test_importing_pretrained_loads_neither_tensorflow_nor_the_hub_client():
+    code = (
+        "import sys, inception_jax.pretrained\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'huggingface_hub', 'torch'}))"
+    )
+    assert python_output_lines(code)[-1] == "[]"
 
 
 def test_hub_weight_downloads_equals_from_timm_and_then_loads_offline(serve, v4_safetensors, tmp_path, monkeypatch):
