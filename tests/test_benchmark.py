@@ -2,7 +2,7 @@
 
 The CLI runs in a subprocess, as users run it: with one CPU device (not the 8 of conftest) and without
 TensorFlow, torch or Keras imported. Peers are not run (CI has no timm); their results are faked. The one-shot
-GPU script (benchmarks/gpu.sh) runs in its tiny CPU mode.
+GPU script (benchmarks/gpu.sh) runs in its tiny CPU mode, and the FSDP memory tool on a reduced network.
 """
 
 import json
@@ -223,3 +223,27 @@ def test_gpu_script_in_tiny_mode_writes_every_record(tmp_path):
     assert summary["failed"] == ["inception_resnet_v2-timm"] and summary["skipped"] == [] and summary["tiny"]
     assert summary["command"].startswith(f"bash benchmarks/gpu.sh {out} --tiny")
     assert "| inception_resnet_v2 | 4 |" in completed.stdout
+
+
+def test_fsdp_memory_tool_compiles_the_step_replicated_and_sharded():
+    """`python -m inception_jax.benchmark.fsdp_memory` on a reduced Inception-v3 over 2 CPU devices: FSDP holds
+    less state per device, and each peak is the sum of its parts."""
+    tiny = ["--model=inception_v3", "--model.width_multiplier=0.25", "--image_size=75", "--devices=2", "--batch=2"]
+    completed = subprocess.run(
+        [sys.executable, "-m", "inception_jax.benchmark.fsdp_memory", *tiny],
+        cwd=REPO,
+        env=dict(os.environ, JAX_DISABLE_MOST_OPTIMIZATIONS="1"),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    record = json.loads(completed.stdout.splitlines()[-1])
+    assert record["model"] == "inception_v3" and record["devices"] == record["global_batch"] == 2
+    assert record["image_size"] == 75
+    replicated, fsdp = record["replicated"], record["fsdp"]
+    assert fsdp["arguments_mib"] < replicated["arguments_mib"]  # e.g. the classifier's 512×1000 kernel
+    for figures in (replicated, fsdp):
+        parts = figures["arguments_mib"] + figures["temporaries_mib"] + figures["outputs_mib"]
+        assert figures["peak_estimate_mib"] == pytest.approx(parts - figures["aliased_mib"])
