@@ -2,7 +2,7 @@
 
 The CLI runs in a subprocess, as users run it: with one CPU device (not the 8 of conftest) and without
 TensorFlow, torch or Keras imported. Peers are not run (CI has no timm); their results are faked. The one-shot
-GPU script (benchmarks/gpu.sh) runs in its tiny CPU mode.
+GPU script (benchmarks/gpu.sh) runs in its tiny CPU mode, and the FSDP memory tool on a reduced network.
 """
 
 import json
@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from inception_jax.benchmark import peers, report
+from inception_jax.benchmark import peers, report, timing
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -136,8 +136,8 @@ def test_measure_takes_the_median_window(monkeypatch):
             31.0,
         ]
     )  # windows of 2, 4 and 1 s
-    monkeypatch.setattr(peers.time, "perf_counter", lambda: next(clock))
-    result = peers.measure(lambda n: None, batch=8, steps=0, repeats=3, warmup=1, min_window_s=2.0, label="fake")
+    monkeypatch.setattr(timing.time, "perf_counter", lambda: next(clock))
+    result = timing.measure(lambda n: None, batch=8, steps=0, repeats=3, warmup=1, min_window_s=2.0, label="fake")
     assert result["steps"] == 2
     assert result["images_per_s_windows"] == [8.0, 4.0, 16.0] and result["images_per_s"] == 8.0
     assert result["step_s"] == 1.0
@@ -174,15 +174,17 @@ def test_keras_stock_runs_keras_with_the_callers_xla_flags(monkeypatch):
 def test_largest_batch_is_the_largest_power_of_two_predicted_to_fit(monkeypatch):
     from inception_jax.benchmark import ours  # noqa: PLC0415 (imports JAX and the networks)
     from inception_jax.models import create_model  # noqa: PLC0415
+    from inception_jax.spec import InputSpec, ModelSpec  # noqa: PLC0415
 
     model = create_model("inception_v3", width_multiplier=0.1, min_depth=4, num_classes=10)
-    found = ours.largest_batch(model, mode="infer", image_size=75, ceiling=12, probe=2)
+    spec = ModelSpec.of_module("inception_v3", model, InputSpec(image_size=75))
+    found = ours.largest_batch(spec, mode="infer", ceiling=12, probe=2)
     assert found["batch"] == 8 and found["probe_batch"] == 2  # this host's RAM holds 8 such images easily
     memory = found["probe_memory"]
     fixed, per_image = ours.resident_bytes(memory) - memory["temp"], memory["temp"] / 2
     # A device that holds 5 images' temporaries at the 85% fill: 4 is the answer.
     monkeypatch.setattr(ours, "device_capacity_bytes", lambda: (fixed + 5 * per_image) / 0.85)
-    found = ours.largest_batch(model, mode="infer", image_size=75, ceiling=12, probe=2)
+    found = ours.largest_batch(spec, mode="infer", ceiling=12, probe=2)
     assert found["batch"] == 4 and found["predicted_bytes"] == pytest.approx(fixed + 4 * per_image)
 
 
@@ -221,3 +223,27 @@ def test_gpu_script_in_tiny_mode_writes_every_record(tmp_path):
     assert summary["failed"] == ["inception_resnet_v2-timm"] and summary["skipped"] == [] and summary["tiny"]
     assert summary["command"].startswith(f"bash benchmarks/gpu.sh {out} --tiny")
     assert "| inception_resnet_v2 | 4 |" in completed.stdout
+
+
+def test_fsdp_memory_tool_compiles_the_step_replicated_and_sharded():
+    """`python -m inception_jax.benchmark.fsdp_memory` on a reduced Inception-v3 over 2 CPU devices: FSDP holds
+    less state per device, and each peak is the sum of its parts."""
+    tiny = ["--model=inception_v3", "--model.width_multiplier=0.25", "--image_size=75", "--devices=2", "--batch=2"]
+    completed = subprocess.run(
+        [sys.executable, "-m", "inception_jax.benchmark.fsdp_memory", *tiny],
+        cwd=REPO,
+        env=dict(os.environ, JAX_DISABLE_MOST_OPTIMIZATIONS="1"),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    record = json.loads(completed.stdout.splitlines()[-1])
+    assert record["model"] == "inception_v3" and record["devices"] == record["global_batch"] == 2
+    assert record["image_size"] == 75
+    replicated, fsdp = record["replicated"], record["fsdp"]
+    assert fsdp["arguments_mib"] < replicated["arguments_mib"]  # e.g. the classifier's 512×1000 kernel
+    for figures in (replicated, fsdp):
+        parts = figures["arguments_mib"] + figures["temporaries_mib"] + figures["outputs_mib"]
+        assert figures["peak_estimate_mib"] == pytest.approx(parts - figures["aliased_mib"])

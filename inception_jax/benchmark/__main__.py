@@ -6,9 +6,9 @@
     python -m inception_jax.benchmark --input_pipeline --batch=64 --image_size=299
     python -m inception_jax.benchmark --model=inception_v4 --dtype=bfloat16 --batch=1024 --find_batch   # on a GPU
 
-See the package docstring (inception_jax/benchmark/__init__.py) for what is measured and how. On a machine
-without an accelerator the tuned XLA:CPU flags are added, for us and the `keras` peer alike (`keras-stock` runs
-as a Keras user gets it); --stock_xla leaves XLA_FLAGS alone.
+See the package docstring (inception_jax/benchmark/__init__.py) for what is measured, and `timing` for how. On a
+machine without an accelerator the tuned XLA:CPU flags are added, for us and the `keras` peer alike
+(`keras-stock` runs as a Keras user gets it); --stock_xla leaves XLA_FLAGS alone.
 """
 
 from __future__ import annotations
@@ -28,15 +28,16 @@ from absl import app, flags
 
 from inception_jax import cli
 from inception_jax import spec as spec_lib
-from inception_jax.benchmark import report
+from inception_jax.benchmark import report, timing
 from inception_jax.benchmark.ours import largest_batch, measure_ours
-from inception_jax.benchmark.peers import PEERS, log, run_peer, usable_cores
+from inception_jax.benchmark.peers import PEERS, run_peer
 from inception_jax.configs import paper
 from inception_jax.models import create_model
 from inception_jax.models.network import REMAT_POLICIES
 from inception_jax.summary import count_macs
 
 DEFAULT_TIMM_PYTHON = os.path.join(".timm-ref", "bin", "python")
+DEFAULT_PROTOCOL = timing.Protocol()
 
 cli.define_model_flags(default="inception_v3")
 flags.DEFINE_enum(
@@ -57,10 +58,12 @@ flags.DEFINE_enum(
     "dtype", "float32", ["float32", "bfloat16"], "Compute dtype; parameters and BatchNorm statistics stay float32."
 )
 flags.DEFINE_enum("remat", "none", list(REMAT_POLICIES), "Rematerialise each block's activations.")
-flags.DEFINE_integer("steps", 0, "Steps per timed window (0: enough to fill --min_window_s, from the warm-up).")
-flags.DEFINE_integer("repeats", 3, "Timed windows; the median is reported.")
-flags.DEFINE_integer("warmup", 2, "Untimed steps after compilation.")
-flags.DEFINE_float("min_window_s", 2.0, "Shortest timed window, in seconds.")
+flags.DEFINE_integer(
+    "steps", DEFAULT_PROTOCOL.steps, "Steps per timed window (0: enough to fill --min_window_s, from the warm-up)."
+)
+flags.DEFINE_integer("repeats", DEFAULT_PROTOCOL.repeats, "Timed windows; the median is reported.")
+flags.DEFINE_integer("warmup", DEFAULT_PROTOCOL.warmup, "Untimed steps after compilation.")
+flags.DEFINE_float("min_window_s", DEFAULT_PROTOCOL.min_window_s, "Shortest timed window, in seconds.")
 flags.DEFINE_list("compare", [], f"Peers to run, each in its own process: {','.join(PEERS)}.")
 flags.DEFINE_string("timm_python", DEFAULT_TIMM_PYTHON, "Python of a virtual environment with torch and timm.")
 flags.DEFINE_string("keras_python", sys.executable, "Python of an environment with Keras 3 and JAX.")
@@ -75,28 +78,14 @@ flags.DEFINE_integer("pipeline_batches", 50, "Batches the input-pipeline measure
 FLAGS = flags.FLAGS
 
 
-def cpu_model() -> str:
-    """The processor's marketing name (what `lscpu` shows as "Model name")."""
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def hardware() -> dict:
-    """The device, the CPU and its current load (other jobs on the machine skew every number)."""
+    """The device, and the host and its load before the measurement (`timing.host`)."""
     device = jax.devices()[0]
     return {
         "platform": device.platform,
         "device_kind": device.device_kind,
         "device_count": jax.device_count(),
-        "cpu_model": cpu_model(),
-        "usable_cores": usable_cores(),
-        "load_average_before": os.getloadavg(),
+        **timing.host(),
     }
 
 
@@ -110,7 +99,7 @@ def measure_input_pipeline() -> dict:
     )
     spec = spec_lib.INCEPTION_INPUT.replace(image_size=config.image_size)
     images_per_s = pipeline.benchmark(config, spec, FLAGS.pipeline_batches)
-    cores = usable_cores()
+    cores = timing.usable_cores()
     return {
         "input_pipeline": config.to_dict(),
         "batches": FLAGS.pipeline_batches,
@@ -120,9 +109,9 @@ def measure_input_pipeline() -> dict:
     }
 
 
-def measure_at_largest_batch(measure, model, args, image_size: int) -> tuple[dict, dict]:
+def measure_at_largest_batch(measure, spec: spec_lib.ModelSpec, args) -> tuple[dict, dict]:
     """`measure(batch)` at `largest_batch`'s answer, halving the batch while the device runs out of memory."""
-    search = largest_batch(model, mode=args.mode, image_size=image_size, ceiling=args.batch)
+    search = largest_batch(spec, mode=args.mode, ceiling=args.batch)
     search["out_of_memory_at"] = []
     batch = search["batch"]
     while True:
@@ -131,7 +120,7 @@ def measure_at_largest_batch(measure, model, args, image_size: int) -> tuple[dic
         except jax.errors.JaxRuntimeError as error:
             if "RESOURCE_EXHAUSTED" not in str(error) or batch == 1:
                 raise
-            log(f"[ours] batch {batch} ran out of device memory; trying {batch // 2}")
+            timing.log(f"[ours] batch {batch} ran out of device memory; trying {batch // 2}")
             search["out_of_memory_at"].append(batch)
             batch //= 2
             continue
@@ -144,24 +133,24 @@ def benchmark(args, command: str, stock_xla_flags: str) -> dict:
     options = cli.model_options()
     model = create_model(args.model, dtype=getattr(jnp, args.dtype), remat=args.remat, **options)
     image_size = args.image_size or model.default_size
+    spec = spec_lib.ModelSpec.of_module(args.model, model, spec_lib.InputSpec(image_size=image_size))
     macs = count_macs(model, image_size)
     flops_per_image = report.FLOPS_PER_MAC[args.mode] * macs
-    timing = {"steps": args.steps, "repeats": args.repeats, "warmup": args.warmup, "min_window_s": args.min_window_s}
+    protocol = timing.Protocol.from_args(args).as_dict()
 
     def measure(batch: int) -> dict:
         return measure_ours(
-            model,
+            spec,
             mode=args.mode,
             batch=batch,
-            image_size=image_size,
             donate=args.donate,
             hlo_path=args.hlo,
             profile_dir=args.profile,
-            **timing,
+            **protocol,
         )
 
     if args.find_batch:
-        ours, search = measure_at_largest_batch(measure, model, args, image_size)
+        ours, search = measure_at_largest_batch(measure, spec, args)
         batch = search["batch"]
     else:
         batch, search = args.batch, None
@@ -178,7 +167,7 @@ def benchmark(args, command: str, stock_xla_flags: str) -> dict:
             "remat": args.remat,
             "options": options,
             "donate": args.donate,
-            **timing,
+            **protocol,
         },
         "batch_search": search,
         "hardware": hardware(),
@@ -208,12 +197,12 @@ def benchmark(args, command: str, stock_xla_flags: str) -> dict:
             image_size=image_size,
             dtype=args.dtype,
             xla_flags=stock_xla_flags if peer == "keras-stock" else None,
-            **timing,
+            **protocol,
         )
     peak = report.peak_tflops(record["hardware"]["device_kind"], args.dtype)
     for result in results.values():
         report.add_flop_rates(result, flops_per_image, peak)
-    record["hardware"]["load_average_after"] = os.getloadavg()
+    record["hardware"]["load_average_after"] = timing.load_average()
     record.update(peak_tflops=peak, results=results, ratios=report.ratios(results))
     return record
 
@@ -236,7 +225,7 @@ def main(argv) -> None:
         print(report.format_report(record))
     if FLAGS.json:
         report.write_json(record, FLAGS.json)
-        log(f"wrote {FLAGS.json}")
+        timing.log(f"wrote {FLAGS.json}")
 
 
 if __name__ == "__main__":

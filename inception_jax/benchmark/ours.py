@@ -1,24 +1,25 @@
 """Our side of the benchmark: the project's real train step, or the eval-mode forward pass, compiled and timed.
 
+    spec = ModelSpec.of_module("inception_v3", model, InputSpec(image_size=299))
+    result = measure_ours(spec, mode="train", batch=8, **timing.Protocol().as_dict())
+
 Parameters are random values in the shapes `model.init` would give, built on the host: compiling the initialiser
 costs ~30 s per network on CPU and is not what is being measured. The step is compiled ahead of time, so
-compilation is timed on its own and the compiled executable's memory and cost analyses come for free.
+compilation is timed on its own and the compiled executable's memory and cost analyses come for free; the steps
+are then timed by `timing.measure`.
 """
 
 from __future__ import annotations
 
 import os
-import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from inception_jax.benchmark import profiling
-from inception_jax.benchmark.peers import log, measure
+from inception_jax.benchmark import profiling, timing
 from inception_jax.configs import paper
-from inception_jax.models import get_model_class, list_models
-from inception_jax.spec import InputSpec, ModelSpec
+from inception_jax.spec import ModelSpec
 from inception_jax.summary import abstract_variables
 from inception_jax.train import mesh as mesh_lib
 from inception_jax.train.program import Program
@@ -49,36 +50,26 @@ def synthetic_batch(model, batch: int, image_size: int, seed: int = 0) -> dict:
     }
 
 
-def _train_program(model, batch: dict, image_size: int, donate: bool):
+def _train_program(spec: ModelSpec, variables, batch: dict, donate: bool):
     """The jitted train step of the paper's recipe and its arguments (state, batch, rng), on the first device."""
     config = paper.get_config()
     config.input.batch_size = batch["label"].shape[0]
-    spec = ModelSpec.of_module(_registered_name(model), model, InputSpec(image_size=image_size))
     # Donation lets XLA write the new state over the old one instead of holding both.
     program = Program.build(
         spec, config, mesh_lib.make_mesh(jax.devices()[:1]), steps_per_epoch=STEPS_PER_EPOCH, donate=donate
     )
-    state = program.state_from_variables(random_variables(model, image_size))
-    return program.train_step, (state, batch, jax.random.key(1))
+    return program.train_step, (program.state_from_variables(variables), batch, jax.random.key(1))
 
 
-def _registered_name(model) -> str:
-    """The registry name of `model`'s network."""
-    return next(name for name in list_models() if get_model_class(name) is type(model))
-
-
-def _infer_program(model, batch: dict, image_size: int):
-    """The jitted eval-mode forward pass and its arguments (variables, images)."""
-    forward = jax.jit(lambda variables, images: model.apply(variables, images, train=False))
-    return forward, (random_variables(model, image_size), batch["image"])
-
-
-def _program(model, mode: str, batch: int, image_size: int, donate: bool):
+def _program(spec: ModelSpec, mode: str, batch: int, donate: bool):
     """The jitted function that `mode` times and its arguments, on a synthetic batch of `batch` images."""
-    data = synthetic_batch(model, batch, image_size)
+    model = spec.build()
+    data = synthetic_batch(model, batch, spec.input.image_size)
+    variables = random_variables(model, spec.input.image_size)
     if mode == "train":
-        return _train_program(model, data, image_size, donate)
-    return _infer_program(model, data, image_size)
+        return _train_program(spec, variables, data, donate)
+    forward = jax.jit(lambda variables, images: model.apply(variables, images, train=False))
+    return forward, (variables, data["image"])
 
 
 def compiled_memory(compiled) -> dict:
@@ -103,15 +94,16 @@ def device_capacity_bytes() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-def largest_batch(model, *, mode: str, image_size: int, ceiling: int, probe: int = 16, fill: float = 0.85) -> dict:
-    """The largest power-of-two batch up to `ceiling` whose step is predicted to fit in `fill` of the device.
+def largest_batch(spec: ModelSpec, *, mode: str, ceiling: int, probe: int = 16, fill: float = 0.85) -> dict:
+    """The largest power-of-two batch up to `ceiling` whose step on `spec`'s network and input size is predicted
+    to fit in `fill` of the device.
 
     One compile at the `probe` batch (without GPU autotuning, which changes speed, not buffers) gives the fixed
     buffers (state, outputs) and the temporaries, which grow with the batch; the prediction scales those
     linearly. The caller runs the step at the answer and halves it if the device still runs out of memory.
     """
     probe = max(1, min(probe, ceiling))
-    function, arguments = _program(model, mode, probe, image_size, donate=True)
+    function, arguments = _program(spec, mode, probe, donate=True)
     options = {"xla_gpu_autotune_level": 0} if jax.devices()[0].platform == "gpu" else None
     memory = compiled_memory(function.lower(*arguments).compile(options))
     if not memory:
@@ -135,11 +127,10 @@ def largest_batch(model, *, mode: str, image_size: int, ceiling: int, probe: int
 
 
 def measure_ours(
-    model,
+    spec: ModelSpec,
     *,
     mode: str,
     batch: int,
-    image_size: int,
     steps: int,
     repeats: int,
     warmup: int,
@@ -148,18 +139,17 @@ def measure_ours(
     hlo_path: str | None = None,
     profile_dir: str | None = None,
 ) -> dict:
-    """Compiles and times our train step (`mode="train"`) or forward pass (`"infer"`) on synthetic data.
+    """Compiles and times our train step (`mode="train"`) or forward pass (`"infer"`) of `spec`'s network on
+    synthetic data of its input size, with the protocol's settings (`steps`, ...: see `timing`).
 
     `donate=False` keeps the train state's buffers alive across the step (for measuring what donation saves).
     With `hlo_path` the optimised HLO is written there; with `profile_dir` one more window of steps is traced
     with `jax.profiler` into it, and the result gets the most expensive HLO instructions of that trace.
     """
-    function, arguments = _program(model, mode, batch, image_size, donate)
-    log(f"[ours] compiling the {mode} step (tracing, lowering, XLA)")
-    start = time.perf_counter()
-    compiled = function.lower(*arguments).compile()
-    compile_s = time.perf_counter() - start
-    log(f"[ours] compiled in {compile_s:.1f} s")
+    function, arguments = _program(spec, mode, batch, donate)
+    timing.log(f"[ours] compiling the {mode} step (tracing, lowering, XLA)")
+    compiled, compile_s = timing.timed(lambda: function.lower(*arguments).compile())
+    timing.log(f"[ours] compiled in {compile_s:.1f} s")
     if hlo_path:
         with open(hlo_path, "w") as hlo_file:
             hlo_file.write(compiled.as_text())
@@ -177,7 +167,7 @@ def measure_ours(
         def run_steps(n):
             jax.block_until_ready([compiled(*arguments) for _ in range(n)])
 
-    result = measure(
+    result = timing.measure(
         run_steps, batch=batch, steps=steps, repeats=repeats, warmup=warmup, min_window_s=min_window_s, label="ours"
     )
     memory = compiled_memory(compiled)

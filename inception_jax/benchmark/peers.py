@@ -1,17 +1,18 @@
-"""The timing protocol, and the peers it is applied to: timm (PyTorch, eager) and Keras 3 applications on JAX.
+"""The peers our step is timed against: timm (PyTorch, eager) and Keras 3 applications on JAX.
 
-Every implementation, ours included, is timed by `measure`. Each peer runs in its own interpreter, because
-timm lives in a separate virtual environment and Keras must not share a process (or an XLA client) with ours.
-This file is that interpreter's script:
+Each peer runs in its own interpreter, because timm lives in a separate virtual environment and Keras must not
+share a process (or an XLA client) with ours. This file is that interpreter's script:
 
     .timm-ref/bin/python -P inception_jax/benchmark/peers.py timm --model inception_v3 --mode train --batch 8
     KERAS_BACKEND=jax .venv/bin/python -P inception_jax/benchmark/peers.py keras --model inception_v3 ...
     .timm-ref/bin/python -P inception_jax/benchmark/peers.py torchscript --model inception_v3_fid --mode infer \
         --batch 16 --weights default_1.pt
 
-At the top it imports only the standard library (torch, timm, JAX and Keras are imported inside the runner
-that needs them), so the timm interpreter needs neither JAX nor this package. `-P` keeps this file's folder off
-`sys.path`. Progress goes to stderr; the result is one `RESULT_MARKER` line of JSON on stdout.
+A runner builds its peer's steps (a `Workload`); `timing.measure` times them with the caller's protocol, as it
+times ours. At the top this file imports only the standard library and `timing.py` (torch, timm, JAX and Keras
+are imported inside the runner that needs them), so the timm interpreter needs neither JAX nor this package:
+run as a script, it loads `timing.py` from beside itself. `-P` keeps this file's folder off `sys.path`. Progress
+goes to stderr; the result is one `RESULT_MARKER` line of JSON on stdout.
 
 What a peer's step is:
   * train: forward, cross-entropy, backward and an RMSProp update with the paper's settings
@@ -31,16 +32,19 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
+import importlib.util
 import json
-import math
 import os
-import re
-import resource
-import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Callable
+
+if __name__ == "__main__":  # a peer's interpreter, which may lack this package: timing.py from this folder
+    _TIMING = importlib.util.spec_from_file_location("timing", os.path.join(os.path.dirname(__file__), "timing.py"))
+    timing = sys.modules["timing"] = importlib.util.module_from_spec(_TIMING)  # dataclasses look modules up
+    _TIMING.loader.exec_module(timing)
+else:
+    from inception_jax.benchmark import timing
 
 # "keras-stock": Keras with XLA_FLAGS as the caller had them, without our CPU tuning: what a Keras user gets.
 PEERS = ("timm", "keras", "keras-stock", "torchscript")
@@ -49,75 +53,6 @@ RESULT_MARKER = "BENCHMARK_RESULT "
 KERAS_APPLICATIONS = {"inception_v3": "InceptionV3", "inception_resnet_v2": "InceptionResNetV2"}
 NUM_CLASSES = 1000
 LEARNING_RATE = 0.045  # the paper's; any value costs the same
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def usable_cores() -> int:
-    """Cores this process may run on (its CPU affinity), which is what every framework is given."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-# ---------------------------------------------------------------------------------------------- memory
-
-
-def reset_peak_rss() -> None:
-    """Restarts the kernel's resident-set high-water mark, so that start-up and compilation peaks are excluded."""
-    try:
-        with open("/proc/self/clear_refs", "w") as clear_refs:
-            clear_refs.write("5")
-    except OSError:  # not Linux: `peak_rss_bytes` falls back to the lifetime peak
-        pass
-
-
-def peak_rss_bytes() -> int:
-    """Peak resident memory since the last `reset_peak_rss` (VmHWM), or the process lifetime's without /proc."""
-    try:
-        with open("/proc/self/status") as status:
-            return int(re.search(r"VmHWM:\s+(\d+) kB", status.read()).group(1)) * 1024
-    except (OSError, AttributeError):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-# ---------------------------------------------------------------------------------------------- protocol
-
-
-def measure(run_steps, *, batch: int, steps: int, repeats: int, warmup: int, min_window_s: float, label: str) -> dict:
-    """Times `run_steps(n)`, which must return only once its n steps are done, with the shared protocol.
-
-    `warmup` untimed steps come first (the first one may compile). Then `repeats` windows of `steps` steps are
-    timed; `steps=0` picks enough steps to fill `min_window_s`, judged from the last warm-up step. Images/s is
-    the median window's. Peak memory is the resident-set peak over the timed windows.
-    """
-    if warmup < 1 or repeats < 1:
-        raise ValueError(f"warmup={warmup} and repeats={repeats} must both be at least 1.")
-    warmup_seconds = []
-    for index in range(warmup):
-        start = time.perf_counter()
-        run_steps(1)
-        warmup_seconds.append(time.perf_counter() - start)
-        log(f"[{label}] warm-up step {index + 1}/{warmup}: {warmup_seconds[-1]:.2f} s")
-    steps = steps or max(1, math.ceil(min_window_s / warmup_seconds[-1]))
-    reset_peak_rss()
-    window_seconds = []
-    for index in range(repeats):
-        start = time.perf_counter()
-        run_steps(steps)
-        window_seconds.append(time.perf_counter() - start)
-        log(f"[{label}] window {index + 1}/{repeats}: {steps} steps, {steps * batch / window_seconds[-1]:.2f} img/s")
-    per_window = [steps * batch / seconds for seconds in window_seconds]
-    return {
-        "status": "ok",
-        "images_per_s": statistics.median(per_window),
-        "images_per_s_windows": per_window,
-        "step_s": statistics.median(window_seconds) / steps,
-        "steps": steps,
-        "repeats": repeats,
-        "warmup_s": warmup_seconds,
-        "peak_rss_bytes": peak_rss_bytes(),
-    }
 
 
 def unavailable(reason: str) -> dict:
@@ -139,16 +74,9 @@ class Workload:
 
 
 def time_workload(workload: Workload, args, label: str) -> dict:
-    """Applies `measure` to a runner's workload with the command line's protocol, and records its set-up."""
-    result = measure(
-        workload.run_steps,
-        batch=args.batch,
-        steps=args.steps,
-        repeats=args.repeats,
-        warmup=args.warmup,
-        min_window_s=args.min_window_s,
-        label=label,
-    )
+    """Times a runner's workload with the command line's protocol, and records its set-up."""
+    protocol = timing.Protocol.from_args(args)
+    result = timing.measure(workload.run_steps, batch=args.batch, **protocol.as_dict(), label=label)
     result.update(versions=workload.versions, setup=workload.setup, **workload.after())
     return result
 
@@ -164,7 +92,7 @@ def run_timm(args) -> Workload | dict:
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("--device cuda, but this torch build sees no GPU; check `nvidia-smi` and torch's CUDA.")
-    torch.set_num_threads(usable_cores())
+    torch.set_num_threads(timing.usable_cores())
     torch.backends.cudnn.benchmark = True
     torch.manual_seed(0)
     memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
@@ -275,7 +203,7 @@ def run_torchscript(args) -> Workload | dict:
 
     if args.mode != "infer" or not args.weights:
         return unavailable("the torchscript peer times inference of a --weights archive")
-    torch.set_num_threads(usable_cores())
+    torch.set_num_threads(timing.usable_cores())
     torch.manual_seed(0)
     model = torch.jit.load(args.weights).eval()
     images = torch.rand(args.batch, 3, args.image_size, args.image_size) * 2 - 1
@@ -342,14 +270,7 @@ def run_peer(
         str(image_size),
         "--dtype",
         dtype,
-        "--steps",
-        str(steps),
-        "--repeats",
-        str(repeats),
-        "--warmup",
-        str(warmup),
-        "--min-window-s",
-        str(min_window_s),
+        *timing.Protocol(steps, repeats, warmup, min_window_s).command_line(),
         *(["--weights", os.path.abspath(weights)] if weights else []),
         "--device",
         device,
@@ -359,7 +280,7 @@ def run_peer(
     env = dict(os.environ, KERAS_BACKEND="jax") if peer.startswith("keras") else dict(os.environ)
     if xla_flags is not None:
         env["XLA_FLAGS"] = xla_flags
-    log(f"[{peer}] starting: {' '.join(command)}")
+    timing.log(f"[{peer}] starting: {' '.join(command)}")
     completed = subprocess.run(command, stdout=subprocess.PIPE, text=True, env=env, check=False)
     results = [line[len(RESULT_MARKER) :] for line in completed.stdout.splitlines() if line.startswith(RESULT_MARKER)]
     if completed.returncode or not results:
@@ -375,10 +296,7 @@ def parse_args(argv=None):
     parser.add_argument("--batch", type=int, required=True)
     parser.add_argument("--image-size", type=int, required=True)
     parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32")
-    parser.add_argument("--steps", type=int, default=0)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--min-window-s", type=float, default=2.0)
+    timing.Protocol.add_arguments(parser)
     parser.add_argument("--weights", default=None, help="torchscript: the archive to run.")
     parser.add_argument("--device", default="cpu", help="timm: torch device, e.g. cuda.")
     parser.add_argument("--channels-last", action="store_true", help="timm: NHWC memory format.")
