@@ -14,7 +14,7 @@ import threading
 import jax
 import numpy as np
 import pytest
-from fixtures import torch_writer
+from fixtures import hub_export, timm_weights, torch_writer
 from model_utils import random_variables
 from process_utils import python_output_lines
 from safetensors.numpy import save_file
@@ -27,7 +27,8 @@ from inception_jax.convert.torchvision import torchvision_input, torchvision_sha
 from inception_jax.models import create_model
 from inception_jax.pretrained.hub import input_spec
 from inception_jax.pretrained.registry import sha256_prefix
-from inception_jax.spec import InputSpec
+from inception_jax.spec import InputSpec, ModelSpec
+from inception_jax.weights import load_weights, save_weights
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
@@ -308,3 +309,40 @@ def test_a_url_weight_loads_through_its_converter_with_its_spec(serve, tmp_path,
     expected_module, expected_variables, expected_spec = from_torchvision("resnet18", source)
     assert loaded_module == expected_module and spec == expected_spec and spec.input == torchvision_input("resnet18")
     jax.tree_util.tree_map(np.testing.assert_array_equal, variables, expected_variables)
+
+
+# ---------------------------------------------------------------- to_hub: back to timm
+
+
+def test_to_hub_writes_a_repository_timm_loads_with_our_logits_and_input_contract(tmp_path):
+    golden = np.load(hub_export.GOLDEN_PATH)
+    module, variables, hub = hub_export.write_export(tmp_path)
+    # The file timm read when the golden was made (tests/fixtures/make_to_hub_fixtures.py) is the one written now.
+    assert hashlib.sha256((hub / "model.safetensors").read_bytes()).hexdigest() == str(golden["safetensors_sha256"])
+    ours = np.asarray(module.apply(variables, timm_weights.images(), train=False))
+    # Measured 2026-12-06: 3.0e-7 largest difference (logits up to 0.41).
+    np.testing.assert_allclose(ours, golden["logits"], rtol=0, atol=3e-6)
+    spec = load_weights(str(tmp_path / "weights"))[2]
+    assert json.loads(str(golden["timm_data_config"])) == {
+        "input_size": [3, 299, 299],
+        "interpolation": "bilinear",
+        "mean": list(spec.input.mean),
+        "std": list(spec.input.std),
+        "crop_pct": spec.input.crop_fraction,
+        "crop_mode": "squash",  # central 90% of each side, as the spec's "central_fraction"
+    }
+    config = json.loads((hub / "config.json").read_text())
+    assert (config["architecture"], config["num_classes"]) == ("inception_v3", 1000)
+    assert input_spec(config["pretrained_cfg"]) == spec.input  # and back, exactly
+
+
+def test_to_hub_refuses_a_network_that_computes_other_logits_than_timms(tmp_path):
+    module = inception_jax.create_model("inception_v3", num_classes=10)  # slim's average pools, ε 1e-3
+    save_weights(str(tmp_path / "weights"), ModelSpec.of_module("inception_v3", module), random_variables(module, 75))
+    with pytest.raises(ValueError, match=r"avg_pool_count_include_pad=False \(timm: True\)"):
+        pretrained.to_hub(tmp_path / "weights", tmp_path / "hub")
+    assert not (tmp_path / "hub").exists()
+    resnet = inception_jax.create_model("resnet18", num_classes=10)
+    save_weights(str(tmp_path / "resnet"), ModelSpec.of_module("resnet18", resnet), random_variables(resnet, 64))
+    with pytest.raises(ValueError, match="timm has inception_v3, inception_v4, inception_resnet_v2"):
+        pretrained.to_hub(tmp_path / "resnet", tmp_path / "hub")

@@ -46,6 +46,7 @@ _BATCH_COUNTER = "bn.num_batches_tracked"
 
 # The classifier's name in each network.
 _CLASSIFIERS = {"inception_v3": "fc", "inception_v4": "last_linear", "inception_resnet_v2": "classif"}
+TIMM_ARCHITECTURES = tuple(_CLASSIFIERS)
 
 # Each timm weight's evaluation input, as its `pretrained_cfg` gives it (timm 1.0.31): the shorter side resized
 # to ⌊299 / crop_pct⌋ with PIL, then the central 299² (timm's crop_mode "center").
@@ -187,6 +188,12 @@ def timm_layer_names(model_name: str, aux_head: bool, num_classes: int) -> list[
     _check_supported(model_name)
     names = _LAYER_NAMES[model_name](aux_head)
     return names + [_CLASSIFIERS[model_name]] if num_classes else names
+
+
+def timm_classifier(model_name: str) -> str:
+    """The name of timm's classifier layer in `model_name` (its `pretrained_cfg["classifier"]`)."""
+    _check_supported(model_name)
+    return _CLASSIFIERS[model_name]
 
 
 def timm_options(model_name: str, num_classes: int, aux_head: bool) -> dict:

@@ -23,7 +23,7 @@ from inception_jax.pretrained.download import (
     fetch,
     fetch_wheel_member,
 )
-from inception_jax.pretrained.hub import WEIGHTS_FILE, hub_file, load_timm_repo
+from inception_jax.pretrained.hub import WEIGHTS_FILE, hub_file, load_timm_repo, to_hub
 from inception_jax.pretrained.registry import WEIGHTS, Weight, weight
 
 HUB_PREFIX = "hf-hub:"
@@ -33,6 +33,7 @@ __all__ = [
     "is_named",
     "load",
     "load_weight",
+    "to_hub",
     "fetch_weight",
     "Weight",
     "WEIGHTS",
