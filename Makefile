@@ -28,8 +28,9 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# Two workers, each taking whole files, heaviest first (tests/conftest.py); the 20 slowest tests are listed at the end.
 test: $(STAMP) lint test-resources
-	$(PY) -m pytest -q -n 2 --dist loadfile tests
+	$(PY) -m pytest -q -n 2 --dist loadfile --durations=20 tests
 	$(MAKE) test-blas
 
 # The tests marked `blas` again on a second set of OpenBLAS kernels (tests/blas_core.py picks one this CPU runs):

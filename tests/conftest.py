@@ -3,6 +3,7 @@
 * 8 CPU devices for the sharding tests.
 * A persistent compilation cache shared by every test process and subprocess: the end-to-end tests train
   the same tiny network several times, and compiling its initialiser dominates their run time.
+* The heaviest files first (`HEAVIEST_FIRST`), so that `make test`'s two workers end together.
 * Fixtures for the test resources that `make test-resources` caches (tests/resources.py). A missing resource
   fails the tests that need it, with the command that fetches it: it never skips them.
 """
@@ -18,6 +19,37 @@ os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 import jax  # noqa: E402  (after the environment above)
 
 jax.config.update("jax_num_cpu_devices", 8)
+
+
+# Test files by their run time, heaviest first; the rest follow in collection order. `make test` runs with
+# pytest-xdist's --dist loadfile --no-loadscope-reorder, which hands whole files to its two workers in this
+# order: a heavy file started last would keep one worker busy long after the other ran out of work. The order
+# is that of the timings in docs/development.md (Test-suite timings), except that the two-process test, whose
+# one test is the second longest, starts at once; renew it when they change.
+HEAVIEST_FIRST = (
+    "test_multiprocess.py",
+    "test_models.py",
+    "test_train.py",
+    "test_notebooks.py",
+    "test_nnx.py",
+    "test_input_specs.py",
+    "test_fsdp.py",
+    "test_benchmark.py",
+    "test_evaluate.py",
+    "test_convert_torchvision.py",
+    "test_lineage_models.py",
+    "test_fid.py",
+    "test_slim_graphs.py",
+    "test_convert_timm.py",
+    "test_runs.py",
+    "test_experiments.py",
+    "test_package.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: index for index, name in enumerate(HEAVIEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: each file's tests keep their order
 
 
 def pytest_report_header():
