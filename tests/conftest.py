@@ -1,6 +1,9 @@
 """Test-wide JAX set-up, done before JAX initialises its backend.
 
 * 8 CPU devices for the sharding tests.
+* The tuned XLA:CPU flags that `python -m inception_jax.main` and the other tools add (inception_jax/cli.py), put
+  in XLA_FLAGS here: the compilation cache's keys include XLA_FLAGS, so the tests, the tools they start as
+  subprocesses and the notebooks' kernels (which inherit this environment) compile a shared program once.
 * A persistent compilation cache shared by every test process and subprocess: the end-to-end tests train
   the same tiny network several times, and compiling its initialiser dominates their run time.
 * The heaviest files first (`HEAVIEST_FIRST`), so that `make test`'s two workers end together.
@@ -15,6 +18,11 @@ import pytest
 
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(tempfile.gettempdir(), "inception_jax_test_cache"))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+
+from inception_jax import cli  # noqa: E402  (imports JAX but does not start its backend)
+
+if not cli.accelerator_present():  # what the tools do (cli._parse), so both give the same cache keys
+    cli.use_tuned_xla_flags()
 
 import jax  # noqa: E402  (after the environment above)
 
