@@ -1,4 +1,4 @@
-"""Test-wide JAX set-up, done before JAX initialises its backend.
+"""Test-wide JAX set-up, done before JAX initialises its backend, and the run's shared pieces.
 
 * 8 CPU devices for the sharding tests.
 * The tuned XLA:CPU flags that `python -m inception_jax.main` and the other tools add (inception_jax/cli.py), put
@@ -6,11 +6,13 @@
   subprocesses and the notebooks' kernels (which inherit this environment) compile a shared program once.
 * A persistent compilation cache shared by every test process and subprocess: the end-to-end tests train
   the same tiny network several times, and compiling its initialiser dominates their run time.
+* The digits prepared once per run (`data_dir`), for every worker, subprocess and notebook.
 * The heaviest files first (`HEAVIEST_FIRST`), so that `make test`'s two workers end together.
 * Fixtures for the test resources that `make test-resources` caches (tests/resources.py). A missing resource
   fails the tests that need it, with the command that fetches it: it never skips them.
 """
 
+import fcntl
 import os
 import tempfile
 
@@ -64,6 +66,23 @@ def pytest_report_header():
     import blas_core  # noqa: PLC0415  (tests/ is on sys.path only once pytest has collected it)
 
     return f"OpenBLAS kernels: {blas_core.current()}"
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory):
+    """A TFDS data directory with the digits prepared in it, once per run: the first xdist worker to ask prepares
+    them, the other waits for it. Tests, their subprocesses and the notebooks only read it."""
+    from inception_jax.configs.digits import digits_input  # noqa: PLC0415  (after JAX's set-up above)
+    from inception_jax.data import pipeline  # noqa: PLC0415
+
+    run_dir = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        run_dir = run_dir.parent  # the run's directory, above each worker's own
+    directory = str(run_dir / "tfds")
+    with open(run_dir / "tfds.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        pipeline.dataset_info(digits_input(75, data_dir=directory))  # prepares them unless already prepared
+    return directory
 
 
 @pytest.fixture(scope="session")

@@ -26,17 +26,10 @@ IMAGE_SIZE = 24  # Small output images keep the tests fast; the default is 75.
 BATCH_SIZE = 128  # 11 steps per digits epoch; a multiple of the 8 test devices.
 
 
-@pytest.fixture(scope="session")
-def digits_dir(tmp_path_factory) -> str:
-    data_dir = str(tmp_path_factory.mktemp("tfds"))
-    tfds.builder("sklearn_digits", data_dir=data_dir).download_and_prepare()
-    return data_dir
-
-
 @pytest.fixture
-def cfg(digits_dir):
+def cfg(data_dir):
     cfg = digits_input(75, eval_batch_size=128)
-    cfg.data_dir = digits_dir
+    cfg.data_dir = data_dir
     cfg.image_size = IMAGE_SIZE
     cfg.batch_size = BATCH_SIZE
     return cfg
@@ -88,8 +81,8 @@ def unaugmented(cfg):
 # --- digits builder ---------------------------------------------------------------------------------------------
 
 
-def test_digits_builder_has_fixed_split(digits_dir):
-    builder = tfds.builder("sklearn_digits", data_dir=digits_dir)
+def test_digits_builder_has_fixed_split(data_dir):
+    builder = tfds.builder("sklearn_digits", data_dir=data_dir)
     assert builder.info.splits["train"].num_examples == 1437
     assert builder.info.splits["test"].num_examples == 360
     sklearn_digits = sklearn_datasets.load_digits()
@@ -389,7 +382,7 @@ def test_unknown_dataset_lists_valid_choices(cfg):
         assert expected in message
 
 
-def test_importing_the_pipeline_changes_no_tensorflow_setting_until_a_dataset_is_opened(digits_dir):
+def test_importing_the_pipeline_changes_no_tensorflow_setting_until_a_dataset_is_opened(data_dir):
     code = f"""
 import tensorflow as tf
 calls = []
@@ -398,7 +391,7 @@ from inception_jax.configs.digits import digits_input
 from inception_jax.data import pipeline
 assert calls == [], calls
 cfg = digits_input(75)
-cfg.data_dir = {digits_dir!r}
+cfg.data_dir = {data_dir!r}
 pipeline.num_classes(cfg)
 assert calls == [([], "GPU")], calls
 """

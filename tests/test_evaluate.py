@@ -24,11 +24,6 @@ from inception_jax.train.trainer import train_and_evaluate
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    return str(tmp_path_factory.mktemp("tfds"))
-
-
-@pytest.fixture(scope="module")
 def tiny_run(data_dir, tmp_path_factory):
     """A finished tiny training run: (workdir, its config, the trainer's final evaluation)."""
     workdir = str(tmp_path_factory.mktemp("run"))

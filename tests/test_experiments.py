@@ -9,7 +9,7 @@ import sys
 from train_utils import REPO
 
 
-def test_degradation_runner_trains_plots_and_writes_results(tmp_path):
+def test_degradation_runner_trains_plots_and_writes_results(tmp_path, data_dir):
     out = tmp_path / "out"
     command = [
         sys.executable,
@@ -26,7 +26,7 @@ def test_degradation_runner_trains_plots_and_writes_results(tmp_path):
         "--out",
         str(out),
     ]
-    env = dict(os.environ, TFDS_DATA_DIR=str(tmp_path / "tfds"))
+    env = dict(os.environ, TFDS_DATA_DIR=data_dir)
     completed = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False)
     assert completed.returncode == 0, completed.stderr[-3000:]
     results = json.loads((out / "results.json").read_text())

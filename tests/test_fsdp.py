@@ -74,9 +74,8 @@ def test_checkpoints_reshard_on_restore_both_ways(tmp_path):
         jax.tree.map(np.testing.assert_array_equal, jax.device_get(restored), jax.device_get(state))
 
 
-def test_an_fsdp_run_resumes_bitwise(tmp_path, monkeypatch):
+def test_an_fsdp_run_resumes_bitwise(tmp_path, data_dir, monkeypatch):
     monkeypatch.setattr(mesh_lib, "FSDP_MIN_SIZE", MIN_SIZE)
-    data_dir = str(tmp_path / "tfds")
     common = {"fsdp": True, "checkpoint_every_steps": 2, "eval_every_steps": 4, "log_every_steps": 2}
     train_and_evaluate(tiny_config(data_dir, total_steps=4, **common), str(tmp_path / "uninterrupted"))
     train_and_evaluate(tiny_config(data_dir, total_steps=2, **common), str(tmp_path / "resumed"))

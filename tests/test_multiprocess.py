@@ -13,9 +13,8 @@ import time
 import jax
 import numpy as np
 import pytest
-from train_utils import tiny_config, tiny_flags
+from train_utils import tiny_flags
 
-from inception_jax.data import pipeline
 from inception_jax.runs import read_metrics
 from inception_jax.train import mesh as mesh_lib
 from inception_jax.train.checkpoint import TrainCheckpoints
@@ -41,14 +40,6 @@ def processes():
         if process.poll() is None:
             process.kill()
             process.wait()
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    """The digits, prepared once here: two processes must not both prepare them."""
-    directory = str(tmp_path_factory.mktemp("tfds"))
-    pipeline.dataset_info(tiny_config(directory).input)
-    return directory
 
 
 def _env():

@@ -82,8 +82,9 @@ CHECKS = {
 }
 
 
-def test_every_notebook_runs_top_to_bottom_in_smoke_mode(tmp_path, monkeypatch):
+def test_every_notebook_runs_top_to_bottom_in_smoke_mode(tmp_path, data_dir, monkeypatch):
     monkeypatch.setenv(SMOKE, "1")
+    monkeypatch.setenv("TFDS_DATA_DIR", data_dir)  # the digits this run prepared (smoke mode reads them there)
     monkeypatch.setenv("TMPDIR", str(tmp_path))  # the notebooks' temporary workdirs
     # This interpreter's kernel spec first, so the kernel runs this environment's Python.
     monkeypatch.setenv("JUPYTER_PATH", os.path.join(sys.prefix, "share", "jupyter"))

@@ -36,11 +36,6 @@ from inception_jax.train.trainer import start_from_weights, train_and_evaluate
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-@pytest.fixture(scope="session")
-def data_dir(tmp_path_factory):
-    return str(tmp_path_factory.mktemp("tfds"))
-
-
 def _run_main(args, **kwargs):
     return subprocess.Popen(
         [sys.executable, "-m", "inception_jax.main", *args],

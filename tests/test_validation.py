@@ -12,11 +12,6 @@ from inception_jax.train.validation import check_config
 DEVICES = 8
 
 
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    return str(tmp_path_factory.mktemp("tfds"))
-
-
 def config_with(data_dir, **changes):
     config = configs.get_config("default")
     config.update_from_flattened_dict({"input.data_dir": data_dir, **changes})
