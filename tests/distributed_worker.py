@@ -1,4 +1,5 @@
 """One process of the multi-process test: 3 train steps on a fixed global batch, this process feeding its half.
+The network is model_utils.quick_recipe's, which compiles in seconds: the test is about the processes.
 
 python tests/distributed_worker.py PROCESS_ID NUM_PROCESSES PORT OUT_JSON
 """
@@ -8,18 +9,18 @@ import sys
 
 import jax
 import numpy as np
-from model_utils import random_train_state, tiny_recipe
+from model_utils import QUICK_IMAGE_SIZE, quick_recipe, random_train_state
 
 from inception_jax.train import mesh as mesh_lib
 
-GLOBAL_BATCH, IMAGE_SIZE, STEPS = 8, 75, 3
+GLOBAL_BATCH, IMAGE_SIZE, STEPS = 8, QUICK_IMAGE_SIZE, 3
 
 
 def main(process_id: int, num_processes: int, port: int, out_path: str) -> None:
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     if num_processes > 1:
         mesh_lib.initialize_distributed(f"localhost:{port}", num_processes, process_id)
-    model, tx, train_step = tiny_recipe(GLOBAL_BATCH, bn_momentum=0.9, aux_head=True)
+    model, tx, train_step = quick_recipe(GLOBAL_BATCH, bn_momentum=0.9)
     mesh = mesh_lib.make_mesh()
     state = jax.device_put(random_train_state(model, tx, IMAGE_SIZE), mesh_lib.replicated(mesh))
     step = jax.jit(train_step)

@@ -1,5 +1,5 @@
-"""Test helpers: variables with random values built from shapes alone (without compiling `model.init`), and a
-tiny network with the paper's recipe."""
+"""Test helpers: variables with random values built from shapes alone (without compiling `model.init`), and
+tiny networks with the paper's recipe."""
 
 import jax
 import numpy as np
@@ -34,15 +34,29 @@ def random_train_state(model, tx, image_size: int, seed: int = 0):
 
 
 def tiny_recipe(batch_size: int = 16, **model_overrides):
-    """A reduced Inception-ResNet-v2 (10 classes) with the paper's optimizer and train step, for step-level tests.
+    """A reduced Inception-ResNet-v2 (10 classes, 75 px) with the paper's optimizer and train step, for step-level
+    tests.
 
     Returns (model, tx, train_step), train_step not jitted; `model_overrides` are `create_model` options (e.g.
     dtype, aux_head).
     """
+    options = {"width_multiplier": 0.1, "min_depth": 4, "block_counts": (1, 1, 1)}
+    return _recipe("inception_resnet_v2", 75, batch_size, {**options, **model_overrides})
+
+
+# The network of train_utils.QUICK, for tests of processes rather than networks: it compiles in seconds.
+QUICK_IMAGE_SIZE = 32
+
+
+def quick_recipe(batch_size: int = 16, **model_overrides):
+    """`tiny_recipe` on ResNet-20 cut to one block per stage (10 classes, `QUICK_IMAGE_SIZE` px)."""
+    return _recipe("resnet20", QUICK_IMAGE_SIZE, batch_size, {"block_counts": (1, 1, 1), **model_overrides})
+
+
+def _recipe(name: str, image_size: int, batch_size: int, options: dict):
     config = paper.get_config()
     config.input.batch_size = batch_size
-    options = {"num_classes": 10, "width_multiplier": 0.1, "min_depth": 4, "block_counts": (1, 1, 1)}
-    model = create_model("inception_resnet_v2", **{**options, **model_overrides})
-    spec = ModelSpec.of_module("inception_resnet_v2", model, InputSpec(image_size=75))
+    model = create_model(name, **{"num_classes": 10, **options})
+    spec = ModelSpec.of_module(name, model, InputSpec(image_size=image_size))
     program = Program.build(spec, config, mesh_lib.make_mesh(), steps_per_epoch=100)
     return program.model, program.tx, program.step_function

@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from model_utils import random_train_state, tiny_recipe
-from train_utils import tiny_config
+from train_utils import QUICK, tiny_config
 
 from inception_jax.train import mesh as mesh_lib
 from inception_jax.train.checkpoint import TrainCheckpoints
@@ -76,7 +76,7 @@ def test_checkpoints_reshard_on_restore_both_ways(tmp_path):
 
 def test_an_fsdp_run_resumes_bitwise(tmp_path, data_dir, monkeypatch):
     monkeypatch.setattr(mesh_lib, "FSDP_MIN_SIZE", MIN_SIZE)
-    common = {"fsdp": True, "checkpoint_every_steps": 2, "eval_every_steps": 4, "log_every_steps": 2}
+    common = {**QUICK, "fsdp": True, "checkpoint_every_steps": 2, "eval_every_steps": 4, "log_every_steps": 2}
     train_and_evaluate(tiny_config(data_dir, total_steps=4, **common), str(tmp_path / "uninterrupted"))
     train_and_evaluate(tiny_config(data_dir, total_steps=2, **common), str(tmp_path / "resumed"))
     train_and_evaluate(tiny_config(data_dir, total_steps=4, **common), str(tmp_path / "resumed"))  # from step 2

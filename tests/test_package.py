@@ -7,7 +7,7 @@ import sys
 import sysconfig
 import venv
 
-from train_utils import REPO, TINY
+from train_utils import QUICK, REPO, TINY
 
 
 def test_the_wheel_trains_the_embedded_default_from_another_directory(tmp_path):
@@ -67,6 +67,7 @@ def test_the_wheel_trains_the_embedded_default_from_another_directory(tmp_path):
     assert where.startswith(str(environment)), where
     overrides = {
         **TINY,
+        **QUICK,
         "total_steps": 3,
         "log_every_steps": 3,
         "eval_every_steps": 3,

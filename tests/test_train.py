@@ -17,7 +17,7 @@ import numpy as np
 import optax
 import pytest
 from model_utils import random_train_state, random_variables, tiny_recipe
-from train_utils import REPO, tiny_config, tiny_flags
+from train_utils import QUICK, REPO, tiny_config, tiny_flags
 
 from inception_jax import artifacts, configs
 from inception_jax.configs import lineage, paper
@@ -276,7 +276,7 @@ def _final_state(workdir):
         checkpoints.close()
 
 
-RESUME_RUN = {"total_steps": 40, "checkpoint_every_steps": 4, "eval_every_steps": 20, "log_every_steps": 4}
+RESUME_RUN = {**QUICK, "total_steps": 40, "checkpoint_every_steps": 4, "eval_every_steps": 20, "log_every_steps": 4}
 
 
 @pytest.fixture(scope="module")
@@ -366,7 +366,9 @@ def test_every_step_lands_in_one_logged_average_and_images_per_second_leave_out_
 
     monkeypatch.setattr(program_lib, "make_train_step", step_numbered)
     monkeypatch.setattr(trainer_lib.pipeline, "eval_iterator", slow_evaluation)
-    config = tiny_config(data_dir, total_steps=100, log_every_steps=20, eval_every_steps=90, checkpoint_every_steps=90)
+    config = tiny_config(
+        data_dir, total_steps=100, log_every_steps=20, eval_every_steps=90, checkpoint_every_steps=90, **QUICK
+    )
     train_and_evaluate(config, str(tmp_path))
     logged = [record for record in read_metrics(str(tmp_path)) if "train/loss" in record]
     assert [record["step"] for record in logged] == [20, 40, 60, 80, 100]
@@ -392,6 +394,7 @@ def test_non_finite_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoin
         checkpoint_every_steps=1,
         log_every_steps=1,
         **{"schedule.base_learning_rate": 1e35, "schedule.warmup_epochs": 2 / 89},
+        **QUICK,
     )
     with pytest.raises(FloatingPointError, match="diverged at step 2"):
         train_and_evaluate(config, str(tmp_path))
