@@ -57,7 +57,7 @@ def test_the_wheel_trains_the_embedded_default_from_another_directory(tmp_path):
     elsewhere.mkdir()
     env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH",)}
     where = subprocess.run(
-        [python, "-c", "import inception_jax; print(inception_jax.__file__)"],
+        [python, "-c", "import inception_jax.imagenet as i; print(i.__file__); print(i.class_names(1008)[169])"],
         cwd=elsewhere,
         env=env,
         check=True,
@@ -65,6 +65,7 @@ def test_the_wheel_trains_the_embedded_default_from_another_directory(tmp_path):
         text=True,
     ).stdout
     assert where.startswith(str(environment)), where
+    assert where.splitlines()[1].startswith("giant panda"), where  # the class lists are in the wheel
     overrides = {
         **TINY,
         **QUICK,
