@@ -107,3 +107,19 @@ def no_optimizer(monkeypatch):
     monkeypatch.setattr(optimizer, "make_optimizer", refuse)
     monkeypatch.setattr(program, "make_optimizer", refuse)
     monkeypatch.setattr(program.Program, "build", classmethod(refuse))
+
+
+@pytest.fixture
+def serve():
+    """Starts `local_servers.Server`s (`serve(files, drops)`), stopped when the test ends."""
+    from fixtures.local_servers import Server  # noqa: PLC0415  (tests/ is on sys.path only once collected)
+
+    servers = []
+
+    def start(files, drops=None):
+        servers.append(Server(files, drops))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()

@@ -5,16 +5,15 @@ downloads and the offline error.
 
 import dataclasses
 import hashlib
-import http.server
 import json
 import re
 import socket
-import threading
 
 import jax
 import numpy as np
 import pytest
 from fixtures import hub_export, timm_weights, torch_writer
+from fixtures.local_servers import hub_files
 from model_utils import random_variables
 from process_utils import python_output_lines
 from safetensors.numpy import save_file
@@ -29,83 +28,6 @@ from inception_jax.pretrained.hub import input_spec
 from inception_jax.pretrained.registry import sha256_prefix
 from inception_jax.spec import InputSpec, ModelSpec
 from inception_jax.weights import load_weights, save_weights
-
-COMMIT = "0123456789abcdef0123456789abcdef01234567"
-
-
-class Server:
-    """Serves `files` (URL path → bytes) on localhost with HEAD and GET, as the hub's `resolve` URLs answer.
-
-    `drops` maps a path to how many GETs of it close the connection halfway through the body.
-    """
-
-    def __init__(self, files: dict[str, bytes], drops: dict[str, int] | None = None):
-        self.files = files
-        self.drops = dict(drops or {})
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def _headers(self, body: bytes | None) -> bool:
-                if body is None:
-                    self.send_response(404)
-                    self.send_header("X-Error-Code", "EntryNotFound")
-                    self.send_header("X-Repo-Commit", COMMIT)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return False
-                self.send_response(200)
-                self.send_header("X-Repo-Commit", COMMIT)
-                self.send_header("ETag", f'"{hashlib.sha256(body).hexdigest()}"')
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                return True
-
-            def do_HEAD(self):
-                self._headers(server.files.get(self.path))
-
-            def do_GET(self):
-                body = server.files.get(self.path)
-                if not self._headers(body):
-                    return
-                if server.drops.get(self.path, 0) > 0:
-                    server.drops[self.path] -= 1
-                    self.wfile.write(body[: len(body) // 2])
-                    self.wfile.flush()
-                    self.close_connection = True
-                    return
-                self.wfile.write(body)
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-@pytest.fixture
-def serve():
-    servers = []
-
-    def start(files, drops=None):
-        servers.append(Server(files, drops))
-        return servers[-1]
-
-    yield start
-    for server in servers:
-        server.stop()
-
-
-def hub_files(repo: str, weights: bytes, config: dict) -> dict[str, bytes]:
-    return {
-        f"/{repo}/resolve/main/model.safetensors": weights,
-        f"/{repo}/resolve/main/config.json": json.dumps(config).encode(),
-    }
 
 
 @pytest.fixture(scope="module")
