@@ -8,14 +8,15 @@ import sys
 
 import numpy as np
 import pytest
+from fixtures.local_servers import hub_files
 from fixtures.photos import photo_paths
 from fixtures.timm_weights import load_layouts as timm_layouts
 from fixtures.timm_weights import timm_state_dict
 from model_utils import random_variables
+from safetensors.numpy import save
 from train_utils import REPO
 
 from inception_jax import create_model, imagenet, predict
-from inception_jax.convert import from_timm
 from inception_jax.spec import InputSpec, ModelSpec
 from inception_jax.weights import save_weights
 
@@ -23,15 +24,17 @@ GOLDEN = "tests/fixtures/photo_logits.npz"  # timm's logits on the photos, throu
 WEIGHT = "inception_resnet_v2.tf_in1k"
 
 
-def test_the_top_5_of_each_photo_are_timms(tmp_path):
+def test_the_top_5_of_each_photo_are_timms(serve, tmp_path, monkeypatch):
+    """The weight by name, from a local stand-in for the hub serving seeded weights in timm's layout."""
     golden = np.load(f"{REPO}/{GOLDEN}")[WEIGHT]  # seeded weights, tests/fixtures/make_photo_fixtures.py
     # Its smallest gap between neighbours in a top 6 is 2.2e-3, twenty times our measured logit error (1.1e-4).
-    save_weights(
-        str(tmp_path / "weights"),
-        *reversed(from_timm(WEIGHT, timm_state_dict(timm_layouts()[WEIGHT.split(".")[0]]))[1:]),
-    )
+    weights = save(timm_state_dict(timm_layouts()[WEIGHT.split(".")[0]]))
+    server = serve(hub_files(f"timm/{WEIGHT}", weights, {"architecture": WEIGHT, "num_classes": 1000}))
+    monkeypatch.setenv("HF_ENDPOINT", server.url)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     paths = [str(path) for path in photo_paths().values()]
-    predictions = predict.predict(tmp_path / "weights", paths, batch_size=4)  # a full batch and a padded one
+    # Batches of 4: a full batch and a padded one.
+    predictions = predict.predict(WEIGHT, paths, batch_size=4, cache_dir=tmp_path / "cache")
     assert [p["path"] for p in predictions] == paths
     synsets, names = imagenet.synsets_and_names()
     for prediction, logits in zip(predictions, golden, strict=True):

@@ -43,9 +43,12 @@ def image_paths(paths: Sequence[str | os.PathLike]) -> list[str]:
     return found
 
 
-def load_classifier(weights: str | os.PathLike):
-    """`(module, variables, spec)` of a named weight or of a converted-weights directory."""
-    return pretrained.load(os.fspath(weights)) if pretrained.is_named(weights) else load_weights(os.fspath(weights))
+def load_classifier(weights: str | os.PathLike, cache_dir: str | os.PathLike | None = None):
+    """`(module, variables, spec)` of a named weight (kept in `cache_dir`, see `pretrained.load`) or of a
+    converted-weights directory."""
+    if pretrained.is_named(weights):
+        return pretrained.load(os.fspath(weights), cache_dir=cache_dir)
+    return load_weights(os.fspath(weights))
 
 
 def ranked_outputs(probabilities: np.ndarray, top_k: int) -> list[dict]:
@@ -71,12 +74,16 @@ def ranked_outputs(probabilities: np.ndarray, top_k: int) -> list[dict]:
 
 
 def predictions(
-    weights: str | os.PathLike, paths: Sequence[str | os.PathLike], top_k: int = 5, batch_size: int = 16
+    weights: str | os.PathLike,
+    paths: Sequence[str | os.PathLike],
+    top_k: int = 5,
+    batch_size: int = 16,
+    cache_dir: str | os.PathLike | None = None,
 ) -> Iterator[dict]:
     """Per image, as each batch of `batch_size` is computed: `{"path", "top_k": [{"output", "imagenet_index",
     "synset", "name", "probability"}, ...]}`, most probable first. The last batch is padded to `batch_size`, so
-    the network compiles once."""
-    module, variables, spec = load_classifier(weights)
+    the network compiles once. Named weights are kept in `cache_dir` (default: `pretrained.load`'s)."""
+    module, variables, spec = load_classifier(weights, cache_dir)
     if not spec.num_classes:
         raise ValueError(f"{weights} has no classifier (its spec's num_classes is {spec.num_classes}).")
     forward = jax.jit(lambda images: jax.nn.softmax(module.apply(variables, images, train=False).astype(np.float32)))
@@ -91,10 +98,14 @@ def predictions(
 
 
 def predict(
-    weights: str | os.PathLike, paths: Sequence[str | os.PathLike], top_k: int = 5, batch_size: int = 16
+    weights: str | os.PathLike,
+    paths: Sequence[str | os.PathLike],
+    top_k: int = 5,
+    batch_size: int = 16,
+    cache_dir: str | os.PathLike | None = None,
 ) -> list[dict]:
     """Every image's prediction (`predictions`), as a list."""
-    return list(predictions(weights, paths, top_k, batch_size))
+    return list(predictions(weights, paths, top_k, batch_size, cache_dir))
 
 
 def prepared_image(path: str, input_spec) -> np.ndarray:
