@@ -18,6 +18,7 @@ from collections.abc import Callable
 from absl import app, flags
 
 from inception_jax import configs
+from inception_jax.models import check_model_options
 from inception_jax.spec import CROP_MODES, INTERPOLATIONS
 
 # XLA:CPU hands convolutions to YNNPACK by default; on Inception's large stem feature maps its weight-gradient
@@ -25,6 +26,7 @@ from inception_jax.spec import CROP_MODES, INTERPOLATIONS
 # (docs/performance.md). A CPU compiler option: other backends never read it.
 TUNED_XLA_FLAGS = ("--xla_cpu_experimental_ynn_fusion_type=-individual_convolution",)
 MODEL_PREFIX = "--model."
+CONFIG_MODEL_PREFIX = "--config.model."
 
 flags.DEFINE_bool(
     "stock_xla",
@@ -97,6 +99,30 @@ def _split_model_options(argv: list[str]) -> list[str]:
     return rest
 
 
+def _split_config_model_options(argv: list[str]) -> tuple[list[str], dict[str, object]]:
+    """Takes `--config.model.OPTION=VALUE` out of `argv`: a config file lists only some of its network's options,
+    and ml_collections accepts overrides of listed fields only. Returns the rest and the options."""
+    rest, options = [], {}
+    for arg in argv:
+        if arg.startswith(CONFIG_MODEL_PREFIX):
+            name, separator, value = arg[len(CONFIG_MODEL_PREFIX) :].partition("=")
+            if not separator or not name or "." in name:
+                raise app.UsageError(f"{arg}: write --config.model.OPTION=VALUE, e.g. --config.model.remat=block")
+            options[name] = parse_value(value)
+        else:
+            rest.append(arg)
+    return rest, options
+
+
+def set_config_model_options(config, options: dict[str, object]) -> None:
+    """Sets `create_model` options on `config.model`, checked against the network `config.model_name` (after
+    every other override, so `--config.model_name` may change it); the error lists the valid options."""
+    check_model_options(config.model_name, options)
+    with config.unlocked():
+        for name, value in options.items():
+            config.model[name] = value
+
+
 def _resolve_packaged_configs(argv: list[str]) -> list[str]:
     """`--config=inception_jax:NAME[:ARG]` (or `--config inception_jax:...`) → the packaged file's path."""
     resolved = list(argv)
@@ -134,10 +160,22 @@ def use_tuned_xla_flags() -> None:
 def _parse(argv: list[str]) -> list[str]:
     _model_options.clear()
     try:
-        argv = _resolve_packaged_configs(_split_model_options(argv))
+        argv, config_model_options = _split_config_model_options(_resolve_packaged_configs(_split_model_options(argv)))
     except ValueError as error:
         raise app.UsageError(str(error)) from None
-    rest = flags.FLAGS(argv)
+    # ml_collections reads `--config.FIELD` overrides from sys.argv too: it must not see the options taken out.
+    saved_argv, sys.argv = sys.argv, argv
+    try:
+        rest = flags.FLAGS(argv)
+    finally:
+        sys.argv = saved_argv
+    if config_model_options:
+        if "config" not in flags.FLAGS:
+            raise app.UsageError(f"{CONFIG_MODEL_PREFIX}OPTION is for tools that take --config.")
+        try:
+            set_config_model_options(flags.FLAGS.config, config_model_options)
+        except (ValueError, TypeError) as error:
+            raise app.UsageError(str(error)) from None
     if not flags.FLAGS.stock_xla and not accelerator_present():
         use_tuned_xla_flags()
     return rest
@@ -153,7 +191,7 @@ def parse(argv: list[str]) -> list[str]:
     config (loaded at import when the tool was imported without `--config`) is loaded again.
     """
     argv = list(argv)
-    saved_argv, sys.argv = sys.argv, argv
+    saved_argv, sys.argv = sys.argv, [arg for arg in argv if not arg.startswith(CONFIG_MODEL_PREFIX)]
     try:
         flags.FLAGS.unparse_flags()
         for name in [name for name in flags.FLAGS if name.startswith("config.")]:
@@ -203,8 +241,14 @@ def run(main: Callable[[list[str]], None], argv: list[str] | None = None) -> Non
         except (ValueError, FileNotFoundError) as error:  # the errors of a wrong name, value or path
             raise SystemExit(f"{tool}: {error}") from None
 
+    def parse_telling_what_to_do(argv: list[str]) -> list[str]:
+        try:
+            return _parse(argv)
+        except app.UsageError as error:  # absl prints a traceback for errors of a flags_parser
+            raise SystemExit(f"{tool}: {error}") from None
+
     if argv is None:
-        app.run(main_telling_what_to_do, flags_parser=_parse, argv=sys.argv)
+        app.run(main_telling_what_to_do, flags_parser=parse_telling_what_to_do, argv=sys.argv)
     else:
         flags.FLAGS.unparse_flags()
         main_telling_what_to_do(_parse(list(argv)))

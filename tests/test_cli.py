@@ -1,10 +1,12 @@
 """The one command-line dialect: packaged configs by name, --model.OPTION=VALUE, tuned XLA flags, --help."""
 
+import json
 import os
 import subprocess
 import sys
 
 import pytest
+from process_utils import python_output_lines
 from train_utils import REPO
 
 from inception_jax import cli, configs
@@ -79,3 +81,65 @@ def test_help_shows_a_working_example(tool):
     module = {"main": "inception_jax.main", "convert": "inception_jax.convert"}.get(tool, f"inception_jax.{tool}")
     done = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, cwd=REPO)
     assert f"python -m {module} --" in done.stdout or f"python -m {module} runs/" in done.stdout, done.stdout[:2000]
+
+
+CONFIG_MODEL_OPTIONS = """
+import dataclasses, json
+import jax.numpy as jnp
+import inception_jax.main  # defines --config and --workdir, as `python -m inception_jax.main` does
+from absl import flags
+from inception_jax import cli, configs, create_model, list_models
+from inception_jax.configs import lineage
+from inception_jax.models import get_model_class
+
+def literal(value):
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+config_args = [f"inception_jax:{name}" for name in configs.CONFIGS]
+for model in list_models():
+    try:
+        lineage.recipe_for(model)
+    except ValueError:
+        continue
+    config_args.append(f"inception_jax:lineage:model={model}")
+checked, wrong = 0, []
+for config_arg in config_args:
+    network = configs.get_config(*config_arg.split(":")[1:]).model_name
+    for field in dataclasses.fields(get_model_class(network)):
+        if not field.init or field.name in ("parent", "name"):
+            continue
+        # Each option set to a value other than the network's default where one is at hand, so it must arrive.
+        value = {bool: lambda v: not v, float: lambda v: v / 2, int: lambda v: v + 1}.get(
+            type(field.default), lambda v: v)(field.default)
+        if field.name in ("num_classes", "min_depth") or value is None:
+            value = field.default
+        if field.name.endswith("dtype"):  # given by name on a command line
+            value = "bfloat16"
+        cli.parse(["main", f"--config={config_arg}", f"--config.model.{field.name}={literal(value)}"])
+        config = flags.FLAGS.config
+        module = create_model(config.model_name, **config.model)
+        same = jnp.dtype if field.name.endswith("dtype") else lambda v: v
+        if same(getattr(module, field.name)) != same(value):
+            wrong.append([config_arg, field.name, repr(value), repr(getattr(module, field.name))])
+        checked += 1
+errors = []
+for argv in (["--config.model.width_multipler=0.5"], ["--config=inception_jax:lineage", "--config.model.residual_scales=(1,1,1)"]):
+    try:
+        cli.parse(["main", *argv])
+        errors.append(None)
+    except Exception as error:
+        errors.append(f"{type(error).__name__}: {error}")
+print(json.dumps({"checked": checked, "configs": len(config_args), "wrong": wrong, "errors": errors}))
+"""
+
+
+def test_every_option_of_every_shipped_configs_network_is_settable_and_unknown_ones_list_the_valid():
+    """`--config.model.OPTION=VALUE` for each `create_model` option, though the config file lists only some."""
+    (line,) = python_output_lines(CONFIG_MODEL_OPTIONS)[-1:]
+    result = json.loads(line)
+    assert result["wrong"] == [] and result["configs"] >= len(configs.CONFIGS) + 5 and result["checked"] >= 150, result
+    unknown, unknown_for_this_network = result["errors"]
+    assert unknown.startswith("UsageError: inception_resnet_v2 has no option(s) width_multipler.")
+    assert "Did you mean width_multiplier? Valid options: " in unknown and ", aux_head, " in unknown
+    # residual_scales is an option of the Inception-ResNets, not of the lineage's default ResNet-50.
+    assert unknown_for_this_network.startswith("UsageError: resnet50 has no option(s) residual_scales.")

@@ -44,11 +44,25 @@ def get_model_class(name: str) -> type[Network]:
     return variants[name]
 
 
+def model_options(name: str) -> list[str]:
+    """The options `create_model(name, ...)` takes (the network's fields), sorted."""
+    return sorted(
+        f.name for f in dataclasses.fields(get_model_class(name)) if f.init and f.name not in ("parent", "name")
+    )
+
+
+def check_model_options(name: str, options) -> None:
+    """Raises a ValueError naming each of `options` that network `name` lacks, with a close match and every valid
+    option."""
+    valid = model_options(name)
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        close = [match for option in unknown for match in difflib.get_close_matches(option, valid, n=1)]
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise ValueError(f"{name} has no option(s) {', '.join(unknown)}.{hint} Valid options: {', '.join(valid)}.")
+
+
 def create_model(name: str, **overrides) -> Network:
     """Builds network `name`; `overrides` set any of its fields (see `Network` and the family's class)."""
-    cls = get_model_class(name)
-    fields = {f.name for f in dataclasses.fields(cls) if f.init and f.name not in ("parent", "name")}
-    unknown = sorted(set(overrides) - fields)
-    if unknown:
-        raise ValueError(f"{name} has no option(s) {', '.join(unknown)}. Valid options: {', '.join(sorted(fields))}.")
-    return cls(**overrides)
+    check_model_options(name, overrides)
+    return get_model_class(name)(**overrides)
