@@ -137,6 +137,25 @@ def test_preprocessing_runs_inside_tf_data():
             assert image.min() >= -1.0 and image.max() <= 1.0
 
 
+def test_imagenets_odd_files_cmyk_jpegs_and_pngs_named_jpeg_decode_to_pils_rgb():
+    """ImageNet's train archive holds CMYK JPEGs and PNGs with a .JPEG name; both must give PIL's pixels."""
+    from fixtures.photos import photo_path  # noqa: PLC0415
+
+    with Image.open(photo_path("china")) as photo:
+        pixels = np.asarray(photo.convert("RGB").resize((500, 375)))  # ImageNet's typical size
+    files = {
+        "cmyk": image_bytes(pixels, "JPEG", mode="CMYK"),
+        "png named .JPEG": image_bytes(pixels, "PNG"),
+        "grey": image_bytes(pixels[:, :, 0], "JPEG"),
+    }
+    for name, data in files.items():
+        with Image.open(io.BytesIO(data)) as image:
+            expected = np.asarray(image.convert("RGB"))
+        np.testing.assert_array_equal(preprocessing.decode_rgb(data).numpy(), expected, err_msg=name)
+    with Image.open(io.BytesIO(files["cmyk"])) as image:
+        assert image.mode == "CMYK"
+
+
 def test_eval_preprocessing_maps_uint8_range_to_signed_unit_range():
     for level, expected in ((0, -1.0), (255, 1.0)):
         image = tf.fill([10, 10, 3], tf.constant(level, tf.uint8))
