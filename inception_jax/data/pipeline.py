@@ -60,6 +60,13 @@ def dataset_info(cfg: ml_collections.ConfigDict) -> DatasetInfo:
     )
 
 
+def dataset_info_if_prepared(cfg: ml_collections.ConfigDict) -> DatasetInfo | None:
+    """`dataset_info`, or None where that would mean preparing a TFDS dataset first (ImageNet: hours)."""
+    if not sources.is_prepared(cfg.dataset, data_dir=cfg.data_dir):
+        return None
+    return dataset_info(cfg)
+
+
 def train_iterator(
     cfg: ml_collections.ConfigDict,
     spec: InputSpec,

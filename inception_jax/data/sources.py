@@ -89,6 +89,17 @@ def open_source(dataset: str, *, data_dir: str | None, manual_dir: str | None, f
     return TfdsSource(dataset, data_dir=data_dir, manual_dir=manual_dir)
 
 
+def is_prepared(dataset: str, *, data_dir: str | None) -> bool:
+    """Whether opening `dataset` reads it as it is: a folder, the embedded digits (prepared in seconds), or a TFDS
+    dataset already prepared in `data_dir`."""
+    if dataset in (FOLDER, DIGITS):
+        return True
+    try:
+        return tfds.builder(dataset, data_dir=data_dir).is_prepared()
+    except tfds.core.DatasetNotFoundError as error:
+        raise ValueError(unknown_dataset_message(dataset)) from error
+
+
 def unknown_dataset_message(name: str) -> str:
     """Error text for a dataset name that is neither built in nor registered with TFDS."""
     close = difflib.get_close_matches(name, tfds.list_builders(with_community_datasets=False), n=5)

@@ -16,10 +16,13 @@ from inception_jax.data import pipeline
 from inception_jax.models import create_model
 
 
-def check_config(config: ml_collections.ConfigDict, num_devices: int | None = None) -> pipeline.DatasetInfo:
+def check_config(
+    config: ml_collections.ConfigDict, num_devices: int | None = None, *, prepare: bool = True
+) -> pipeline.DatasetInfo | None:
     """Raises one ValueError listing every invalid field of `config`; returns the dataset's counts.
 
-    `num_devices` defaults to every device of every process (`jax.device_count()`).
+    `num_devices` defaults to every device of every process (`jax.device_count()`). With `prepare=False` a TFDS
+    dataset not yet prepared is left alone: its counts are not checked, and None is returned.
     """
     num_devices = jax.device_count() if num_devices is None else num_devices
     problems = [*_model_problems(config), *_schedule_problems(config), *_batch_problems(config, num_devices)]
@@ -27,11 +30,11 @@ def check_config(config: ml_collections.ConfigDict, num_devices: int | None = No
     info = None
     if not problems:  # opening a dataset can mean preparing it: only for an otherwise valid config
         try:
-            info = pipeline.dataset_info(config.input)
+            info = (pipeline.dataset_info if prepare else pipeline.dataset_info_if_prepared)(config.input)
         except (ValueError, FileNotFoundError, KeyError, AssertionError) as error:  # TFDS: KeyError for a split
             problems.append(f"input.dataset={config.input.dataset!r}: {error}")
         else:
-            problems += _split_problems(config, info)
+            problems += _split_problems(config, info) if info else []
     if problems:
         raise ValueError(
             f"The config has {len(problems)} invalid field(s):\n  " + "\n  ".join(problems) + "\n"
