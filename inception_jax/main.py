@@ -6,6 +6,8 @@
     python -m inception_jax.main --config=inception_jax:inception_v4 --workdir=runs/inception_v4 \
         --config.input.data_dir=$TFDS_DIR --config.input.batch_size=512
     python -m inception_jax.main --config=experiments/residual_scaling/config.py:scale=0.1 --workdir=runs/s01
+    python -m inception_jax.main --config=inception_jax:paper --config.input.batch_size=1024 --dry_run \
+        --dry_run_devices=64                                      # the plan on 64 devices; nothing trains
 
 Without --config it trains the embedded default (reduced Inception-ResNet-v2 on scikit-learn's digits), offline.
 Packaged configs (inception_jax/configs/) are named `inception_jax:NAME[:ARG]`; other config files by path.
@@ -31,12 +33,27 @@ config_flags.DEFINE_config_file(
     lock_config=True,
 )
 flags.DEFINE_string("workdir", "runs/default", "Directory for checkpoints, metrics.jsonl and TensorBoard events.")
+flags.DEFINE_bool("dry_run", False, "Print the run's plan (sizes, steps, schedule, batch, memory, FLOPs) and stop.")
+flags.DEFINE_integer(
+    "dry_run_devices",
+    0,
+    "With --dry_run: plan for this many devices, simulated on the CPU (0: this machine's).",
+)
 mesh.define_distributed_flags()
 FLAGS = flags.FLAGS
 
 
 def main(argv):
     del argv
+    if FLAGS.dry_run:
+        from inception_jax.train import plan  # noqa: PLC0415 (after flag parsing: keeps `--help` fast)
+
+        if FLAGS.dry_run_devices:
+            plan.use_simulated_cpu_devices(FLAGS.dry_run_devices)
+        else:
+            mesh.initialize_from_flags(FLAGS)
+        print(plan.make_plan(FLAGS.config).summary())
+        return
     from inception_jax.train import trainer  # noqa: PLC0415 (after flag parsing: keeps `--help` fast)
 
     mesh.initialize_from_flags(FLAGS)
