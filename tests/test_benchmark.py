@@ -247,3 +247,68 @@ def test_fsdp_memory_tool_compiles_the_step_replicated_and_sharded():
     for figures in (replicated, fsdp):
         parts = figures["arguments_mib"] + figures["temporaries_mib"] + figures["outputs_mib"]
         assert figures["peak_estimate_mib"] == pytest.approx(parts - figures["aliased_mib"])
+
+
+def test_imagenet_like_sizes_average_near_imagenets_and_keep_its_shapes():
+    import numpy as np  # noqa: PLC0415
+
+    from inception_jax.benchmark import imagenet_like_jpegs  # noqa: PLC0415
+
+    rng = np.random.default_rng(0)
+    sizes = np.array([imagenet_like_jpegs.image_size(rng) for _ in range(4000)])
+    width, height = sizes.mean(axis=0)
+    assert 420 < width < 520 and 340 < height < 420, (width, height)  # ImageNet's train images: about 470 × 390
+    assert 0.4 < np.mean((sizes == (500, 375)).all(axis=1) | (sizes == (500, 333)).all(axis=1)) < 0.7
+    assert 0.15 < np.mean((sizes == (375, 500)).all(axis=1)) < 0.25  # portraits
+    assert 0.02 < np.mean(sizes.max(axis=1) >= 800) < 0.08  # the large tail
+
+
+def test_input_pipeline_times_imagenet_like_jpegs_with_train_and_eval_preprocessing(tmp_path):
+    photos_code = "from fixtures.photos import photo_paths; print(','.join(map(str, photo_paths().values())))"
+    photos = subprocess.run(
+        [sys.executable, "-c", photos_code], capture_output=True, text=True, cwd=f"{REPO}/tests", check=True
+    ).stdout.strip()
+    for command in (
+        ["inception_jax.benchmark.imagenet_like_jpegs", f"--photos={photos}", f"--output={tmp_path / 'jpegs'}"]
+        + ["--count=24", "--classes=2"],
+        ["inception_jax.benchmark", "--input_pipeline", "--batch=8", "--image_size=75", "--pipeline_batches=2"]
+        + [f"--pipeline_folder={tmp_path / 'jpegs'}", f"--json={tmp_path / 'pipeline.json'}"],
+    ):
+        done = subprocess.run([sys.executable, "-m", *command], capture_output=True, text=True, cwd=REPO, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+    assert sorted(os.listdir(tmp_path / "jpegs" / "train")) == ["class_0", "class_1"]
+    assert sum(len(files) for _, _, files in os.walk(tmp_path / "jpegs")) == 24
+    record = json.loads((tmp_path / "pipeline.json").read_text())
+    assert record["input_pipeline"]["dataset"] == "folder" and record["batches"] == 2
+    for prefix in ("", "eval_"):
+        images_per_s = record[f"{prefix}images_per_s"]
+        per_core = record[f"{prefix}images_per_s_per_core"]
+        assert images_per_s > 0 and per_core == pytest.approx(images_per_s / record["cores"])
+    assert "eval preprocessing" in done.stdout
+
+
+def test_the_pipeline_benchmark_prepares_eval_images_as_the_evaluation_does(tmp_path, monkeypatch):
+    import numpy as np  # noqa: PLC0415
+    from PIL import Image  # noqa: PLC0415
+
+    from inception_jax.configs import paper  # noqa: PLC0415
+    from inception_jax.data import pipeline, preprocessing  # noqa: PLC0415
+    from inception_jax.spec import INCEPTION_INPUT  # noqa: PLC0415
+
+    for index in range(16):
+        folder = tmp_path / "train" / f"class_{index % 2}"
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.full((40, 60, 3), index * 10, np.uint8)).save(folder / f"{index}.jpg")
+    config = paper.input_config(dataset="folder", folder=str(tmp_path), eval_split="train", image_size=32)
+    config.update(batch_size=8, eval_batch_size=8)
+    spec = INCEPTION_INPUT.replace(image_size=32)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the other mode's preprocessing ran")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(preprocessing, "preprocess_for_train", refuse)
+        assert pipeline.benchmark(config, spec, num_batches=3, train=False) > 0  # 24 images: the split read again
+    with monkeypatch.context() as patch:
+        patch.setattr(preprocessing, "preprocess_for_eval", refuse)
+        assert pipeline.benchmark(config, spec, num_batches=3, train=True) > 0

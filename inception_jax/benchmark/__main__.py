@@ -4,6 +4,7 @@
         --dtype=float32 --compare=timm,keras,keras-stock --json=result.json   # [--remat=block] [--profile=DIR]
     python -m inception_jax.benchmark --model=inception_v3 --model.width_multiplier=0.5 --mode=infer
     python -m inception_jax.benchmark --input_pipeline --batch=64 --image_size=299
+    python -m inception_jax.benchmark --input_pipeline --batch=64 --pipeline_folder=/tmp/imagenet_like
     python -m inception_jax.benchmark --model=inception_v4 --dtype=bfloat16 --batch=1024 --find_batch   # on a GPU
 
 See the package docstring (inception_jax/benchmark/__init__.py) for what is measured, and `timing` for how. On a
@@ -75,6 +76,13 @@ flags.DEFINE_string(
 )
 flags.DEFINE_bool("input_pipeline", False, "Instead: time the tf.data input pipeline (decode + augment).")
 flags.DEFINE_integer("pipeline_batches", 50, "Batches the input-pipeline measurement times.")
+flags.DEFINE_string(
+    "pipeline_folder",
+    None,
+    "With --input_pipeline: time a folder of images (DIR/train/<class>/<image>, e.g. written by "
+    "inception_jax.benchmark.imagenet_like_jpegs) with the train augmentation and the eval preprocessing, "
+    "instead of the embedded digits.",
+)
 FLAGS = flags.FLAGS
 
 
@@ -90,23 +98,25 @@ def hardware() -> dict:
 
 
 def measure_input_pipeline() -> dict:
-    """Decoded and augmented images/s of the tf.data pipeline on the embedded digits, with ImageNet's augmentation."""
+    """Images/s of the tf.data pipeline with ImageNet's augmentation (configs/paper.py) and, on a folder of images,
+    also with the evaluation's preprocessing; on the embedded digits unless --pipeline_folder."""
     from inception_jax.data import pipeline  # noqa: PLC0415 (TensorFlow only for this measurement)
 
-    # ImageNet's augmentation (configs/paper.py) on the embedded digits.
-    config = paper.input_config(
-        dataset="sklearn_digits", eval_split="test", batch_size=FLAGS.batch, image_size=FLAGS.image_size or 299
-    )
-    spec = spec_lib.INCEPTION_INPUT.replace(image_size=config.image_size)
-    images_per_s = pipeline.benchmark(config, spec, FLAGS.pipeline_batches)
+    size = FLAGS.image_size or 299
+    if FLAGS.pipeline_folder:
+        source = {"dataset": "folder", "folder": FLAGS.pipeline_folder, "train_split": "train", "eval_split": "train"}
+    else:
+        source = {"dataset": "sklearn_digits", "eval_split": "test"}
+    config = paper.input_config(**source, batch_size=FLAGS.batch, eval_batch_size=FLAGS.batch, image_size=size)
+    spec = spec_lib.INCEPTION_INPUT.replace(image_size=size)
     cores = timing.usable_cores()
-    return {
-        "input_pipeline": config.to_dict(),
-        "batches": FLAGS.pipeline_batches,
-        "images_per_s": images_per_s,
-        "cores": cores,
-        "images_per_s_per_core": images_per_s / cores,
-    }
+    record = {"input_pipeline": config.to_dict(), "batches": FLAGS.pipeline_batches, "cores": cores}
+    modes = ("train", "eval") if FLAGS.pipeline_folder else ("train",)
+    for mode in modes:
+        images_per_s = pipeline.benchmark(config, spec, FLAGS.pipeline_batches, train=mode == "train")
+        prefix = "" if mode == "train" else "eval_"
+        record.update({f"{prefix}images_per_s": images_per_s, f"{prefix}images_per_s_per_core": images_per_s / cores})
+    return record
 
 
 def measure_at_largest_batch(measure, spec: spec_lib.ModelSpec, args) -> tuple[dict, dict]:
@@ -216,10 +226,12 @@ def main(argv) -> None:
     command = shlex.join(["python", "-m", "inception_jax.benchmark", *sys.argv[1:]])
     if FLAGS.input_pipeline:
         record = {"command": command, "hardware": hardware(), **measure_input_pipeline()}
-        print(
-            f"input pipeline: {record['images_per_s']:.0f} images/s on {record['cores']} cores = "
-            f"{record['images_per_s_per_core']:.0f} images/s per core"
-        )
+        for prefix, name in (("", "train augmentation"), ("eval_", "eval preprocessing")):
+            if f"{prefix}images_per_s" in record:
+                print(
+                    f"input pipeline, {name}: {record[prefix + 'images_per_s']:.0f} images/s on {record['cores']} "
+                    f"cores = {record[prefix + 'images_per_s_per_core']:.0f} images/s per core"
+                )
     else:
         record = benchmark(FLAGS, command, cli.stock_xla_flags())
         print(report.format_report(record))

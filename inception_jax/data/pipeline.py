@@ -124,12 +124,19 @@ def num_eval_examples(cfg: ml_collections.ConfigDict, max_examples: int | None =
     return total if max_examples is None else min(total, max_examples)
 
 
-def benchmark(cfg: ml_collections.ConfigDict, spec: InputSpec, num_batches: int = 50, seed: int = 0) -> float:
-    """Decoded and augmented training images per second produced by this process's tf.data pipeline.
+def benchmark(
+    cfg: ml_collections.ConfigDict, spec: InputSpec, num_batches: int = 50, seed: int = 0, *, train: bool = True
+) -> float:
+    """Images per second that this process's tf.data pipeline decodes and prepares: with the training
+    augmentation (`train`), or as the evaluation prepares them for `spec` (the eval split, read over and over).
 
     The first batch (shuffle buffer fill, thread start-up) is not timed; device transfer is not included.
     """
-    dataset = _train_dataset(cfg, spec, seed, start_step=0)
+    if train:
+        dataset = _train_dataset(cfg, spec, seed, start_step=0)
+    else:
+        prepare = lambda image: {"image": preprocessing.preprocess_for_eval(image, spec)}  # noqa: E731
+        dataset = _eval_dataset(cfg, prepare, cfg.eval_batch_size, None).repeat()
     batches = dataset.as_numpy_iterator()
     local_batch = next(batches)["label"].shape[0]
     start = time.perf_counter()
