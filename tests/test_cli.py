@@ -123,7 +123,11 @@ for config_arg in config_args:
             wrong.append([config_arg, field.name, repr(value), repr(getattr(module, field.name))])
         checked += 1
 errors = []
-for argv in (["--config.model.width_multipler=0.5"], ["--config=inception_jax:lineage", "--config.model.residual_scales=(1,1,1)"]):
+unknown_options = (
+    ["--config.model.width_multipler=0.5"],
+    ["--config=inception_jax:lineage", "--config.model.residual_scales=(1,1,1)"],
+)
+for argv in unknown_options:
     try:
         cli.parse(["main", *argv])
         errors.append(None)
