@@ -378,7 +378,10 @@ def test_bn_on_summations_adds_one_batchnorm_per_residual_sum():
 def test_block_remat_keeps_the_function_and_its_gradients():
     grads = []
     for remat in ("none", "block"):
-        model = inception_jax.create_model("inception_v4", width_multiplier=0.1, num_classes=4, remat=remat)
+        # A reduced Inception-ResNet-v2: mixed, residual and reduction blocks, compiled twice in ~16 s (v4: ~31).
+        model = inception_jax.create_model(
+            "inception_resnet_v2", width_multiplier=0.1, min_depth=4, block_counts=(1, 1, 1), num_classes=4, remat=remat
+        )
         variables = random_variables(model, 75)
         images = jax.random.uniform(jax.random.key(4), (2, 75, 75, 3), minval=-1, maxval=1)
 
