@@ -112,6 +112,27 @@ def no_optimizer(monkeypatch):
     monkeypatch.setattr(program.Program, "build", classmethod(refuse))
 
 
+@pytest.fixture(scope="session")
+def mini_imagenet(tmp_path_factory):
+    """`(data_dir, manual_dir, files)`: the miniature ImageNet's archives (fixtures/mini_imagenet.py) in `manual_dir`,
+    prepared by TFDS's `imagenet2012` builder into `data_dir` once per run (under a lock, as `data_dir` is), and
+    their files by split and name."""
+    import tensorflow_datasets as tfds  # noqa: PLC0415
+    from fixtures import mini_imagenet as archives  # noqa: PLC0415
+
+    run_dir = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        run_dir = run_dir.parent
+    root = run_dir / "imagenet"
+    with open(run_dir / "imagenet.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        builder = tfds.builder("imagenet2012", data_dir=str(root / "tfds"))
+        if not builder.is_prepared():
+            archives.write_archives(root / "manual")
+            builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(root / "manual")))
+    return str(root / "tfds"), str(root / "manual"), archives.archive_files()
+
+
 @pytest.fixture
 def serve():
     """Starts `local_servers.Server`s (`serve(files, drops)`), stopped when the test ends."""

@@ -73,28 +73,45 @@ def _finish(pair) -> list[str]:
     return outputs
 
 
-def test_each_process_reads_a_disjoint_shard_and_together_they_are_the_one_process_batch(tmp_path, data_dir, processes):
+def _batches_of_two_processes_and_of_one(tmp_path, processes, data_dir, *imagenet):
+    """Each process's rows of the first batches, read by `distributed_batches.py` in 2 processes and in 1."""
     worker = os.path.join(HERE, "distributed_batches.py")
     pair = _start_pair(
         processes,
-        lambda i, port: [sys.executable, worker, str(i), "2", str(port), data_dir, str(tmp_path / f"p{i}.npz")],
+        lambda i, port: (
+            [sys.executable, worker, str(i), "2", str(port), data_dir, str(tmp_path / f"p{i}.npz")] + list(imagenet)
+        ),
     )
     one = subprocess.Popen(
-        [sys.executable, worker, "0", "1", "0", data_dir, str(tmp_path / "one.npz")],
+        [sys.executable, worker, "0", "1", "0", data_dir, str(tmp_path / "one.npz"), *imagenet],
         env={**os.environ, "JAX_NUM_CPU_DEVICES": "8"},
         cwd=HERE,
     )
     processes.append(one)
     _finish(pair)
     assert one.wait(timeout=TIMEOUT_S) == 0
-    p0, p1, single = (np.load(tmp_path / f"{name}.npz") for name in ("p0", "p1", "one"))
+    return (np.load(tmp_path / f"{name}.npz") for name in ("p0", "p1", "one"))
+
+
+def _assert_disjoint_shards_that_make_the_one_process_batch(p0, p1, single, rows_per_process):
     assert int(p0["devices"]) == int(p1["devices"]) == int(single["devices"]) == 8
-    assert p0["image"].shape[1] == p1["image"].shape[1] == single["image"].shape[1] // 2 == 8
+    assert p0["image"].shape[1] == p1["image"].shape[1] == single["image"].shape[1] // 2 == rows_per_process
     for key in ("image", "label"):  # process 0's rows, then process 1's: the 1-process global batch
         np.testing.assert_array_equal(np.concatenate([p0[key], p1[key]], axis=1), single[key])
     # Without augmentation a row is its example's image: no example is in both processes' shards.
     seen = [{row.tobytes() for row in p["image"].reshape(-1, *p["image"].shape[2:])} for p in (p0, p1)]
     assert seen[0] and seen[1] and not seen[0] & seen[1]
+
+
+def test_each_process_reads_a_disjoint_shard_and_together_they_are_the_one_process_batch(tmp_path, data_dir, processes):
+    p0, p1, single = _batches_of_two_processes_and_of_one(tmp_path, processes, data_dir)
+    _assert_disjoint_shards_that_make_the_one_process_batch(p0, p1, single, rows_per_process=8)
+
+
+def test_two_processes_read_disjoint_shards_of_imagenet_prepared_from_its_archives(tmp_path, mini_imagenet, processes):
+    data_dir, manual_dir, _ = mini_imagenet  # TFDS's imagenet2012 builder, on the miniature archives
+    p0, p1, single = _batches_of_two_processes_and_of_one(tmp_path, processes, data_dir, manual_dir)
+    _assert_disjoint_shards_that_make_the_one_process_batch(p0, p1, single, rows_per_process=4)
 
 
 def _main(workdir, data_dir):
