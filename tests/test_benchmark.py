@@ -312,3 +312,19 @@ def test_the_pipeline_benchmark_prepares_eval_images_as_the_evaluation_does(tmp_
     with monkeypatch.context() as patch:
         patch.setattr(preprocessing, "preprocess_for_eval", refuse)
         assert pipeline.benchmark(config, spec, num_batches=3, train=True) > 0
+
+
+def test_the_frechet_benchmark_times_both_methods_in_one_run(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "inception_jax.benchmark.frechet", "--dims=64", "--rounds=2"]
+        + [f"--json={tmp_path / 'frechet.json'}"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    record = json.loads((tmp_path / "frechet.json").read_text())
+    assert set(record["seconds"]) == {"sqrtm", "eigh"} and all(len(times) == 2 for times in record["seconds"].values())
+    assert record["relative_difference"] < 1e-9 and record["dims"] == 64
+    assert "load_average_after" in record["hardware"] and "sqrtm / eigh" in done.stdout

@@ -315,3 +315,42 @@ def test_without_weights_the_command_asks_for_pytorch_fids_file_by_address_hash_
     assert f"https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/{PYTORCH_FID_FILE}" in message
     assert "sha256 starts with 6726825d" in message
     assert str(tmp_path / "empty" / PYTORCH_FID_FILE) in message
+
+
+@pytest.mark.blas
+def test_the_eigh_method_equals_sqrtm_on_full_rank_covariances_at_2048_dimensions():
+    rng = np.random.default_rng(2048)
+    samples = [rng.standard_normal((2048, 4096)) * rng.uniform(0.5, 2.0, (2048, 1)) for _ in range(2)]
+    (mu1, sigma1), (mu2, sigma2) = (fid.statistics(sample.T) for sample in samples)
+    by_sqrtm = fid.frechet_distance(mu1, sigma1, mu2, sigma2)
+    by_eigh = fid.frechet_distance(mu1, sigma1, mu2, sigma2, method="eigh")
+    assert by_eigh == pytest.approx(by_sqrtm, rel=1e-9)  # measured 1.6e-15 on the traces
+    with pytest.raises(ValueError, match="choose one of sqrtm, eigh"):
+        fid.frechet_distance(mu1, sigma1, mu2, sigma2, method="svd")
+
+
+@pytest.mark.blas
+def test_the_six_photos_fid_by_eigh_stays_158_2797(features, golden):
+    """6 images in 2,048 dimensions: singular covariances, which eigh takes as they are (sqrtm offsets them)."""
+    a, b = features["pytorch_fid"][:6], features["pytorch_fid"][6:]
+    by_eigh = fid.frechet_distance(*fid.statistics(a), *fid.statistics(b), method="eigh")
+    assert round(by_eigh, 4) == 158.2797
+    assert by_eigh == pytest.approx(float(golden["pytorch_fid/fid"]), rel=FID_TOLERANCE)
+
+
+@pytest.mark.blas
+def test_eigh_takes_a_singular_product_as_it_is_without_the_offset(caplog):
+    with caplog.at_level("WARNING"):
+        value = fid.frechet_distance(np.zeros(4), SINGULAR_SIGMAS[0], np.ones(4), SINGULAR_SIGMAS[1], method="eigh")
+    # Zero eigenvalues come out at rounding size, ±1e-16, whose roots are 1e-8: measured 7.9e-9 relative off 13,
+    # where sqrtm's offset gives 12.9965 (2.7e-4).
+    assert value == pytest.approx(13.0, rel=1e-7) and "singular" not in caplog.text
+
+
+@pytest.mark.blas
+def test_the_command_takes_the_eigh_method_on_statistics_files(features, tmp_path, capsys):
+    for name, rows in (("a", slice(0, 6)), ("b", slice(6, None))):
+        mu, sigma = fid.statistics(features["pytorch_fid"][rows])
+        np.savez(tmp_path / f"{name}.npz", mu=mu, sigma=sigma)
+    cli.run(fid_cli.main, ["fid", "--frechet_method=eigh", str(tmp_path / "a.npz"), str(tmp_path / "b.npz")])
+    assert round(float(re.search(r"FID: (\S+)", capsys.readouterr().out).group(1)), 4) == 158.2797

