@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from fixtures import photos, torch_writer
+from fixtures import photos, resize_cases, torch_writer
 from fixtures.timm_weights import FIXTURES, load_layouts
 
 import inception_jax
@@ -21,9 +21,11 @@ from inception_jax import cli, fid
 from inception_jax.convert import from_torch_fid, to_timm, torch_files
 from inception_jax.fid import __main__ as fid_cli
 from inception_jax.fid import distance
+from inception_jax.fid import resize as resize_lib
 from inception_jax.train import mesh as mesh_lib
 
 GOLDEN = FIXTURES / "fid_goldens.npz"
+REPO = FIXTURES.parent.parent
 MODES = ("pytorch_fid", "clean")
 BATCH = 8  # 12 images: one full batch and one padded with 4 blank images
 # Measured 2026-12-03 (JAX 0.10.2 on CPU against PyTorch 2.13 on CPU), the largest feature difference over the
@@ -354,3 +356,25 @@ def test_the_command_takes_the_eigh_method_on_statistics_files(features, tmp_pat
         np.savez(tmp_path / f"{name}.npz", mu=mu, sigma=sigma)
     cli.run(fid_cli.main, ["fid", "--frechet_method=eigh", str(tmp_path / "a.npz"), str(tmp_path / "b.npz")])
     assert round(float(re.search(r"FID: (\S+)", capsys.readouterr().out).group(1)), 4) == 158.2797
+
+
+@pytest.mark.parametrize("shape", resize_cases.SHAPES, ids=lambda shape: f"{shape[0]}x{shape[1]}")
+def test_the_tensorflow_resize_is_tensorflow_1s_and_torch_fidelitys(shape):
+    import tensorflow as tf  # noqa: PLC0415  (the train extra's; the library's resize does not use it)
+
+    pixels = resize_cases.image(*shape)
+    ours = np.asarray(fid.tensorflow_resize(pixels))
+    tensorflow = tf.compat.v1.image.resize_bilinear(pixels, [299, 299], align_corners=False).numpy()
+    np.testing.assert_array_equal(ours, tensorflow)  # measured: bitwise equal
+    torch_fidelity = np.load(f"{REPO}/{resize_cases.GOLDEN_PATH}")[f"{shape[0]}x{shape[1]}"]
+    np.testing.assert_allclose(resize_cases.sampled(ours), torch_fidelity, rtol=0, atol=1e-4)
+
+
+def test_the_tensorflow_protocol_feeds_the_graph_x_minus_128_over_128(extractor, pixels):
+    assert "tensorflow" in fid.RESIZE_MODES
+    batch = pixels[:8]
+    prepared = resize_lib.device_prepare(jnp.asarray(batch), "tensorflow")
+    expected = (np.asarray(fid.tensorflow_resize(batch.astype(np.float32))) - 128) / 128
+    np.testing.assert_allclose(np.asarray(prepared), expected, rtol=0, atol=1e-6)
+    features = np.concatenate(list(fid.features(pixels[:8], extractor, "tensorflow", BATCH)))
+    assert features.shape == (8, 2048) and np.isfinite(features).all()

@@ -22,7 +22,7 @@ from inception_jax.fid.distance import (
 )
 from inception_jax.fid.extract import Extractor, features, load_extractor
 from inception_jax.fid.inputs import read_images, read_input
-from inception_jax.fid.resize import RESIZE_MODES, clean_resize, pytorch_fid_resize
+from inception_jax.fid.resize import RESIZE_MODES, clean_resize, pytorch_fid_resize, tensorflow_resize
 
 __all__ = [
     "FRECHET_METHODS",
@@ -38,4 +38,5 @@ __all__ = [
     "read_images",
     "read_input",
     "statistics",
+    "tensorflow_resize",
 ]

