@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from fixtures import photos, resize_cases, torch_writer
+from fixtures import photos, resize_cases, score_cases, torch_writer
 from fixtures.timm_weights import FIXTURES, load_layouts
 
 import inception_jax
@@ -378,3 +378,60 @@ def test_the_tensorflow_protocol_feeds_the_graph_x_minus_128_over_128(extractor,
     np.testing.assert_allclose(np.asarray(prepared), expected, rtol=0, atol=1e-6)
     features = np.concatenate(list(fid.features(pixels[:8], extractor, "tensorflow", BATCH)))
     assert features.shape == (8, 2048) and np.isfinite(features).all()
+
+
+def _softmax(logits):
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def adm_inception_score(logits, split_size=5000):
+    """ADM's formula (guided-diffusion's evaluator, `compute_inception_score`), transcribed in numpy."""
+    activations = _softmax(np.asarray(logits, np.float64))
+    scores = []
+    for start in range(0, len(activations), split_size):
+        part = activations[start : start + split_size]
+        kl = part * (np.log(part) - np.log(np.expand_dims(np.mean(part, 0), 0)))
+        scores.append(np.exp(np.mean(np.sum(kl, 1))))
+    return float(np.mean(scores))
+
+
+@pytest.mark.parametrize("rows, seed", score_cases.LOGIT_CASES)
+def test_inception_score_is_torch_fidelitys(rows, seed):
+    golden = np.load(f"{REPO}/{score_cases.GOLDEN_PATH}")[f"isc/{rows}/{seed}"]
+    assert fid.inception_score(score_cases.logits(rows, seed)) == pytest.approx(tuple(golden), rel=1e-9)
+
+
+def test_inception_score_by_adms_protocol_is_adms_formula():
+    logits = score_cases.logits(12_000, 2)  # splits of 5,000, 5,000 and 2,000
+    mean, _ = fid.inception_score(logits, protocol="adm")
+    assert mean == pytest.approx(adm_inception_score(logits), rel=1e-12)
+    assert mean != pytest.approx(fid.inception_score(logits)[0], rel=1e-6)  # another protocol, another number
+    with pytest.raises(ValueError, match="choose one of torch_fidelity, adm"):
+        fid.inception_score(logits, protocol="tf")
+
+
+def adm_precision_recall(real, fake, k=3):
+    """ADM's manifold estimator (squared distances by expansion in float32, radii at the k-th neighbour), in numpy."""
+
+    def squared(a, b):
+        a, b = a.astype(np.float32), b.astype(np.float32)
+        return np.maximum((a * a).sum(1)[:, None] - 2 * a @ b.T + (b * b).sum(1)[None, :], 0)
+
+    real_radii = np.partition(squared(real, real), k, axis=1)[:, k]
+    fake_radii = np.partition(squared(fake, fake), k, axis=1)[:, k]
+    distances = squared(real, fake)
+    real_status = (distances <= fake_radii[None, :]).any(axis=1)  # each real sample inside a fake ball
+    fake_status = (distances.T <= real_radii[None, :]).any(axis=1)  # each fake sample inside a real ball
+    return float(fake_status.mean()), float(real_status.mean())
+
+
+def test_precision_and_recall_are_torch_fidelitys_and_adms():
+    real, fake = score_cases.features()
+    golden = np.load(f"{REPO}/{score_cases.GOLDEN_PATH}")["prc"]
+    assert fid.precision_recall(real, fake) == pytest.approx(tuple(golden), abs=1e-7)  # counts: 276/280, 13/300
+    assert fid.precision_recall(real, fake, protocol="adm") == adm_precision_recall(real, fake)
+    # Precision is the fake set's share inside the real balls and recall the reverse: swapping the sets swaps them.
+    assert fid.precision_recall(fake, real) == pytest.approx((golden[1], golden[0]), abs=1e-7)
+    with pytest.raises(ValueError, match="more than 3 samples"):
+        fid.precision_recall(real[:3], fake)

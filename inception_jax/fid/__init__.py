@@ -23,6 +23,7 @@ from inception_jax.fid.distance import (
 from inception_jax.fid.extract import Extractor, features, load_extractor
 from inception_jax.fid.inputs import read_images, read_input
 from inception_jax.fid.resize import RESIZE_MODES, clean_resize, pytorch_fid_resize, tensorflow_resize
+from inception_jax.fid.scores import inception_score, precision_recall
 
 __all__ = [
     "FRECHET_METHODS",
@@ -32,8 +33,10 @@ __all__ = [
     "clean_resize",
     "features",
     "frechet_distance",
+    "inception_score",
     "kernel_inception_distance",
     "load_extractor",
+    "precision_recall",
     "pytorch_fid_resize",
     "read_images",
     "read_input",
