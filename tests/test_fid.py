@@ -435,3 +435,31 @@ def test_precision_and_recall_are_torch_fidelitys_and_adms():
     assert fid.precision_recall(fake, real) == pytest.approx((golden[1], golden[0]), abs=1e-7)
     with pytest.raises(ValueError, match="more than 3 samples"):
         fid.precision_recall(real[:3], fake)
+
+
+def test_the_training_loop_metric_on_8_devices_equals_the_offline_command(
+    extractor, inception_2015_weights, pixels, tmp_path, capsys
+):
+    assert extractor.devices == 8
+    samples, reference_images = pixels[:8], pixels[8:]
+    np.savez(tmp_path / "samples.npz", images=samples)
+    np.savez(tmp_path / "reference.npz", images=reference_images)
+    command = ["fid", f"--batch_size={BATCH}", str(tmp_path / "samples.npz"), str(tmp_path / "reference.npz")]
+    cli.run(fid_cli.main, [*command[:1], f"--weights={inception_2015_weights}", *command[1:]])
+    offline = float(re.search(r"FID: (\S+)", capsys.readouterr().out).group(1))
+
+    reference = fid.statistics(fid.features(reference_images, extractor, "pytorch_fid", BATCH))
+    metric = fid.FIDMetric(extractor, reference)
+    sharded = jax.device_put(samples, mesh_lib.batch_sharding(extractor.mesh))  # as a generator's output lies
+    assert len(sharded.sharding.device_set) == 8
+    metric.update(sharded)
+    assert metric.count == 8 and metric.compute() == pytest.approx(offline, abs=1e-6)  # printed to 6 decimals
+
+    from_host = fid.FIDMetric(extractor, reference)  # host batches of any size take the offline path
+    for rows in (slice(0, 3), slice(3, 8)):
+        from_host.update(samples[rows])
+    for ours, theirs in zip(from_host.statistics(), metric.statistics(), strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-9)
+    metric.reset()
+    with pytest.raises(ValueError, match="at least 2 feature vectors"):
+        metric.compute()

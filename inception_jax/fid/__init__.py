@@ -16,20 +16,24 @@ TensorFlow or PyTorch, and nothing is downloaded: pass the weights file.
 from inception_jax.fid.distance import (
     FRECHET_METHODS,
     KernelDistance,
+    RunningStatistics,
     frechet_distance,
     kernel_inception_distance,
     statistics,
 )
 from inception_jax.fid.extract import Extractor, features, load_extractor
 from inception_jax.fid.inputs import read_images, read_input
+from inception_jax.fid.metric import FIDMetric
 from inception_jax.fid.resize import RESIZE_MODES, clean_resize, pytorch_fid_resize, tensorflow_resize
 from inception_jax.fid.scores import inception_score, precision_recall
 
 __all__ = [
+    "FIDMetric",
     "FRECHET_METHODS",
     "Extractor",
     "KernelDistance",
     "RESIZE_MODES",
+    "RunningStatistics",
     "clean_resize",
     "features",
     "frechet_distance",

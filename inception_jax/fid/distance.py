@@ -18,34 +18,50 @@ class KernelDistance(NamedTuple):
     std: float
 
 
-def statistics(features: np.ndarray | Iterable[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """`(mu, sigma)` of [N, D] features, or of the [B, D] batches an iterable yields, in float64.
+class RunningStatistics:
+    """The mean and covariance of feature rows added batch by batch, in float64, holding no more than one batch.
 
-    Batches are merged as they come (Chan et al.'s pairwise update of the mean and the centred scatter), so no more
-    than one batch is held; the result equals `np.mean(x, 0)` and `np.cov(x, rowvar=False)` (ddof 1) of all rows.
+    Batches are merged as they come (Chan et al.'s pairwise update of the mean and the centred scatter); the result
+    equals `np.mean(x, 0)` and `np.cov(x, rowvar=False)` (ddof 1) of all rows.
     """
-    if isinstance(features, np.ndarray) or hasattr(features, "__array__"):
-        features = [features]
-    count, mean, scatter = 0, None, None
-    for batch in features:
+
+    def __init__(self):
+        self.count, self.mean, self.scatter = 0, None, None
+
+    def add(self, batch) -> None:
+        """Adds the rows of a [B, D] batch."""
         batch = np.asarray(batch, np.float64)
         if batch.ndim != 2:
             raise ValueError(f"features must be [N, D] arrays; got shape {batch.shape}.")
         if not len(batch):
-            continue
+            return
         batch_mean = batch.mean(axis=0)
         centred = batch - batch_mean
-        if count == 0:
-            count, mean, scatter = len(batch), batch_mean, centred.T @ centred
-            continue
-        total = count + len(batch)
-        delta = batch_mean - mean
-        scatter += centred.T @ centred + np.outer(delta, delta) * (count * len(batch) / total)
-        mean = mean + delta * (len(batch) / total)
-        count = total
-    if count < 2:
-        raise ValueError(f"statistics need at least 2 feature vectors; got {count}.")
-    return mean, scatter / (count - 1)
+        if self.count == 0:
+            self.count, self.mean, self.scatter = len(batch), batch_mean, centred.T @ centred
+            return
+        total = self.count + len(batch)
+        delta = batch_mean - self.mean
+        self.scatter = self.scatter + centred.T @ centred + np.outer(delta, delta) * (self.count * len(batch) / total)
+        self.mean = self.mean + delta * (len(batch) / total)
+        self.count = total
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        """`(mu, sigma)` of every row added."""
+        if self.count < 2:
+            raise ValueError(f"statistics need at least 2 feature vectors; got {self.count}.")
+        return self.mean, self.scatter / (self.count - 1)
+
+
+def statistics(features: np.ndarray | Iterable[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """`(mu, sigma)` of [N, D] features, or of the [B, D] batches an iterable yields, in float64, merged as they come
+    (`RunningStatistics`)."""
+    if isinstance(features, np.ndarray) or hasattr(features, "__array__"):
+        features = [features]
+    running = RunningStatistics()
+    for batch in features:
+        running.add(batch)
+    return running.result()
 
 
 FRECHET_METHODS = ("sqrtm", "eigh")
