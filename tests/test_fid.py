@@ -480,3 +480,23 @@ def test_sfid_features_are_adms_mixed_6_conv_tensor_of_the_torchscript(inception
     assert np.corrcoef(theirs).max(where=~np.eye(3, dtype=bool), initial=-1) < 0.99  # real, distinct features
     with pytest.raises(ValueError, match="choose one of pool, spatial"):
         fid.load_extractor(inception_2015_weights, features="mixed_6")
+
+
+@pytest.mark.parametrize("save", [np.savez, np.savez_compressed])
+def test_npz_images_are_streamed_and_adms_batches_read(tmp_path, save):
+    images = np.random.default_rng(0).integers(0, 256, (600, 8, 6, 3), dtype=np.uint8)
+    save(tmp_path / "samples.npz", arr_0=images, arr_1=np.arange(600))  # ADM's sample batch: images and labels
+    kind, chunks = fid.read_input(tmp_path / "samples.npz")
+    chunks = list(chunks)
+    assert kind == "images" and [len(chunk) for chunk in chunks] == [256, 256, 88]  # never the whole array at once
+    np.testing.assert_array_equal(np.concatenate(chunks), images)
+    save(tmp_path / "one.npz", images=images[:5])
+    np.testing.assert_array_equal(np.concatenate(list(fid.read_input(tmp_path / "one.npz")[1])), images[:5])
+    # ADM's reference batches hold their statistics beside the images: those are read.
+    mu, sigma = np.zeros(4), np.eye(4)
+    save(tmp_path / "reference.npz", arr_0=images, mu=mu, sigma=sigma, mu_s=mu[:2], sigma_s=sigma[:2, :2])
+    kind, (read_mu, read_sigma) = fid.read_input(tmp_path / "reference.npz")
+    assert kind == "statistics" and np.array_equal(read_mu, mu) and np.array_equal(read_sigma, sigma)
+    save(tmp_path / "two.npz", a=images, b=images)
+    with pytest.raises(ValueError, match="ADM's batch with the images in arr_0"):
+        fid.read_input(tmp_path / "two.npz")

@@ -1,9 +1,15 @@
-"""What the FID command reads: a folder of images, an `.npz` array of images, or `.npz` statistics (mu, sigma)."""
+"""What the FID command reads: a folder of images, an `.npz` array of images, or `.npz` statistics (mu, sigma).
+
+`.npz` images are streamed, rows at a time, from the archive's `.npy` member (compressed or not), never loaded
+whole: ADM's reference batches hold 10,000 to 50,000 images.
+"""
 
 from __future__ import annotations
 
+import math
 import os
 import pathlib
+import zipfile
 from collections.abc import Iterator
 
 import numpy as np
@@ -23,9 +29,28 @@ def read_images(folder: str | os.PathLike) -> Iterator[np.ndarray]:
             yield np.asarray(image.convert("RGB"))
 
 
+ADM_IMAGES = "arr_0"  # guided-diffusion's sample and reference batches: images in arr_0 (labels, if any, in arr_1)
+STREAM_ROWS = 256
+
+
+def stream_npz_array(path: str | os.PathLike, key: str, rows: int = STREAM_ROWS) -> Iterator[np.ndarray]:
+    """Yields the array `key` of the `.npz` at `path` in chunks of `rows` rows along its first axis."""
+    with zipfile.ZipFile(path) as archive, archive.open(f"{key}.npy") as member:
+        version = np.lib.format.read_magic(member)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran_order, dtype = read_header(member)
+        if fortran_order or dtype.hasobject:
+            raise ValueError(f"{path}: {key} is a Fortran-ordered or object array; save it with np.savez as C order.")
+        row_bytes = math.prod(shape[1:]) * dtype.itemsize
+        for start in range(0, shape[0], rows):
+            count = min(rows, shape[0] - start)
+            yield np.frombuffer(member.read(count * row_bytes), dtype).reshape(count, *shape[1:])
+
+
 def read_input(path: str | os.PathLike):
-    """`("statistics", (mu, sigma))` for an `.npz` with `mu` and `sigma`; `("images", images)` for a folder or an
-    `.npz` holding one [N, H, W, 3] uint8 array (images: an iterable of arrays, read lazily from folders)."""
+    """`("statistics", (mu, sigma))` for an `.npz` with `mu` and `sigma` (ADM's reference batches hold them beside
+    their images); `("images", images)` for a folder or an `.npz` holding one [N, H, W, 3] uint8 array or ADM's
+    `arr_0` (images: an iterable of arrays, read lazily)."""
     path = os.fspath(path)
     if os.path.isdir(path):
         return "images", read_images(path)
@@ -34,9 +59,10 @@ def read_input(path: str | os.PathLike):
     with np.load(path) as arrays:
         if {"mu", "sigma"} <= set(arrays.files):
             return "statistics", (arrays["mu"], arrays["sigma"])
-        if len(arrays.files) != 1:
-            raise ValueError(
-                f"{path} holds {', '.join(arrays.files)}: an .npz input is either statistics (mu, sigma) or one "
-                "array of [N, H, W, 3] uint8 images."
-            )
-        return "images", [arrays[arrays.files[0]]]
+        names = arrays.files
+    if len(names) != 1 and ADM_IMAGES not in names:
+        raise ValueError(
+            f"{path} holds {', '.join(names)}: an .npz input is either statistics (mu, sigma), one array of "
+            f"[N, H, W, 3] uint8 images, or ADM's batch with the images in {ADM_IMAGES}."
+        )
+    return "images", stream_npz_array(path, ADM_IMAGES if ADM_IMAGES in names else names[0])
