@@ -8,6 +8,8 @@ with PyTorch on twelve 256-px windows of the test photos (set A: their centres, 
 import os
 import re
 import shutil
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -500,3 +502,50 @@ def test_npz_images_are_streamed_and_adms_batches_read(tmp_path, save):
     save(tmp_path / "two.npz", a=images, b=images)
     with pytest.raises(ValueError, match="ADM's batch with the images in arr_0"):
         fid.read_input(tmp_path / "two.npz")
+
+
+def test_adms_command_prints_adms_five_numbers_by_adms_protocols(inception_2015_weights, pixels, tmp_path):
+    """Each number checked against the library's pieces (each checked against its reference above)."""
+    import dataclasses  # noqa: PLC0415
+
+    from inception_jax.spec import ModelSpec  # noqa: PLC0415
+    from inception_jax.weights import save_weights  # noqa: PLC0415
+
+    # fid-helper's file has no classifier: give the graph a seeded 1008-way one, as pytorch-fid's file has.
+    module, variables, spec = from_torch_fid(inception_2015_weights)
+    module = dataclasses.replace(module, num_classes=1008)
+    kernel = np.random.default_rng(1008).standard_normal((2048, 1008)).astype(np.float32) * 0.05
+    variables["params"]["Logits"] = {"kernel": kernel, "bias": np.zeros(1008, np.float32)}
+    save_weights(str(tmp_path / "graph"), ModelSpec.of_module("inception_v3_fid", module, spec.input), variables)
+    np.savez(tmp_path / "reference.npz", arr_0=pixels[:6])
+    np.savez(tmp_path / "samples.npz", arr_0=pixels[6:], arr_1=np.arange(6))
+    done = subprocess.run(
+        [sys.executable, "-m", "inception_jax.fid.adm", f"--weights={tmp_path / 'graph'}", "--batch_size=8"]
+        + [str(tmp_path / "reference.npz"), str(tmp_path / "samples.npz")],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.strip().splitlines()
+    assert lines[0] == "Computing evaluations..."
+    printed = dict(line.split(": ") for line in lines[1:])
+    assert list(printed) == ["Inception Score", "FID", "sFID", "Precision", "Recall"]
+
+    # The features as the library gives them (each kind checked against the TorchScript above), in one pass.
+    extractor = fid.load_extractor(tmp_path / "graph", features="pool+spatial")
+    both = [
+        np.concatenate(list(fid.features(images, extractor, "tensorflow", BATCH)))
+        for images in (pixels[:6], pixels[6:])
+    ]
+    pool, space = [rows[:, :2048] for rows in both], [rows[:, 2048:] for rows in both]
+    assert space[0].shape == (6, 2023)
+    expected = {
+        "Inception Score": fid.inception_score(pool[1].astype(np.float64) @ kernel, protocol="adm")[0],
+        "FID": fid.frechet_distance(*fid.statistics(pool[1]), *fid.statistics(pool[0])),
+        "sFID": fid.frechet_distance(*fid.statistics(space[1]), *fid.statistics(space[0])),
+        **dict(zip(("Precision", "Recall"), fid.precision_recall(pool[0], pool[1], protocol="adm"), strict=True)),
+    }
+    for name, value in expected.items():  # the command ran on one device, these on eight: rounding apart
+        assert float(printed[name]) == pytest.approx(value, rel=1e-4), name

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from inception_jax import pretrained
@@ -24,12 +25,12 @@ from inception_jax.fid import resize as resize_lib
 from inception_jax.train import mesh as mesh_lib
 from inception_jax.weights import load_weights
 
-ENDPOINT = "PreLogits"  # the pooled 2048-d features
+ENDPOINT, POOL_FEATURES = "PreLogits", 2048  # the pooled features
 # sFID's (ADM's evaluator): the graph's `mixed_6/conv` tensor, the ReLU output of Mixed_6d's 1×1 branch, which is
 # Mixed_6d's first 192 channels (its concatenation puts that branch first); its first 7 channels, flattened in
 # NHWC order: 17 · 17 · 7 = 2,023 features. tests/fixtures/make_sfid_fixtures.py checks both against the TorchScript.
 SPATIAL_ENDPOINT, SPATIAL_CHANNELS = "Mixed_6d", 7
-FEATURES = ("pool", "spatial")
+FEATURES = ("pool", "spatial", "pool+spatial")  # the last: both in one pass, [B, 2048 + 2023]
 DEFAULT_WEIGHTS = "inception_v3_fid.pytorch_fid"  # pytorch-fid's file: the weights most FID numbers are made with
 PROGRESS_EVERY_S = 10.0
 
@@ -61,10 +62,10 @@ class Extractor:
         }
 
     def _select(self, endpoints: dict) -> jax.Array:
-        if self.features == "pool":
-            return endpoints[ENDPOINT]
         spatial = endpoints[SPATIAL_ENDPOINT][..., :SPATIAL_CHANNELS]
-        return spatial.reshape(spatial.shape[0], -1)
+        spatial = spatial.reshape(spatial.shape[0], -1)
+        chosen = {"pool": [endpoints[ENDPOINT]], "spatial": [spatial], "pool+spatial": [endpoints[ENDPOINT], spatial]}
+        return jnp.concatenate(chosen[self.features], axis=1)
 
     @property
     def devices(self) -> int:

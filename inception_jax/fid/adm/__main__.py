@@ -1,0 +1,34 @@
+"""ADM's evaluator: Inception Score, FID, sFID, precision and recall of a sample batch against a reference batch.
+
+    python -m inception_jax.fid.adm VIRTUAL_imagenet256_labeled.npz samples_50000x256x256x3.npz
+
+Both are ADM's `.npz` batches (images in `arr_0`; a reference batch may hold `mu`, `sigma`, `mu_s`, `sigma_s`).
+It prints what guided-diffusion's `evaluations/evaluator.py` prints, computed by ADM's protocols
+(`inception_jax.fid.adm`). --weights needs the 2015 graph's classifier (the default, pytorch-fid's file, has it).
+"""
+
+from __future__ import annotations
+
+from absl import app, flags
+
+from inception_jax import cli
+from inception_jax.fid import adm, extract
+
+flags.DEFINE_string(
+    "weights", extract.DEFAULT_WEIGHTS, "The 2015 graph with its classifier: a named weight, file or directory."
+)
+flags.DEFINE_integer("batch_size", 64, "Images per batch (rounded up to a multiple of the devices).")
+FLAGS = flags.FLAGS
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) != 3:
+        raise app.UsageError("Give the reference batch and the sample batch: two .npz files.")
+    metrics = adm.evaluate(argv[1], argv[2], FLAGS.weights, FLAGS.batch_size)
+    print("Computing evaluations...")
+    for name, value in metrics.items():
+        print(f"{name}: {value}")
+
+
+if __name__ == "__main__":
+    cli.run(main)
