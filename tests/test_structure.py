@@ -98,3 +98,25 @@ def test_one_module_assembles_the_train_step():
                 if re.search(rf"(?<!def ){name}\(", path.read_text()):
                     callers.setdefault(name, set()).add(path.relative_to(REPO).as_posix())
     assert callers == {name: {"inception_jax/train/program.py"} for name in assemblers}
+
+
+def test_library_modules_define_no_command_line_flags():
+    """absl has one flag registry per process: a module that programs and tests import must not define flags, or
+    two of them collide (DuplicateFlagError). Flags belong to the tools' entry modules (`__main__.py`, or modules
+    run as `python -m` that say `if __name__ == "__main__"`); `cli.py` holds the dialect's own `--stock_xla`."""
+    libraries = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.name == "__main__.py" or '__name__ == "__main__"' in path.read_text():
+            continue
+        module = ".".join(path.relative_to(REPO).with_suffix("").parts)
+        libraries.append(module.removesuffix(".__init__"))
+    code = (
+        "import importlib, json\nfrom absl import flags\n"
+        f"for module in {libraries!r}: importlib.import_module(module)\n"
+        "by_module = flags.FLAGS.flags_by_module_dict()\n"
+        "print(json.dumps({m: sorted(f.name for f in fs) for m, fs in by_module.items() if 'inception_jax' in m}))"
+    )
+    import json  # noqa: PLC0415
+
+    (line,) = python_output_lines(code)[-1:]
+    assert len(libraries) > 60 and json.loads(line) == {"inception_jax.cli": ["stock_xla"]}
