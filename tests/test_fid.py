@@ -549,3 +549,13 @@ def test_adms_command_prints_adms_five_numbers_by_adms_protocols(inception_2015_
     }
     for name, value in expected.items():  # the command ran on one device, these on eight: rounding apart
         assert float(printed[name]) == pytest.approx(value, rel=1e-4), name
+    # A reference batch's statistics in ADM's layout, and read back from it as ADM's evaluator reads them.
+    from inception_jax.fid import adm  # noqa: PLC0415
+
+    stored = adm.batch_statistics(tmp_path / "reference.npz", tmp_path / "graph", BATCH)
+    expected_stats = (*fid.statistics(pool[0]), *fid.statistics(space[0]))
+    for name, value in zip(adm.STATISTICS, expected_stats, strict=True):
+        np.testing.assert_allclose(stored[name], value, rtol=0, atol=1e-9, err_msg=name)
+    np.savez(tmp_path / "reference_with_stats.npz", arr_0=pixels[:6], **stored)
+    (mu, _), (mu_s, _) = adm.stored_statistics(tmp_path / "reference_with_stats.npz")
+    assert np.array_equal(mu, stored["mu"]) and np.array_equal(mu_s, stored["mu_s"])

@@ -39,6 +39,16 @@ def stored_statistics(path: str | os.PathLike) -> tuple[tuple, tuple] | None:
         return (arrays["mu"], arrays["sigma"]), (arrays["mu_s"], arrays["sigma_s"])
 
 
+def batch_statistics(
+    path: str | os.PathLike, weights: str | os.PathLike | None = None, batch_size: int = 64
+) -> dict[str, np.ndarray]:
+    """`mu`, `sigma` (pool features) and `mu_s`, `sigma_s` (spatial) of a batch's images, as ADM's reference
+    batches store them."""
+    pool, spatial = activations(path, extract.load_extractor(weights, features="pool+spatial"), batch_size)
+    (mu, sigma), (mu_s, sigma_s) = distance.statistics(pool), distance.statistics(spatial)
+    return {"mu": mu, "sigma": sigma, "mu_s": mu_s, "sigma_s": sigma_s}
+
+
 def evaluate(
     reference: str | os.PathLike,
     samples: str | os.PathLike,
