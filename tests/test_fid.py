@@ -504,23 +504,60 @@ def test_npz_images_are_streamed_and_adms_batches_read(tmp_path, save):
         fid.read_input(tmp_path / "two.npz")
 
 
-def test_adms_command_prints_adms_five_numbers_by_adms_protocols(inception_2015_weights, pixels, tmp_path):
-    """Each number checked against the library's pieces (each checked against its reference above)."""
+@pytest.fixture(scope="module")
+def graph_with_classifier(inception_2015_weights, tmp_path_factory):
+    """(weights directory, classifier kernel): fid-helper's graph has no classifier, so it gets a seeded 1008-way one,
+    as pytorch-fid's and NVlabs' files carry."""
     import dataclasses  # noqa: PLC0415
 
     from inception_jax.spec import ModelSpec  # noqa: PLC0415
     from inception_jax.weights import save_weights  # noqa: PLC0415
 
-    # fid-helper's file has no classifier: give the graph a seeded 1008-way one, as pytorch-fid's file has.
     module, variables, spec = from_torch_fid(inception_2015_weights)
     module = dataclasses.replace(module, num_classes=1008)
     kernel = np.random.default_rng(1008).standard_normal((2048, 1008)).astype(np.float32) * 0.05
-    variables["params"]["Logits"] = {"kernel": kernel, "bias": np.zeros(1008, np.float32)}
-    save_weights(str(tmp_path / "graph"), ModelSpec.of_module("inception_v3_fid", module, spec.input), variables)
+    bias = np.random.default_rng(1009).standard_normal(1008).astype(np.float32)  # one that would matter, left out
+    variables["params"]["Logits"] = {"kernel": kernel, "bias": bias}
+    directory = tmp_path_factory.mktemp("graph") / "graph"
+    save_weights(str(directory), ModelSpec.of_module("inception_v3_fid", module, spec.input), variables)
+    return directory, kernel
+
+
+def test_the_command_prints_the_inception_score_and_precision_recall_by_either_protocol(
+    graph_with_classifier, pixels, tmp_path, capsys
+):
+    weights, kernel = graph_with_classifier
+    np.savez(tmp_path / "real.npz", images=pixels[:6])
+    np.savez(tmp_path / "generated.npz", images=pixels[6:])
+    extractor = fid.load_extractor(weights)
+    real, generated = (
+        np.concatenate(list(fid.features(images, extractor, "pytorch_fid", BATCH)))
+        for images in (pixels[:6], pixels[6:])
+    )
+    for protocol in ("torch_fidelity", "adm"):
+        cli.run(
+            fid_cli.main,
+            ["fid", f"--weights={weights}", f"--batch_size={BATCH}", "--inception_score", "--inception_score_splits=3"]
+            + ["--precision_recall"]
+            + [f"--protocol={protocol}", str(tmp_path / "real.npz"), str(tmp_path / "generated.npz")],
+        )
+        printed = capsys.readouterr().out
+        score = float(re.search(rf"Inception Score \({protocol}\) of B: (\S+)", printed).group(1))
+        precision = float(re.search(rf"Precision \({protocol}\): (\S+)", printed).group(1))
+        recall = float(re.search(rf"Recall \({protocol}\): (\S+)", printed).group(1))
+        unbiased_logits = generated.astype(np.float64) @ kernel  # without the classifier's bias, as both tools
+        assert score == pytest.approx(fid.inception_score(unbiased_logits, 3, protocol)[0], abs=1e-6)
+        expected = fid.precision_recall(real, generated, protocol=protocol)
+        assert (precision, recall) == pytest.approx(expected, abs=1e-6)
+
+
+def test_adms_command_prints_adms_five_numbers_by_adms_protocols(graph_with_classifier, pixels, tmp_path):
+    """Each number checked against the library's pieces (each checked against its reference above)."""
+    graph, kernel = graph_with_classifier
     np.savez(tmp_path / "reference.npz", arr_0=pixels[:6])
     np.savez(tmp_path / "samples.npz", arr_0=pixels[6:], arr_1=np.arange(6))
     done = subprocess.run(
-        [sys.executable, "-m", "inception_jax.fid.adm", f"--weights={tmp_path / 'graph'}", "--batch_size=8"]
+        [sys.executable, "-m", "inception_jax.fid.adm", f"--weights={graph}", "--batch_size=8"]
         + [str(tmp_path / "reference.npz"), str(tmp_path / "samples.npz")],
         capture_output=True,
         text=True,
@@ -534,7 +571,7 @@ def test_adms_command_prints_adms_five_numbers_by_adms_protocols(inception_2015_
     assert list(printed) == ["Inception Score", "FID", "sFID", "Precision", "Recall"]
 
     # The features as the library gives them (each kind checked against the TorchScript above), in one pass.
-    extractor = fid.load_extractor(tmp_path / "graph", features="pool+spatial")
+    extractor = fid.load_extractor(graph, features="pool+spatial")
     both = [
         np.concatenate(list(fid.features(images, extractor, "tensorflow", BATCH)))
         for images in (pixels[:6], pixels[6:])
@@ -552,7 +589,7 @@ def test_adms_command_prints_adms_five_numbers_by_adms_protocols(inception_2015_
     # A reference batch's statistics in ADM's layout, and read back from it as ADM's evaluator reads them.
     from inception_jax.fid import adm  # noqa: PLC0415
 
-    stored = adm.batch_statistics(tmp_path / "reference.npz", tmp_path / "graph", BATCH)
+    stored = adm.batch_statistics(tmp_path / "reference.npz", graph, BATCH)
     expected_stats = (*fid.statistics(pool[0]), *fid.statistics(space[0]))
     for name, value in zip(adm.STATISTICS, expected_stats, strict=True):
         np.testing.assert_allclose(stored[name], value, rtol=0, atol=1e-9, err_msg=name)

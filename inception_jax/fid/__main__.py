@@ -5,6 +5,7 @@
     python -m inception_jax.fid --weights=pt_inception-2015-12-05-6726825d.pth --kid folder_a folder_b
     python -m inception_jax.fid --weights=default_1.pt --save_stats=stats_a.npz folder_a
     python -m inception_jax.fid --frechet_method=eigh stats_a.npz stats_b.npz     # ~5x faster Fréchet distance
+    python -m inception_jax.fid --inception_score --precision_recall real_folder generated_folder
 
 A and B are folders of images, `.npz` files holding one [N, H, W, 3] uint8 array, or `.npz` statistics (`mu`,
 `sigma`, as pytorch-fid and --save_stats write them). --weights is a named weight (`inception_v3_fid.pytorch_fid`,
@@ -23,7 +24,7 @@ import numpy as np
 from absl import app, flags
 
 from inception_jax import cli
-from inception_jax.fid import distance, extract, inputs, resize
+from inception_jax.fid import distance, extract, inputs, resize, scores
 
 flags.DEFINE_string(
     "weights",
@@ -41,6 +42,14 @@ flags.DEFINE_enum(
 flags.DEFINE_integer("batch_size", 50, "Images per batch (rounded up to a multiple of the devices).")
 flags.DEFINE_string("save_stats", None, "Write the statistics (mu, sigma) of the one input A to this .npz.")
 flags.DEFINE_bool("kid", False, "Also print KID (mean and std over subsets); needs images, not statistics.")
+flags.DEFINE_bool(
+    "inception_score", False, "Also print B's Inception Score (needs the graph's classifier, as the default has)."
+)
+flags.DEFINE_integer("inception_score_splits", 10, "Inception Score by torch-fidelity's protocol: splits.")
+flags.DEFINE_bool("precision_recall", False, "Also print precision and recall of B against A (k = 3).")
+flags.DEFINE_enum(
+    "protocol", "torch_fidelity", list(scores.PROTOCOLS), "Inception Score and precision/recall: whose protocol."
+)
 flags.DEFINE_integer("kid_subsets", 100, "KID: number of subsets.")
 flags.DEFINE_integer("kid_subset_size", 1000, "KID: largest subset size.")
 FLAGS = flags.FLAGS
@@ -53,8 +62,12 @@ def main(argv: list[str]) -> None:
     if not FLAGS.save_stats and len(paths) != 2:
         raise app.UsageError(f"Give two inputs A and B (got {len(paths)}), or one with --save_stats=PATH.")
     read = [inputs.read_input(path) for path in paths]
-    if FLAGS.kid and any(kind == "statistics" for kind, _ in read):
-        raise ValueError("--kid needs the images of both sets; statistics files hold no features.")
+    keep_features = FLAGS.kid or FLAGS.inception_score or FLAGS.precision_recall
+    if keep_features and any(kind == "statistics" for kind, _ in read):
+        raise ValueError(
+            "--kid, --inception_score and --precision_recall need the images of both sets; statistics files hold "
+            "no features."
+        )
     extractor = None
     stats, feats = [], []
     for kind, value in read:
@@ -63,7 +76,7 @@ def main(argv: list[str]) -> None:
             continue
         extractor = extractor or extract.load_extractor(FLAGS.weights)
         batches = extract.features(value, extractor, FLAGS.resize, FLAGS.batch_size)
-        if FLAGS.kid:
+        if keep_features:
             feats.append(np.concatenate(list(batches)))
             stats.append(distance.statistics(feats[-1]))
         else:
@@ -77,6 +90,17 @@ def main(argv: list[str]) -> None:
     if FLAGS.kid:
         kid = distance.kernel_inception_distance(*feats, FLAGS.kid_subsets, FLAGS.kid_subset_size)
         print(f"KID: {kid.mean:.6f} ± {kid.std:.6f}")
+    if FLAGS.inception_score:
+        params = extractor.variables["params"]
+        if "Logits" not in params:
+            raise ValueError("--inception_score needs the graph's classifier: use weights that carry it (the default).")
+        # The unbiased logits (pool features times the classifier's weights), as torch-fidelity and ADM take them.
+        logits = feats[1].astype(np.float64) @ np.asarray(params["Logits"]["kernel"], np.float64)
+        mean, std = scores.inception_score(logits, FLAGS.inception_score_splits, FLAGS.protocol)
+        print(f"Inception Score ({FLAGS.protocol}) of B: {mean:.6f} ± {std:.6f}")
+    if FLAGS.precision_recall:
+        precision, recall = scores.precision_recall(feats[0], feats[1], protocol=FLAGS.protocol)
+        print(f"Precision ({FLAGS.protocol}): {precision:.6f}\nRecall ({FLAGS.protocol}): {recall:.6f}")
 
 
 if __name__ == "__main__":

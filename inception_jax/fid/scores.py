@@ -38,6 +38,8 @@ def inception_score(logits, splits: int = 10, protocol: str = "torch_fidelity") 
         raise ValueError(f"logits must be [N, classes]; got shape {logits.shape}.")
     count = len(logits)
     if protocol == "torch_fidelity":
+        if count < splits:
+            raise ValueError(f"{count} images cannot make {splits} splits; lower splits or add images.")
         logits = logits[np.random.RandomState(TORCH_FIDELITY_SHUFFLE_SEED).permutation(count)]
         bounds = [(i * count // splits, (i + 1) * count // splits) for i in range(splits)]
     else:
