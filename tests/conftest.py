@@ -71,6 +71,12 @@ def pytest_report_header():
     return f"OpenBLAS kernels: {blas_core.current()}"
 
 
+def _run_dir(tmp_path_factory):
+    """The run's temporary directory, shared by every xdist worker (above each worker's own)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory):
     """A TFDS data directory with the digits prepared in it, once per run: the first xdist worker to ask prepares
@@ -78,9 +84,7 @@ def data_dir(tmp_path_factory):
     from inception_jax.configs.digits import digits_input  # noqa: PLC0415  (after JAX's set-up above)
     from inception_jax.data import pipeline  # noqa: PLC0415
 
-    run_dir = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        run_dir = run_dir.parent  # the run's directory, above each worker's own
+    run_dir = _run_dir(tmp_path_factory)
     directory = str(run_dir / "tfds")
     with open(run_dir / "tfds.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -120,9 +124,7 @@ def mini_imagenet(tmp_path_factory):
     import tensorflow_datasets as tfds  # noqa: PLC0415
     from fixtures import mini_imagenet as archives  # noqa: PLC0415
 
-    run_dir = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        run_dir = run_dir.parent
+    run_dir = _run_dir(tmp_path_factory)
     root = run_dir / "imagenet"
     with open(run_dir / "imagenet.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

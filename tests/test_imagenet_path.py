@@ -9,12 +9,11 @@ import numpy as np
 import pytest
 from fixtures import mini_imagenet as mini_imagenet_archives
 from PIL import Image
-from train_utils import QUICK
+from train_utils import QUICK, final_state
 
 from inception_jax import configs
 from inception_jax.data import pipeline, sources
 from inception_jax.evaluation.evaluator import evaluate
-from inception_jax.train.checkpoint import TrainCheckpoints
 from inception_jax.train.trainer import train_and_evaluate
 
 TRAIN_EXAMPLES = len(mini_imagenet_archives.SYNSETS) * mini_imagenet_archives.IMAGES_PER_SYNSET
@@ -77,14 +76,6 @@ def test_the_real_builder_prepares_the_archives_with_their_labels_and_odd_files(
         stored = examples[name]["image"].astype(int)
         assert stored.shape == expected_pixels.shape
         assert np.abs(stored - expected_pixels).mean() < 4, name
-
-
-def final_state(workdir):
-    checkpoints = TrainCheckpoints(str(workdir))
-    try:
-        return checkpoints.read_saved(checkpoints.latest_step())
-    finally:
-        checkpoints.close()
 
 
 def test_the_paper_config_trains_resumes_bitwise_and_evaluates_at_1_and_12_crops(mini_imagenet, tmp_path):

@@ -17,7 +17,7 @@ import numpy as np
 import optax
 import pytest
 from model_utils import random_train_state, random_variables, tiny_recipe
-from train_utils import QUICK, REPO, tiny_config, tiny_flags
+from train_utils import QUICK, REPO, final_state, tiny_config, tiny_flags
 
 from inception_jax import artifacts, configs
 from inception_jax.configs import lineage, paper
@@ -261,15 +261,6 @@ def test_two_processes_train_like_one_process_with_the_same_global_batch(tmp_pat
 # ---------------------------------------------------------------- checkpoints and resume
 
 
-def _final_state(workdir):
-    checkpoints = TrainCheckpoints(workdir)
-    step = max(int(d) for d in os.listdir(checkpoints.directory) if d.isdigit())
-    try:
-        return checkpoints.read_saved(step)
-    finally:
-        checkpoints.close()
-
-
 RESUME_RUN = {**QUICK, "total_steps": 40, "checkpoint_every_steps": 4, "eval_every_steps": 20, "log_every_steps": 4}
 
 
@@ -306,7 +297,7 @@ def test_sigkill_then_same_command_resumes_and_matches_an_uninterrupted_run(tmp_
 
     strip = lambda records: [{k: v for k, v in r.items() if k != "train/img_per_sec"} for r in records]  # noqa: E731
     assert strip(read_metrics(str(tmp_path / "b"))) == strip(read_metrics(str(uninterrupted_run)))
-    final_a, final_b = _final_state(str(uninterrupted_run)), _final_state(str(tmp_path / "b"))
+    final_a, final_b = final_state(str(uninterrupted_run)), final_state(str(tmp_path / "b"))
     assert int(final_b["step"]) == 40
     assert any(name.startswith("events.out.tfevents") for name in os.listdir(tmp_path / "b"))  # TensorBoard
     jax.tree.map(np.testing.assert_array_equal, final_a, final_b)  # bitwise on CPU
@@ -328,7 +319,7 @@ def test_sigterm_saves_the_current_step_exits_75_and_the_rerun_matches_an_uninte
     output = resumed.communicate(timeout=900)[0]
     assert resumed.returncode == 0, output
     assert f"at step {stopped}" in output
-    final_a, final_b = _final_state(str(uninterrupted_run)), _final_state(str(tmp_path / "b"))
+    final_a, final_b = final_state(str(uninterrupted_run)), final_state(str(tmp_path / "b"))
     assert int(final_b["step"]) == 40
     jax.tree.map(np.testing.assert_array_equal, final_a, final_b)  # bitwise on CPU
     final_eval = lambda workdir: {  # noqa: E731
@@ -394,7 +385,7 @@ def test_non_finite_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoin
         train_and_evaluate(config, str(tmp_path))
     checkpoints = TrainCheckpoints(str(tmp_path))
     assert checkpoints.latest_step() == 1
-    assert all(np.isfinite(leaf).all() for leaf in jax.tree.leaves(_final_state(str(tmp_path))["params"]))
+    assert all(np.isfinite(leaf).all() for leaf in jax.tree.leaves(final_state(str(tmp_path))["params"]))
 
 
 def test_init_from_weights_copies_every_matching_leaf_and_keeps_a_new_classifier(tmp_path):

@@ -47,3 +47,15 @@ def tiny_config(data_dir: str, **overrides):
 def tiny_flags(data_dir: str, workdir: str, **overrides) -> list[str]:
     values = {**TINY, "input.data_dir": data_dir, **overrides}
     return ["--config=inception_jax:default", f"--workdir={workdir}"] + [f"--config.{k}={v}" for k, v in values.items()]
+
+
+def final_state(workdir) -> dict:
+    """The saved train state of a run's newest checkpoint directory, as arrays."""
+    from inception_jax.train.checkpoint import TrainCheckpoints  # noqa: PLC0415  (orbax, for the tests that need it)
+
+    checkpoints = TrainCheckpoints(str(workdir))
+    step = max(int(d) for d in os.listdir(checkpoints.directory) if d.isdigit())
+    try:
+        return checkpoints.read_saved(step)
+    finally:
+        checkpoints.close()

@@ -91,11 +91,7 @@ def main(argv: list[str]) -> None:
         kid = distance.kernel_inception_distance(*feats, FLAGS.kid_subsets, FLAGS.kid_subset_size)
         print(f"KID: {kid.mean:.6f} ± {kid.std:.6f}")
     if FLAGS.inception_score:
-        params = extractor.variables["params"]
-        if "Logits" not in params:
-            raise ValueError("--inception_score needs the graph's classifier: use weights that carry it (the default).")
-        # The unbiased logits (pool features times the classifier's weights), as torch-fidelity and ADM take them.
-        logits = feats[1].astype(np.float64) @ np.asarray(params["Logits"]["kernel"], np.float64)
+        logits = extractor.unbiased_logits(feats[1])
         mean, std = scores.inception_score(logits, FLAGS.inception_score_splits, FLAGS.protocol)
         print(f"Inception Score ({FLAGS.protocol}) of B: {mean:.6f} ± {std:.6f}")
     if FLAGS.precision_recall:

@@ -61,6 +61,21 @@ class Extractor:
             for mode in resize_lib.RESIZE_MODES
         }
 
+    def require_classifier(self) -> None:
+        """Raises unless the weights carry the 2015 graph's 1008-way classifier, which the Inception Score needs."""
+        if "Logits" not in self.variables["params"] or self.module.num_classes != 1008:
+            raise ValueError(
+                "The Inception Score needs the 2015 graph's 1008-way classifier: use weights that carry it "
+                f"(the default {DEFAULT_WEIGHTS}, or inception_v3_fid.nvlabs)."
+            )
+
+    def unbiased_logits(self, pool_features: np.ndarray) -> np.ndarray:
+        """[N, 1008] float64: pool features times the classifier's weights, without its bias, as torch-fidelity's and
+        ADM's Inception Scores take them."""
+        self.require_classifier()
+        kernel = self.variables["params"]["Logits"]["kernel"]
+        return np.asarray(pool_features, np.float64) @ np.asarray(kernel, np.float64)
+
     def _select(self, endpoints: dict) -> jax.Array:
         spatial = endpoints[SPATIAL_ENDPOINT][..., :SPATIAL_CHANNELS]
         spatial = spatial.reshape(spatial.shape[0], -1)

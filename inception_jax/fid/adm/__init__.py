@@ -57,19 +57,14 @@ def evaluate(
 ) -> dict[str, float]:
     """ADM's five numbers for the sample batch against the reference batch."""
     extractor = extract.load_extractor(weights, features="pool+spatial")
-    params = extractor.variables["params"]
-    if "Logits" not in params or extractor.module.num_classes != 1008:
-        raise ValueError(
-            "The Inception Score needs the 2015 graph's 1008-way classifier: use weights that carry it "
-            f"(the default {extract.DEFAULT_WEIGHTS}, or inception_v3_fid.nvlabs)."
-        )
+    extractor.require_classifier()  # before any image is read
     reference_pool, reference_spatial = activations(reference, extractor, batch_size)
     sample_pool, sample_spatial = activations(samples, extractor, batch_size)
     reference_stats = stored_statistics(reference) or (
         distance.statistics(reference_pool),
         distance.statistics(reference_spatial),
     )
-    logits = sample_pool.astype(np.float64) @ np.asarray(params["Logits"]["kernel"], np.float64)
+    logits = extractor.unbiased_logits(sample_pool)
     precision, recall = scores.precision_recall(reference_pool, sample_pool, protocol="adm")
     return {
         "Inception Score": scores.inception_score(logits, protocol="adm")[0],
