@@ -6,7 +6,7 @@ The tiny test network has no array of `FSDP_MIN_SIZE` elements, so these tests s
 import jax
 import jax.numpy as jnp
 import numpy as np
-from model_utils import random_train_state, tiny_recipe
+from model_utils import QUICK_IMAGE_SIZE, quick_recipe, random_train_state, tiny_recipe
 from train_utils import QUICK, tiny_config
 
 from inception_jax.train import mesh as mesh_lib
@@ -25,15 +25,16 @@ def test_fsdp_steps_equal_replicated_steps_in_float64():
     assert mesh.shape[mesh_lib.DATA_AXIS] == 8
     rng = np.random.default_rng(0)
     with jax.enable_x64(True):
-        # Computes in float64 too: the layers cast to their dtype.
-        model, tx, step = tiny_recipe(dtype=jnp.float64, param_dtype=jnp.float64)
+        # Computes in float64 too: the layers cast to their dtype. The sharding, not the network, is under test:
+        # QUICK's ResNet-20.
+        model, tx, step = quick_recipe(dtype=jnp.float64, param_dtype=jnp.float64)
         state = jax.tree.map(
             lambda x: x.astype(np.float64) if np.issubdtype(x.dtype, np.floating) else x,
-            jax.device_get(random_train_state(model, tx, 75)),
+            jax.device_get(random_train_state(model, tx, QUICK_IMAGE_SIZE)),
         )
         batches = [
             {
-                "image": rng.uniform(-1, 1, (16, 75, 75, 3)),
+                "image": rng.uniform(-1, 1, (16, QUICK_IMAGE_SIZE, QUICK_IMAGE_SIZE, 3)),
                 "label": rng.integers(0, 10, 16).astype(np.int32),
             }
             for _ in range(3)

@@ -16,7 +16,7 @@ import ml_collections
 import numpy as np
 import optax
 import pytest
-from model_utils import random_train_state, random_variables, tiny_recipe
+from model_utils import QUICK_IMAGE_SIZE, quick_recipe, random_train_state, random_variables
 from train_utils import QUICK, REPO, final_state, tiny_config, tiny_flags
 
 from inception_jax import artifacts, configs
@@ -163,11 +163,13 @@ def test_lineage_config_uses_each_papers_recipe():
 
 def test_sharded_step_over_8_devices_equals_one_device_step():
     assert jax.device_count() == 8, "conftest.py sets 8 CPU devices"
-    model, tx, train_step = tiny_recipe(bn_momentum=0.9, aux_head=True)
-    state = random_train_state(model, tx, 75)
+    # The sharding, not the network, is under test: QUICK's ResNet-20 (batch norm, whose statistics must span the
+    # global batch).
+    model, tx, train_step = quick_recipe(bn_momentum=0.9)
+    state = random_train_state(model, tx, QUICK_IMAGE_SIZE)
     rng = np.random.default_rng(0)
     batch = {
-        "image": rng.uniform(-1, 1, (16, 75, 75, 3)).astype(np.float32),
+        "image": rng.uniform(-1, 1, (16, QUICK_IMAGE_SIZE, QUICK_IMAGE_SIZE, 3)).astype(np.float32),
         "label": rng.integers(0, 10, 16).astype(np.int32),
     }
     results = []
@@ -365,9 +367,10 @@ def test_every_step_lands_in_one_logged_average_and_images_per_second_leave_out_
 
 
 def test_checkpoint_of_another_model_names_the_mismatched_leaves(tmp_path, data_dir):
-    train_and_evaluate(tiny_config(data_dir, total_steps=2, eval_every_steps=2), str(tmp_path))
-    other = tiny_config(data_dir, total_steps=2, **{"model.block_counts": (2, 1, 1)})
-    with pytest.raises(ValueError, match=r"does not fit this model.*Block35_1"):
+    # The checkpoint check, not the network, is under test: QUICK's ResNet-20, then one with a second conv2 block.
+    train_and_evaluate(tiny_config(data_dir, total_steps=2, eval_every_steps=2, **QUICK), str(tmp_path))
+    other = tiny_config(data_dir, total_steps=2, **{**QUICK, "model.block_counts": (2, 1, 1)})
+    with pytest.raises(ValueError, match=r"does not fit this model.*conv2_2"):
         train_and_evaluate(other, str(tmp_path))
 
 
