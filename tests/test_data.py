@@ -382,6 +382,18 @@ def test_bad_folder_images_are_converted_or_skipped_and_counted(tmp_path, shardi
     assert all(np.isfinite(b["image"]).all() for b in train_batches)
 
 
+def test_class_folders_that_differ_between_splits_are_named(tmp_path):
+    png = image_bytes(np.zeros((4, 4, 3), np.uint8), "PNG")
+    for split, classes in (("train", ("cat", "dog", "fox")), ("test", ("cat", "bird", "fox"))):
+        for name in classes:
+            (tmp_path / split / name).mkdir(parents=True)
+            (tmp_path / split / name / "0.png").write_bytes(png)
+    cfg = digits_input(75, eval_batch_size=128)
+    cfg.update(dataset="folder", folder=str(tmp_path))
+    with pytest.raises(ValueError, match=r"different class folders \(test/ lacks dog; train/ lacks bird\)"):
+        pipeline.dataset_info(cfg)
+
+
 def test_missing_folder_says_what_to_do(tmp_path):
     cfg = digits_input(75, eval_batch_size=128)
     cfg.update(dataset="folder", folder=str(tmp_path / "absent"))

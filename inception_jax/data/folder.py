@@ -41,6 +41,7 @@ class FolderSource:
         self._builder = tfds.ImageFolder(root)
         if not self._builder.info.splits:
             raise ValueError(f"folder={root!r} has no <split>/<class>/ sub-folders with .jpg/.jpeg/.png images.")
+        _check_same_classes(root, sorted(self._builder.info.splits))
         self._root = root
         self._checked: dict[str, CheckedSplit] = {}
 
@@ -108,3 +109,20 @@ class FolderSource:
         else:
             logger.info("All %d images in %s/%s decode.", total, self._root, split)
         return CheckedSplit(paths=tuple(paths), labels=tuple(labels))
+
+
+def _check_same_classes(root: str, splits: list[str]) -> None:
+    """Raises naming the class folders that some splits lack: labels count the union of all splits' folders, so a
+    class missing from one split is one the model is never trained on, or never evaluated on."""
+    classes = {
+        split: {name for name in tf.io.gfile.listdir(f"{root}/{split}") if tf.io.gfile.isdir(f"{root}/{split}/{name}")}
+        for split in splits
+    }
+    union = set().union(*classes.values())
+    lacking = {split: sorted(n.rstrip("/") for n in union - names) for split, names in classes.items() if union - names}
+    if lacking:
+        listed = "; ".join(f"{split}/ lacks {', '.join(names)}" for split, names in lacking.items())
+        raise ValueError(
+            f"folder={root!r}: its splits have different class folders ({listed}). Give every split the same "
+            "class folders, or move the odd classes out."
+        )
