@@ -11,10 +11,11 @@
 
 Without --config it trains the embedded default (reduced Inception-ResNet-v2 on scikit-learn's digits), offline.
 Packaged configs (inception_jax/configs/) are named `inception_jax:NAME[:ARG]`; other config files by path.
-The whole config is checked before anything compiles. On SIGTERM (preemption) it saves the current step and exits
-with code 75; the same command resumes. On a machine without an accelerator the tuned XLA:CPU flags are added
-unless --stock_xla. The logic lives in
-`inception_jax.train.trainer`, importable from tests and notebooks.
+The whole config is checked before anything compiles; a rerun whose config changes the run is refused unless
+--allow_config_change, and a second run on a workdir in use is refused. On SIGTERM (preemption) it saves the
+current step and exits with code 75; the same command resumes. A non-finite loss stops it with code 65, the last
+good checkpoint kept. On a machine without an accelerator the tuned XLA:CPU flags are added unless --stock_xla.
+The logic lives in `inception_jax.train.trainer`, importable from tests and notebooks.
 """
 
 import logging
@@ -39,6 +40,12 @@ flags.DEFINE_integer(
     0,
     "With --dry_run: plan for this many devices, simulated on the CPU (0: this machine's).",
 )
+flags.DEFINE_bool(
+    "allow_config_change",
+    False,
+    "Resume even though the config differs from the checkpoint's in fields that change the run (batch, seed, "
+    "network, data, recipe); without it such a rerun is refused, naming each field.",
+)
 mesh.define_distributed_flags()
 FLAGS = flags.FLAGS
 
@@ -58,10 +65,13 @@ def main(argv):
 
     mesh.initialize_from_flags(FLAGS)
     try:
-        metrics = trainer.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+        metrics = trainer.train_and_evaluate(FLAGS.config, FLAGS.workdir, allow_config_change=FLAGS.allow_config_change)
     except preemption.Preempted as stopped:
         logging.warning("%s", stopped)
         sys.exit(preemption.EXIT_CODE)
+    except trainer.Diverged as diverged:
+        logging.error("%s", diverged)
+        sys.exit(trainer.DIVERGED_EXIT_CODE)
     logging.info("Final evaluation: %s", "  ".join(f"{k} {v:.4f}" for k, v in sorted(metrics.items())))
 
 

@@ -49,6 +49,7 @@ HEAVIEST_FIRST = (
     "test_convert_torchvision.py",
     "test_lineage_models.py",
     "test_fid.py",
+    "test_faults.py",
     "test_slim_graphs.py",
     "test_predict.py",
     "test_convert_timm.py",

@@ -6,12 +6,19 @@ Each saved step holds three items:
     meta        JSON: the config and the input position (`checkpoint_record`)
 Runs written before the weights had an item of their own hold one `state` item instead; they restore too (the
 weights alone, or the whole state), and their next save is in the new layout.
+
+Resuming takes the newest step that reads back whole (`restore_newest_intact`): a damaged newer step (a file
+truncated or removed) is moved to `WORKDIR/checkpoints_damaged/`, never deleted, and the run goes on from the
+step before it. Orbax writes each step into a temporary directory renamed when complete, so a save killed half
+way leaves no step to resume from.
 """
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Mapping
+import shutil
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import jax
@@ -23,6 +30,11 @@ from inception_jax.train.state import TrainState, optimizer_of, weights_of
 
 _WEIGHTS, _OPTIMIZER, _META = "weights", "optimizer", "meta"
 _LEGACY_STATE = "state"  # the whole train state in one item, as runs saved it before the split
+DAMAGED_DIRECTORY = "checkpoints_damaged"
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint of another model or configuration: every step of the run would refuse it the same way."""
 
 
 def checkpoint_record(step: int, data_step: int, config: ml_collections.ConfigDict) -> dict[str, Any]:
@@ -153,7 +165,7 @@ class TrainCheckpoints:
         """Raises naming the leaves where each (abstract tree, stored metadata) pair differs."""
         mismatch = ", ".join(filter(None, (_describe_mismatch(abstract, stored) for abstract, stored in pairs)))
         if mismatch:
-            raise ValueError(
+            raise CheckpointMismatchError(
                 f"The checkpoint at {self.directory} (step {step}) does not fit this {what}: {mismatch}. "
                 f"Use a fresh --workdir, or the config that wrote it."
             )
@@ -208,6 +220,66 @@ class TrainCheckpoints:
         )
         return TrainState(**restored[_WEIGHTS], **restored[_OPTIMIZER]), restored[_META]
 
+    def restore_newest_intact(
+        self, abstract_state: TrainState, check_record: Callable[[dict[str, Any]], None] = lambda record: None
+    ) -> tuple[TrainState, dict[str, Any]]:
+        """`restore` of the newest step that reads back whole; `check_record(meta)` vets each step's record first.
+
+        A step that fails to read (a truncated or missing file, unreadable JSON) is moved to `checkpoints_damaged/`
+        beside the checkpoints, with a warning naming it and the step resumed instead. Errors of `check_record`
+        and `CheckpointMismatchError` (the run's config or model differs) are raised as they are: an older step
+        would not fix them.
+        """
+        damaged = []
+        for step in sorted(self.manager.all_steps(), reverse=True):
+            try:
+                record = self.read_meta(step)
+            except Exception as error:  # noqa: BLE001  (Orbax and TensorStore raise many kinds for a bad file)
+                damaged.append((step, error))
+                continue
+            check_record(record)
+            try:
+                restored = self.restore(abstract_state, step)
+            except CheckpointMismatchError:
+                raise
+            except Exception as error:  # noqa: BLE001
+                damaged.append((step, error))
+                continue
+            self._move_aside(damaged, f"resuming from step {step} instead")
+            return restored
+        listed = "; ".join(f"step {step}: {_first_line(error)}" for step, error in damaged)
+        raise RuntimeError(
+            f"No checkpoint in {self.directory} reads back ({listed}). They are left as they are; start the run "
+            f"in a fresh --workdir, or copy an intact step back into {self.directory}."
+        )
+
+    def _move_aside(self, damaged: list[tuple[int, Exception]], instead: str) -> None:
+        """Moves each damaged step to `checkpoints_damaged/STEP` (process 0; the others wait), warning per step."""
+        if not damaged:
+            return
+        aside = os.path.join(os.path.dirname(self.directory), DAMAGED_DIRECTORY)
+        for step, error in damaged:
+            target, copies = os.path.join(aside, str(step)), 1
+            while os.path.exists(target):  # an earlier damaged copy of the same step: keep both
+                target, copies = os.path.join(aside, f"{step}.{copies}"), copies + 1
+            logging.warning(
+                "The checkpoint of step %d in %s does not read back (%s); %s. Step %d is kept, moved to %s.",
+                step,
+                self.directory,
+                _first_line(error),
+                instead,
+                step,
+                target,
+            )
+            if jax.process_index() == 0:
+                os.makedirs(aside, exist_ok=True)
+                shutil.move(os.path.join(self.directory, str(step)), target)
+        if jax.process_count() > 1:
+            from jax.experimental import multihost_utils  # noqa: PLC0415
+
+            multihost_utils.sync_global_devices("damaged checkpoints moved aside")
+        self.manager.reload()
+
     def read_saved(self, step: int, sharding: jax.sharding.Sharding | None = None) -> dict[str, Any]:
         """Everything saved at `step` as plain nested dicts (`params`, ..., `step`, `opt_state`), each array placed
         with `sharding` (default: the first local device), whatever mesh saved it: for inspecting and comparing
@@ -228,3 +300,8 @@ class TrainCheckpoints:
     def close(self) -> None:
         self.manager.wait_until_finished()
         self.manager.close()
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0][:300] if text else ''}"

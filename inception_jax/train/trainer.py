@@ -2,8 +2,10 @@
 
 Read it top to bottom: mesh → input → model & program → state (restore, init_from or init) → loop. The
 schedule, optimizer, sharded state and jitted steps come from `train.program.Program`.
-Every run is resumable: rerunning the same command continues from the newest checkpoint in `workdir`, and
-because batches and dropout depend only on (seed, step) the resumed run matches an uninterrupted one.
+Every run is resumable: rerunning the same command continues from the newest checkpoint in `workdir` that reads
+back, and because batches and dropout depend only on (seed, step) the resumed run matches an uninterrupted one.
+A rerun with a config that would change that is refused, as is a second run on a workdir in use
+(docs/reliability.md, Faults).
 """
 
 from __future__ import annotations
@@ -25,16 +27,40 @@ from inception_jax.spec import model_spec_from_config, read_spec
 from inception_jax.train import mesh as mesh_lib
 from inception_jax.train import metrics as metrics_lib
 from inception_jax.train import preemption as preemption_lib
-from inception_jax.train import validation
-from inception_jax.train.checkpoint import TrainCheckpoints, checkpoint_record, data_step_from_record
+from inception_jax.train import validation, workdir_lock
+from inception_jax.train.checkpoint import (
+    TrainCheckpoints,
+    checkpoint_record,
+    config_from_record,
+    data_step_from_record,
+)
 from inception_jax.train.mesh import host_value
 from inception_jax.train.program import Program
 from inception_jax.train.state import TrainState, train_state_from_variables
 from inception_jax.weights import load_weights
 
+# sysexits.h's EX_DATAERR, which `main` exits with on `Diverged`: unlike preemption's 75, not a failure to retry,
+# since the same command would resume from the same checkpoint and diverge again.
+DIVERGED_EXIT_CODE = 65
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, float]:
-    """Trains and evaluates `config` in `workdir`; returns the last evaluation's metrics."""
+
+class Diverged(FloatingPointError):
+    """A non-finite loss or parameter norm stopped the run; the last good checkpoint is kept."""
+
+
+def train_and_evaluate(
+    config: ml_collections.ConfigDict, workdir: str, *, allow_config_change: bool = False
+) -> dict[str, float]:
+    """Trains and evaluates `config` in `workdir`; returns the last evaluation's metrics.
+
+    Resuming refuses a config that differs from the checkpoint's in a field that changes the run
+    (`validation.check_resume`) unless `allow_config_change`; a second run on a workdir in use is refused.
+    """
+    with workdir_lock.hold(workdir):
+        return _train_and_evaluate(config, workdir, allow_config_change)
+
+
+def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, allow_config_change: bool) -> dict[str, float]:
     config = configs.resolve_moved_fields(config)
     logging.info(
         "JAX %s, Flax %s; process %d/%d; devices: %s",
@@ -78,7 +104,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     init_rng, step_rng = jax.random.split(rng)
     checkpoints = TrainCheckpoints(workdir, config.keep_checkpoints)
     if checkpoints.latest_step() is not None:
-        state, record = checkpoints.restore(program.abstract_state)
+        state, record = checkpoints.restore_newest_intact(
+            program.abstract_state,
+            lambda record: validation.check_resume(config_from_record(record), config, allow_config_change),
+        )
         data_step = data_step_from_record(record)
         logging.info("Resumed from %s at step %d", checkpoints.directory, record["step"])
     else:
@@ -121,7 +150,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
             loss, param_norm = metrics["train/loss"], metrics["train/param_norm"]
             if not (math.isfinite(loss) and math.isfinite(param_norm)):
                 checkpoints.wait()
-                raise FloatingPointError(
+                raise Diverged(
                     f"Training diverged at step {step} (loss {loss}, parameter norm {param_norm}); stopped. The "
                     f"last good checkpoint (step {checkpoints.latest_step()}) is kept in {checkpoints.directory}. "
                     f"Lower the learning rate or set --config.optimizer.grad_clip_norm."

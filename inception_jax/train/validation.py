@@ -7,6 +7,7 @@ preparing); its counts are returned for the trainer.
 
 from __future__ import annotations
 
+import logging
 import os
 
 import jax
@@ -139,3 +140,74 @@ def _split_problems(config, info: pipeline.DatasetInfo) -> list[str]:
             f"{config.input.dataset!r}; use at most {info.num_train_examples}."
         ]
     return []
+
+
+# Fields a resumed run may change: they leave the trajectory (batches, dropout, schedule, weights) as it was.
+# Bookkeeping, evaluation, where the data or the starting weights lie, and the run's length (no schedule depends
+# on it, so a longer run continues a shorter one exactly).
+RESUMABLE_CHANGES = (
+    "total_steps",
+    "total_epochs",
+    "log_every_steps",
+    "eval_every_steps",
+    "checkpoint_every_steps",
+    "keep_checkpoints",
+    "init_from",
+    "input.data_dir",
+    "input.manual_dir",
+    "input.folder",
+    "input.prefetch_batches",
+    "input.eval_batch_size",
+    "input.eval_split",
+    "input.eval_crop_fraction",
+    "input.eval_crop_mode",
+    "input.eval_interpolation",
+)
+
+
+class ConfigChangedError(ValueError):
+    """A rerun's config differs from the one its checkpoint was written with, in fields that change the run."""
+
+
+def trajectory_changes(saved: ml_collections.ConfigDict, config: ml_collections.ConfigDict) -> list[str]:
+    """`FIELD: OLD → NEW` for each field of both configs that differs, except `RESUMABLE_CHANGES`.
+
+    Fields only one of them has (a config of an older release) are not compared.
+    """
+    old, new = _flat(saved.to_dict()), _flat(config.to_dict())
+    return [
+        f"{field}: {old[field]!r} → {new[field]!r}"
+        for field in sorted(old.keys() & new.keys())
+        if field not in RESUMABLE_CHANGES and _as_tuples(old[field]) != _as_tuples(new[field])
+    ]
+
+
+def check_resume(saved: ml_collections.ConfigDict, config: ml_collections.ConfigDict, allow_changes: bool) -> None:
+    """Raises `ConfigChangedError` listing `trajectory_changes`, unless `allow_changes` (then they are logged)."""
+    changes = trajectory_changes(saved, config)
+    if not changes:
+        return
+    listed = "\n  ".join(changes)
+    if allow_changes:
+        logging.warning("Resuming with a config that differs from the checkpoint's (allowed):\n  %s", listed)
+        return
+    raise ConfigChangedError(
+        f"The run's checkpoints were written with another config, in {len(changes)} field(s) that change what it "
+        f"computes (a resumed run would match neither config):\n  {listed}\n"
+        "Rerun with the saved values, use a fresh --workdir, or pass --allow_config_change (from Python: "
+        "train_and_evaluate(..., allow_config_change=True)) to go on with the new ones."
+    )
+
+
+def _flat(tree: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _as_tuples(value):
+    return tuple(_as_tuples(v) for v in value) if isinstance(value, list | tuple) else value
