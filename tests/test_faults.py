@@ -5,6 +5,7 @@ the trainer's bookkeeping, not the network, is under test."""
 import glob
 import logging
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -16,7 +17,7 @@ import pytest
 from train_utils import QUICK, REPO, final_state, tiny_config, tiny_flags
 
 from inception_jax.runs import read_metrics
-from inception_jax.train.checkpoint import DAMAGED_DIRECTORY
+from inception_jax.train.checkpoint import DAMAGED_DIRECTORY, CheckpointWriteError, TrainCheckpoints
 from inception_jax.train.trainer import DIVERGED_EXIT_CODE, train_and_evaluate
 from inception_jax.train.validation import ConfigChangedError
 from inception_jax.train.workdir_lock import LOCK_FILE, WorkdirInUseError
@@ -69,6 +70,34 @@ def test_a_damaged_newest_checkpoint_is_kept_aside_and_the_run_resumes_from_the_
     kept = tmp_path / DAMAGED_DIRECTORY / "4"
     assert str(kept) in warning and _files(kept) == damaged_files  # moved whole, nothing deleted
     assert _steps(tmp_path) == [2, 4, 6]  # step 4 saved again, by the resumed run
+    jax.tree.map(np.testing.assert_array_equal, jax.device_get(final_state(tmp_path)), uninterrupted)
+
+
+def test_a_write_error_during_a_save_stops_naming_the_path_and_the_previous_checkpoint_resumes(
+    data_dir, uninterrupted, tmp_path, monkeypatch
+):
+    """A file-size limit (`ulimit -f`, set in this process for step 4's save alone) stands in for a full disk."""
+    real_save = TrainCheckpoints.save
+
+    def save_into_a_full_disk_at_step_4(self, step, state, meta):
+        if step != 4:
+            return real_save(self, step, state, meta)
+        self.wait()  # step 2 complete first
+        soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, hard))  # the checkpoint's files are larger
+        try:
+            real_save(self, step, state, meta)
+            self.wait()
+        finally:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+
+    monkeypatch.setattr(TrainCheckpoints, "save", save_into_a_full_disk_at_step_4)
+    with pytest.raises(CheckpointWriteError, match=r"to \S+/checkpoints failed: .*File too large.*newest: step 2"):
+        _train(data_dir, tmp_path, 6)
+    assert _steps(tmp_path) == [2]
+    monkeypatch.setattr(TrainCheckpoints, "save", real_save)  # space freed: the same run again
+    _train(data_dir, tmp_path, 6)
+    assert _steps(tmp_path) == [2, 4, 6]
     jax.tree.map(np.testing.assert_array_equal, jax.device_get(final_state(tmp_path)), uninterrupted)
 
 

@@ -15,6 +15,7 @@ way leaves no step to resume from.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -31,6 +32,10 @@ from inception_jax.train.state import TrainState, optimizer_of, weights_of
 _WEIGHTS, _OPTIMIZER, _META = "weights", "optimizer", "meta"
 _LEGACY_STATE = "state"  # the whole train state in one item, as runs saved it before the split
 DAMAGED_DIRECTORY = "checkpoints_damaged"
+
+
+class CheckpointWriteError(OSError):
+    """Writing a checkpoint failed (a full disk, a quota, an I/O error); the steps written before it are intact."""
 
 
 class CheckpointMismatchError(ValueError):
@@ -105,6 +110,7 @@ class TrainCheckpoints:
                 _LEGACY_STATE: ocp.PyTreeCheckpointHandler(),  # partial reads: the weights without the optimizer
             },
         )
+        self._write_failed = False
 
     @classmethod
     def of_existing_run(cls, workdir: str) -> "TrainCheckpoints":
@@ -141,20 +147,42 @@ class TrainCheckpoints:
         return self.manager.item_metadata(step)[_LEGACY_STATE if self._is_legacy(step) else _WEIGHTS]
 
     def save(self, step: int, state: TrainState, meta: dict[str, Any]) -> None:
-        """Starts an asynchronous save; `wait()` blocks until it is on disk."""
-        self.manager.save(
-            step,
-            args=ocp.args.Composite(
-                **{
-                    _WEIGHTS: ocp.args.StandardSave(weights_of(state)),
-                    _OPTIMIZER: ocp.args.StandardSave(optimizer_of(state)),
-                    _META: ocp.args.JsonSave(meta),
-                }
-            ),
-        )
+        """Starts an asynchronous save; `wait()` blocks until it is on disk.
+
+        A failed write (this one's start, or the previous asynchronous one's) raises `CheckpointWriteError`.
+        """
+        with self._writing():
+            self.manager.save(
+                step,
+                args=ocp.args.Composite(
+                    **{
+                        _WEIGHTS: ocp.args.StandardSave(weights_of(state)),
+                        _OPTIMIZER: ocp.args.StandardSave(optimizer_of(state)),
+                        _META: ocp.args.JsonSave(meta),
+                    }
+                ),
+            )
 
     def wait(self) -> None:
-        self.manager.wait_until_finished()
+        with self._writing():
+            self.manager.wait_until_finished()
+
+    @contextlib.contextmanager
+    def _writing(self):
+        """Turns a write's failure into a `CheckpointWriteError` naming the directory and the newest intact step."""
+        try:
+            yield
+        except CheckpointWriteError:
+            raise
+        except Exception as error:
+            self._write_failed = True
+            self.manager.reload()
+            intact = self.manager.latest_step()
+            raise CheckpointWriteError(
+                f"Writing a checkpoint to {self.directory} failed: {_first_line(error)}. The checkpoints written "
+                f"before it are intact (newest: {'none' if intact is None else f'step {intact}'}); free space there, "
+                f"or copy the run to another --workdir, and rerun the same command to resume."
+            ) from error
 
     def read_meta(self, step: int | None = None) -> dict[str, Any]:
         """The JSON record saved with `step` (default: latest): its config and input position, without the state."""
@@ -298,10 +326,18 @@ class TrainCheckpoints:
         return {key: value for item in items for key, value in restored[item].items()}
 
     def close(self) -> None:
-        self.manager.wait_until_finished()
-        self.manager.close()
+        reported = self._write_failed  # raised already: a repeat here would hide the first report
+        try:
+            self.wait()
+        except CheckpointWriteError:
+            if not reported:
+                raise
+        finally:
+            self.manager.close()
 
 
 def _first_line(error: Exception) -> str:
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0][:300] if text else ''}"
+    """The error's type and first line, its middle cut when long (TensorStore's put the cause at the end)."""
+    lines = str(error).strip().splitlines()
+    line = lines[0] if lines else ""
+    return f"{type(error).__name__}: {line if len(line) <= 600 else line[:300] + ' … ' + line[-300:]}"
