@@ -368,6 +368,7 @@ def test_bad_folder_images_are_converted_or_skipped_and_counted(tmp_path, shardi
 
     cfg = digits_input(75, eval_batch_size=128)
     cfg.update(dataset="folder", folder=str(tmp_path), image_size=8, batch_size=8, eval_batch_size=8)
+    cfg.skip_undecodable = True  # without it they stop the run, named (tests/test_faults.py)
     with caplog.at_level(logging.WARNING, logger=folder.__name__):
         info = pipeline.dataset_info(cfg)
     assert (info.num_classes, info.num_train_examples, info.num_eval_examples) == (2, 8, 8)

@@ -3,8 +3,10 @@ config, two runs on one workdir, and which checkpoints `keep_checkpoints` leaves
 the trainer's bookkeeping, not the network, is under test."""
 
 import glob
+import io
 import logging
 import os
+import re
 import resource
 import signal
 import socket
@@ -14,9 +16,14 @@ import sys
 import jax
 import numpy as np
 import pytest
+from PIL import Image
 from train_utils import QUICK, REPO, final_state, tiny_config, tiny_flags
 
+from inception_jax import fid, predict
+from inception_jax.configs.digits import digits_input
+from inception_jax.data import pipeline, preprocessing
 from inception_jax.runs import read_metrics
+from inception_jax.spec import InputSpec
 from inception_jax.train.checkpoint import DAMAGED_DIRECTORY, CheckpointWriteError, TrainCheckpoints
 from inception_jax.train.trainer import DIVERGED_EXIT_CODE, train_and_evaluate
 from inception_jax.train.validation import ConfigChangedError
@@ -196,3 +203,79 @@ def test_a_resume_across_an_epoch_and_a_learning_rate_boundary_with_augmentation
         jax.device_get(final_state(tmp_path / "resumed")),
         jax.device_get(final_state(tmp_path / "uninterrupted")),
     )
+
+
+def _awkward_images() -> dict[str, bytes]:
+    """A folder's worth of what real image folders hold: every mode PIL writes, three files that do not decode,
+    and a non-image."""
+    pixels = np.random.default_rng(5).integers(0, 256, (12, 10, 3), dtype=np.uint8)
+
+    def encoded(image, image_format):
+        buffer = io.BytesIO()
+        image.save(buffer, image_format)
+        return buffer.getvalue()
+
+    rgb = Image.fromarray(pixels)
+    jpeg = encoded(rgb, "JPEG")
+    return {
+        "good.jpg": jpeg,
+        "grey.png": encoded(rgb.convert("L"), "PNG"),
+        "rgba.png": encoded(rgb.convert("RGBA"), "PNG"),
+        "cmyk.jpg": encoded(rgb.convert("CMYK"), "JPEG"),
+        "palette.png": encoded(rgb.convert("P", palette=Image.Palette.ADAPTIVE, colors=16), "PNG"),
+        "sixteen_bit.png": encoded(Image.fromarray(pixels[:, :, 0].astype(np.uint16) * 257 + 100), "PNG"),
+        "truncated.jpg": jpeg[: len(jpeg) // 2],
+        "empty.jpg": b"",
+        "random_bytes.png": np.random.default_rng(6).bytes(300),
+        "notes.txt": b"not an image",  # left out by its extension
+    }
+
+
+UNDECODABLE = ("empty.jpg", "random_bytes.png", "truncated.jpg")
+
+
+def test_image_folders_read_every_decodable_image_as_rgb_and_name_the_files_that_do_not_decode(tmp_path, caplog):
+    files = _awkward_images()
+    decodable = sorted(name for name in files if name not in UNDECODABLE and name != "notes.txt")
+    for directory in (tmp_path / "fid", tmp_path / "train" / "things", tmp_path / "test" / "things"):
+        directory.mkdir(parents=True)
+        for name, data in files.items():
+            (directory / name).write_bytes(data)
+
+    # The pixels every reader must give: PIL's RGB; 16-bit greyscale by its high byte (PIL's convert clips it).
+    def pil_rgb(name):
+        with Image.open(io.BytesIO(files[name])) as image:
+            if image.mode.startswith("I;16"):
+                return np.repeat((np.asarray(image).astype(np.uint16) >> 8).astype(np.uint8)[..., None], 3, axis=-1)
+            return np.asarray(image.convert("RGB"))
+
+    for name in decodable:  # training, evaluation and predict decode with decode_rgb
+        np.testing.assert_array_equal(np.asarray(preprocessing.decode_rgb(files[name])), pil_rgb(name), err_msg=name)
+    assert pil_rgb("sixteen_bit.png").max() > 0 and pil_rgb("sixteen_bit.png").min() < 255  # not clipped white
+
+    # fid: the first undecodable file stops it, named; skipping counts them.
+    with pytest.raises(ValueError, match=r"empty\.jpg does not decode as an image.*--skip_undecodable"):
+        list(fid.read_images(tmp_path / "fid"))
+    with caplog.at_level(logging.WARNING):
+        images = list(fid.read_images(tmp_path / "fid", skip_undecodable=True))
+    assert "Skipped 3 of 9 files" in caplog.text and all(name in caplog.text for name in UNDECODABLE)
+    for name, image in zip(decodable, images, strict=True):
+        np.testing.assert_array_equal(image, pil_rgb(name), err_msg=name)
+
+    # predict: the file named.
+    spec = InputSpec(image_size=8)
+    for name in UNDECODABLE:
+        with pytest.raises(ValueError, match=rf"{re.escape(name)} does not decode as an image"):
+            predict.prepared_image(str(tmp_path / "fid" / name), spec)
+
+    # Training and evaluation folders: every undecodable file of the split named; skipping counts them.
+    config = digits_input(8, dataset="folder", folder=str(tmp_path), batch_size=8, eval_batch_size=8)
+    with pytest.raises(
+        ValueError,
+        match=r"3 of 9 images in .*/train do not decode: .*empty\.jpg.*random_bytes.*"
+        r"truncated\.jpg.*skip_undecodable=True",
+    ):
+        pipeline.dataset_info(config)
+    config.skip_undecodable = True
+    info = pipeline.dataset_info(config)
+    assert (info.num_train_examples, info.num_eval_examples) == (len(decodable), len(decodable)) == (6, 6)

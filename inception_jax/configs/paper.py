@@ -104,5 +104,7 @@ def input_config(**overrides) -> ml_collections.ConfigDict:
     config.data_shards = 0
     config.shuffle_buffer = 10_000  # examples per data shard; holds encoded images, about 1 GB for ImageNet
     config.prefetch_batches = 2
+    # dataset="folder": files that do not decode stop the run, listed; True skips them, counted in the log.
+    config.skip_undecodable = False
     config.update(overrides)
     return config

@@ -1,8 +1,9 @@
 """Image-folder datasets (`root/<split>/<class>/<image>`) read through `tfds.folder_dataset.ImageFolder`.
 
 Real folders contain broken files. Before training, every image of a split is decoded once; files that fail
-(truncated, not an image at all, unreadable) are skipped, counted and logged, so they can never crash a run later.
-Greyscale, RGBA and CMYK files decode to RGB and are kept. `ImageFolder` only lists .jpg, .jpeg and .png files.
+(truncated, empty, not an image at all) stop the run with their paths, or with `skip_undecodable` are skipped,
+counted and logged, so they can never crash a run later. Greyscale, RGBA, palette and CMYK files decode to RGB and
+are kept. `ImageFolder` only lists .jpg, .jpeg and .png files: other files are left out by their extension.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class CheckedSplit:
 class FolderSource:
     """Reads `root/<split>/<class>/<image>`; labels are the sorted class folder names across all splits."""
 
-    def __init__(self, root: str):
+    def __init__(self, root: str, *, skip_undecodable: bool = False):
         if not tf.io.gfile.isdir(root):
             raise ValueError(
                 f"folder={root!r} is not a directory. Point `folder` at a directory laid out as "
@@ -43,6 +44,7 @@ class FolderSource:
             raise ValueError(f"folder={root!r} has no <split>/<class>/ sub-folders with .jpg/.jpeg/.png images.")
         _check_same_classes(root, sorted(self._builder.info.splits))
         self._root = root
+        self._skip_undecodable = skip_undecodable
         self._checked: dict[str, CheckedSplit] = {}
 
     @property
@@ -96,6 +98,12 @@ class FolderSource:
             if count % _PROGRESS_EVERY == 0:
                 logger.info("  %d/%d images checked", count, total)
         skipped = sorted(set(all_paths) - set(paths))
+        if skipped and not self._skip_undecodable:
+            listed = ", ".join(skipped[:_LISTED_SKIPS]) + (", ..." if len(skipped) > _LISTED_SKIPS else "")
+            raise ValueError(
+                f"{len(skipped)} of {total} images in {self._root}/{split} do not decode: {listed}. Remove or "
+                "replace them, or set --config.input.skip_undecodable=True to train without them (counted in the log)."
+            )
         if skipped:
             listed = ", ".join(skipped[:_LISTED_SKIPS]) + (", ..." if len(skipped) > _LISTED_SKIPS else "")
             logger.warning(

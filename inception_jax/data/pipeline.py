@@ -149,7 +149,13 @@ def benchmark(
 
 def _open_source(cfg: ml_collections.ConfigDict) -> sources.Source:
     _keep_tensorflow_off_accelerators()
-    return sources.open_source(cfg.dataset, data_dir=cfg.data_dir, manual_dir=cfg.manual_dir, folder_path=cfg.folder)
+    return sources.open_source(
+        cfg.dataset,
+        data_dir=cfg.data_dir,
+        manual_dir=cfg.manual_dir,
+        folder_path=cfg.folder,
+        skip_undecodable=cfg.get("skip_undecodable", False),
+    )
 
 
 @functools.cache

@@ -80,12 +80,19 @@ class TfdsSource:
 
 
 @functools.cache
-def open_source(dataset: str, *, data_dir: str | None, manual_dir: str | None, folder_path: str | None) -> Source:
+def open_source(
+    dataset: str,
+    *,
+    data_dir: str | None,
+    manual_dir: str | None,
+    folder_path: str | None,
+    skip_undecodable: bool = False,
+) -> Source:
     """The source for `dataset`, built once per argument set (a folder's images are checked only once)."""
     if dataset == FOLDER:
         if not folder_path:
             raise ValueError("dataset='folder' needs `folder` set to a directory of <split>/<class>/<image> files.")
-        return folder.FolderSource(folder_path)
+        return folder.FolderSource(folder_path, skip_undecodable=skip_undecodable)
     return TfdsSource(dataset, data_dir=data_dir, manual_dir=manual_dir)
 
 

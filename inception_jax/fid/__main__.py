@@ -50,6 +50,9 @@ flags.DEFINE_bool("precision_recall", False, "Also print precision and recall of
 flags.DEFINE_enum(
     "protocol", "torch_fidelity", list(scores.PROTOCOLS), "Inception Score and precision/recall: whose protocol."
 )
+flags.DEFINE_bool(
+    "skip_undecodable", False, "Folders: leave out files that do not decode (counted) instead of stopping at them."
+)
 flags.DEFINE_integer("kid_subsets", 100, "KID: number of subsets.")
 flags.DEFINE_integer("kid_subset_size", 1000, "KID: largest subset size.")
 FLAGS = flags.FLAGS
@@ -61,7 +64,7 @@ def main(argv: list[str]) -> None:
         raise app.UsageError("--save_stats writes the statistics of one input: give A alone.")
     if not FLAGS.save_stats and len(paths) != 2:
         raise app.UsageError(f"Give two inputs A and B (got {len(paths)}), or one with --save_stats=PATH.")
-    read = [inputs.read_input(path) for path in paths]
+    read = [inputs.read_input(path, FLAGS.skip_undecodable) for path in paths]
     keep_features = FLAGS.kid or FLAGS.inception_score or FLAGS.precision_recall
     if keep_features and any(kind == "statistics" for kind, _ in read):
         raise ValueError(

@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 
 import jax
 import numpy as np
+import tensorflow as tf
 
 from inception_jax import imagenet, pretrained
 from inception_jax.data import preprocessing
@@ -112,4 +113,10 @@ def prepared_image(path: str, input_spec) -> np.ndarray:
     """One image file, decoded and prepared as the evaluation prepares it for `input_spec`: float32 [S, S, 3]."""
     with open(path, "rb") as file:
         encoded = file.read()
-    return np.asarray(preprocessing.preprocess_for_eval(preprocessing.decode_rgb(encoded), input_spec))
+    try:
+        image = preprocessing.decode_rgb(encoded)
+    except tf.errors.InvalidArgumentError as error:
+        raise ValueError(
+            f"{path} does not decode as an image ({error.message.strip()}). Remove it or fix it."
+        ) from None
+    return np.asarray(preprocessing.preprocess_for_eval(image, input_spec))
