@@ -45,3 +45,30 @@ def test_another_network_is_refused_and_named(keras_models):
         r"from_keras\('inception_v3'",
     ):
         from_keras("inception_resnet_v2", keras_models["inception_v3"])
+
+
+def test_a_legacy_h5_file_and_an_include_top_false_file_convert_like_their_models(keras_models, tmp_path):
+    """Keras 2's `.h5` layout (what `keras.applications` downloads) and a file without the classifier."""
+    import h5py  # noqa: PLC0415
+    import keras  # noqa: PLC0415
+    from keras.src.legacy.saving import legacy_h5_format  # noqa: PLC0415
+
+    model = keras_models["inception_v3"]
+    with h5py.File(tmp_path / "legacy.h5", "w") as file:
+        legacy_h5_format.save_weights_to_hdf5_group(file, model)
+    module, from_file, _ = from_keras("inception_v3", tmp_path / "legacy.h5")
+    _, from_model, _ = from_keras("inception_v3", model)
+    assert module.num_classes == 1000
+    assert jax.tree.all(jax.tree.map(np.array_equal, from_file, from_model))
+
+    notop = keras.applications.InceptionV3(include_top=False, weights=None, input_shape=model.input_shape[1:])
+    trunk_layers = [layer for layer in model.layers if layer.weights][:-1]  # all but the classifier, in order
+    for layer, source in zip([layer for layer in notop.layers if layer.weights], trunk_layers, strict=True):
+        layer.set_weights(source.get_weights())
+    notop.save_weights(tmp_path / "notop.weights.h5")
+    module, from_file, _ = from_keras("inception_v3", tmp_path / "notop.weights.h5")
+    _, from_notop, _ = from_keras("inception_v3", notop)
+    assert module.num_classes == 0 and "Logits" not in from_file["params"]
+    assert jax.tree.all(jax.tree.map(np.array_equal, from_file, from_notop))
+    for name, trunk in from_file["params"].items():  # and the trunk is the full model's
+        assert jax.tree.all(jax.tree.map(np.array_equal, trunk, from_model["params"][name])), name

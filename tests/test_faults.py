@@ -6,6 +6,7 @@ import glob
 import io
 import logging
 import os
+import pathlib
 import re
 import resource
 import signal
@@ -16,9 +17,11 @@ import sys
 import jax
 import numpy as np
 import pytest
+from model_utils import random_variables
 from PIL import Image
 from train_utils import QUICK, REPO, final_state, tiny_config, tiny_flags
 
+import inception_jax
 from inception_jax import fid, predict
 from inception_jax.configs.digits import digits_input
 from inception_jax.data import pipeline, preprocessing
@@ -279,3 +282,44 @@ def test_image_folders_read_every_decodable_image_as_rgb_and_name_the_files_that
     config.skip_undecodable = True
     info = pipeline.dataset_info(config)
     assert (info.num_train_examples, info.num_eval_examples) == (len(decodable), len(decodable)) == (6, 6)
+
+
+def _truncated_copy(source, target) -> str:
+    data = pathlib.Path(source).read_bytes()
+    pathlib.Path(target).write_bytes(data[: len(data) // 2])
+    return str(target)
+
+
+def test_truncated_weights_files_are_refused_naming_the_file_and_nothing_is_converted(tmp_path):
+    """Each format's reader on a file cut in half; another network's file and missing keys are refused by each
+    converter's own tests (WeightMismatchError naming the keys: test_convert_timm, _torchvision, _keras, _slim)."""
+    from safetensors.numpy import save_file  # noqa: PLC0415
+    from test_convert_slim import save_checkpoint, slim_variables  # noqa: PLC0415
+
+    from inception_jax.convert import from_keras, from_slim, from_timm, from_torchvision  # noqa: PLC0415
+    from inception_jax.convert.torch_files import TorchFileError  # noqa: PLC0415
+
+    save_file({"conv1.weight": np.zeros((64, 3, 7, 7), np.float32)}, str(tmp_path / "whole.safetensors"))
+    cut = _truncated_copy(tmp_path / "whole.safetensors", tmp_path / "model.safetensors")
+    with pytest.raises(ValueError, match=rf"Cannot read {re.escape(cut)}: it is not a safetensors file, or it is dam"):
+        from_timm("inception_v3", cut)
+
+    cut = _truncated_copy(pathlib.Path(REPO, "tests", "fixtures", "torch_files", "checkpoint.pth"), tmp_path / "m.pth")
+    with pytest.raises(TorchFileError, match=rf"Cannot read {re.escape(cut)}"):
+        from_torchvision("resnet18", cut)
+
+    import h5py  # noqa: PLC0415  (the Keras converter's optional dependency)
+
+    with h5py.File(tmp_path / "whole.h5", "w") as file:
+        file["dense/kernel"] = np.zeros((2048, 10), np.float32)
+    cut = _truncated_copy(tmp_path / "whole.h5", tmp_path / "model.weights.h5")
+    with pytest.raises(ValueError, match=rf"Cannot read {re.escape(cut)}: it is not an HDF5 \(\.h5\) weights file"):
+        from_keras("inception_v3", cut)
+
+    model = inception_jax.create_model("inception_v4", num_classes=1001, aux_head=True)
+    prefix = str(tmp_path / "model.ckpt")
+    save_checkpoint(prefix, slim_variables("inception_v4", random_variables(model, model.min_size)))
+    data = next(path for path in tmp_path.iterdir() if path.name.startswith("model.ckpt.data"))
+    _truncated_copy(data, data)
+    with pytest.raises(ValueError, match=rf"Cannot read the slim checkpoint {re.escape(prefix)}: it is damaged"):
+        from_slim("inception_v4", prefix, keep_background=True)

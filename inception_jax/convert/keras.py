@@ -93,6 +93,8 @@ def load_keras_model(model_name: str, path: str | os.PathLike):
     model = build(weights=None, include_top=classes is not None, classes=classes or 1000, classifier_activation=None)
     try:
         model.load_weights(path)
+    except OSError as error:  # the file damaged past the part _classifier_size read
+        raise ValueError(f"Cannot read {path}: it is damaged ({error}). Nothing was converted.") from None
     except ValueError as error:
         raise WeightMismatchError(
             f"{path} does not hold weights of Keras's {_APPLICATIONS[model_name]}: {error}"
@@ -105,10 +107,15 @@ def _classifier_size(path: str) -> int | None:
     import h5py  # noqa: PLC0415  (an optional dependency of the Keras converter)
 
     shapes = []
-    with h5py.File(path, "r") as weights:
-        weights.visititems(
-            lambda _, item: shapes.append(item.shape) if isinstance(item, h5py.Dataset) and item.ndim == 2 else None
-        )
+    try:
+        with h5py.File(path, "r") as weights:
+            weights.visititems(
+                lambda _, item: shapes.append(item.shape) if isinstance(item, h5py.Dataset) and item.ndim == 2 else None
+            )
+    except OSError as error:  # h5py: "Unable to open file (truncated file ...)", "file signature not found"
+        raise ValueError(
+            f"Cannot read {path}: it is not an HDF5 (.h5) weights file, or it is damaged ({error})."
+        ) from None
     if len(shapes) > 1:
         raise WeightMismatchError(
             f"{path} holds {len(shapes)} dense kernels {shapes}; Keras's Inception "

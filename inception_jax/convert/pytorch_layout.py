@@ -21,7 +21,12 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
             raise ImportError(
                 "Reading .safetensors files needs the safetensors package: pip install safetensors"
             ) from error
-        return load_file(path)
+        try:
+            return load_file(path)
+        except Exception as error:  # safetensors' SafetensorError, or an OSError
+            raise ValueError(
+                f"Cannot read {path}: it is not a safetensors file, or it is damaged ({error})."
+            ) from error
     if path.endswith((".pth", ".pt", ".bin")):
         return torch_files.load_state_dict(path)
     raise ValueError(f"Cannot read {path}: expected a .safetensors, .pth, .pt or .bin file.")

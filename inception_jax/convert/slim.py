@@ -338,7 +338,10 @@ def from_slim(model_name: str, checkpoint_path: str | os.PathLike, keep_backgrou
 
     _check_supported(model_name)
     path = os.fspath(checkpoint_path)
-    reader = tf.train.load_checkpoint(path)
+    try:
+        reader = tf.train.load_checkpoint(path)
+    except (tf.errors.OpError, ValueError) as error:
+        raise ValueError(f"Cannot read the slim checkpoint {path}: {error.args[0] if error.args else error}") from None
     scope = _SCOPES[model_name]
     everything = reader.get_variable_to_shape_map()
     stored = {name: tuple(shape) for name, shape in everything.items() if name.startswith(f"{scope}/")}
@@ -374,13 +377,18 @@ def from_slim(model_name: str, checkpoint_path: str | os.PathLike, keep_backgrou
         f"Pass a checkpoint of slim's {model_name}, whose variables are under {scope}/ "
         f"(this one has scopes: {', '.join(top_scopes) or 'none'}).",
     )
-    arrays = [
-        {
-            field: _to_flax(layer, field, reader.get_tensor(name), background)
-            for field, name in zip(layer.shapes, layer_shapes)
-        }
-        for layer, layer_shapes in zip(layers, per_layer)
-    ]
+    try:  # every array read before any variable is built: a damaged file converts nothing
+        arrays = [
+            {
+                field: _to_flax(layer, field, reader.get_tensor(name), background)
+                for field, name in zip(layer.shapes, layer_shapes)
+            }
+            for layer, layer_shapes in zip(layers, per_layer)
+        ]
+    except (tf.errors.OpError, IndexError, ValueError) as error:  # a truncated data file: "Read less bytes ..."
+        raise ValueError(
+            f"Cannot read the slim checkpoint {path}: it is damaged ({error}). Nothing was converted."
+        ) from None
     input_spec = INCEPTION_INPUT.replace(image_size=module.default_size, **(input_overrides or {}))
     return module, to_variables(layers, arrays), ModelSpec.of_module(model_name, module, input_spec)
 
