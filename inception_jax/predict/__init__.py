@@ -23,7 +23,6 @@ import tensorflow as tf
 
 from inception_jax import imagenet, pretrained
 from inception_jax.data import preprocessing
-from inception_jax.weights import load_weights
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
 
@@ -47,9 +46,7 @@ def image_paths(paths: Sequence[str | os.PathLike]) -> list[str]:
 def load_classifier(weights: str | os.PathLike, cache_dir: str | os.PathLike | None = None):
     """`(module, variables, spec)` of a named weight (kept in `cache_dir`, see `pretrained.load`) or of a
     converted-weights directory."""
-    if pretrained.is_named(weights):
-        return pretrained.load(os.fspath(weights), cache_dir=cache_dir)
-    return load_weights(os.fspath(weights))
+    return pretrained.load_named_or_directory(weights, cache_dir=cache_dir)
 
 
 def ranked_outputs(probabilities: np.ndarray, top_k: int) -> list[dict]:

@@ -25,6 +25,7 @@ from inception_jax.pretrained.download import (
 )
 from inception_jax.pretrained.hub import WEIGHTS_FILE, hub_file, load_timm_repo, to_hub
 from inception_jax.pretrained.registry import WEIGHTS, Weight, weight
+from inception_jax.weights import load_weights
 
 HUB_PREFIX = "hf-hub:"
 
@@ -32,6 +33,7 @@ __all__ = [
     "list_pretrained",
     "is_named",
     "load",
+    "load_named_or_directory",
     "load_weight",
     "to_hub",
     "fetch_weight",
@@ -70,6 +72,14 @@ def load(name: str, *, cache_dir: str | os.PathLike | None = None):
     if name.startswith(HUB_PREFIX):
         return load_timm_repo(name[len(HUB_PREFIX) :], cache_dir)
     return load_weight(weight(name), cache_dir=cache_dir)
+
+
+def load_named_or_directory(weights: str | os.PathLike, *, cache_dir: str | os.PathLike | None = None):
+    """`load(weights)` for a registered weight or hub repository, else `inception_jax.weights.load_weights` of a
+    converted-weights directory: `(module, variables, spec)` either way."""
+    if is_named(weights):
+        return load(os.fspath(weights), cache_dir=cache_dir)
+    return load_weights(os.fspath(weights))
 
 
 def fetch_weight(entry: Weight, *, cache_dir: str | os.PathLike | None = None):

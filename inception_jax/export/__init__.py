@@ -1,0 +1,64 @@
+"""Exports a network with its weights for serving outside this library, with its input contract beside it.
+
+    spec = inception_jax.export.export("inception_v3.tv_in1k", "exported/", format="stablehlo")
+    logits_fn, spec = inception_jax.export.load_stablehlo("exported/")
+    logits = logits_fn(images)   # float32 [N, S, S, 3], prepared as spec.input says (predict.prepared_image)
+
+`stablehlo`: `jax.export` of the inference function with the weights inside and a symbolic batch dimension,
+lowered for CPU and CUDA, serialized to `model.stablehlo`, and `spec.json` (the network's options and input
+contract, as a weights directory holds it). Any JAX of the same or a newer serialization version runs it, without
+this library or Flax. The command is `python -m inception_jax.export`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+
+from inception_jax import pretrained
+from inception_jax.spec import ModelSpec, read_spec
+
+FORMATS = ("stablehlo",)
+STABLEHLO_FILE = "model.stablehlo"
+PLATFORMS = ("cpu", "cuda")
+
+
+def export(
+    weights: str | os.PathLike,
+    output: str | os.PathLike,
+    format: str = "stablehlo",
+    *,
+    cache_dir=None,  # noqa: A002
+) -> ModelSpec:
+    """Exports `weights` (a registered weight, a hub repository or a weights directory) to `output` in `format`."""
+    if format not in FORMATS:
+        raise ValueError(f"format={format!r}: choose one of {', '.join(FORMATS)}.")
+    module, variables, spec = pretrained.load_named_or_directory(weights, cache_dir=cache_dir)
+    return export_stablehlo(module, variables, spec, output)
+
+
+def export_stablehlo(module, variables, spec: ModelSpec, output: str | os.PathLike) -> ModelSpec:
+    """Writes `module` with `variables` as `model.stablehlo` (any batch size) and `spec.json` into `output`."""
+    size = spec.input.image_size
+    logits = jax.jit(lambda images: module.apply(variables, images, train=False))
+    (batch,) = jax.export.symbolic_shape("batch")
+    exported = jax.export.export(logits, platforms=PLATFORMS)(jax.ShapeDtypeStruct((batch, size, size, 3), jnp.float32))
+    output = os.fspath(output)
+    os.makedirs(output, exist_ok=True)
+    with open(os.path.join(output, STABLEHLO_FILE), "wb") as file:
+        file.write(exported.serialize())
+    spec.write(output)
+    return spec
+
+
+def load_stablehlo(directory: str | os.PathLike) -> tuple[Callable, ModelSpec]:
+    """`(logits_fn, spec)` of an exported directory: `logits_fn(images)` runs the serialized function."""
+    path = os.path.join(os.fspath(directory), STABLEHLO_FILE)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path} does not exist: export the network there with python -m inception_jax.export.")
+    with open(path, "rb") as file:
+        exported = jax.export.deserialize(bytearray(file.read()))
+    return exported.call, read_spec(os.fspath(directory))
