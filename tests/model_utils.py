@@ -27,6 +27,23 @@ def random_variables(model, image_size: int, seed: int = 0):
     return jax.tree_util.tree_map_with_path(fill, abstract_variables(model, image_size))
 
 
+def signal_keeping_variables(model, image_size: int, seed: int = 0):
+    """Variables under which the logits depend on the image: He-scaled kernels, batch norm as the identity, zero
+    biases. (`random_variables`' fan-in scaling shrinks the signal at every ReLU: a reduced network's logits then
+    barely change with the input, too little for tests of preprocessing.)"""
+    rng = np.random.default_rng(seed)
+
+    def fill(path, leaf):
+        name = jax.tree_util.keystr(path)
+        if any(f"'{field}'" in name for field in ("var", "scale")):
+            return np.ones(leaf.shape, leaf.dtype)
+        if any(f"'{field}'" in name for field in ("mean", "bias")):
+            return np.zeros(leaf.shape, leaf.dtype)
+        return (rng.standard_normal(leaf.shape) * np.sqrt(2.0 / np.prod(leaf.shape[:-1]))).astype(leaf.dtype)
+
+    return jax.tree_util.tree_map_with_path(fill, abstract_variables(model, image_size))
+
+
 def random_train_state(model, tx, image_size: int, seed: int = 0):
     """A `TrainState` with `random_variables` weights: skips compiling `init`, which costs ~30 s on CPU."""
 

@@ -1,4 +1,5 @@
-"""Exported networks run outside Flax and give its logits, for any batch size, with their spec beside them."""
+"""Exported networks run outside Flax (JAX's StableHLO, TensorFlow) and give its logits for any batch size, with
+their spec beside them."""
 
 import subprocess
 import sys
@@ -6,23 +7,24 @@ import sys
 import jax
 import numpy as np
 import pytest
-from model_utils import random_variables
+from fixtures import photos
+from model_utils import signal_keeping_variables
 from train_utils import REPO
 
 import inception_jax
-from inception_jax import export
+from inception_jax import export, predict
 from inception_jax.spec import InputSpec, ModelSpec, read_spec
 from inception_jax.weights import save_weights
 
-# Relative to the largest logit. Measured 2026-12-06 (JAX 0.10.2, CPU): 0 for both networks: the serialized
-# function is the same XLA program as the Flax apply.
+# Relative to the largest logit. Measured 2026-12-06 (JAX 0.10.2, TensorFlow 2.21, CPU): StableHLO 0 at 75 px and
+# 6.5e-7 at 299; SavedModel up to 2.7e-7, and `classify` on the photos 3.2e-7 (docs/deploy.md).
 TOLERANCE = 1e-5
 
 
 def _weights(tmp_path, name, size, **options):
     module = inception_jax.create_model(name, **options)
     spec = ModelSpec.of_module(name, module, InputSpec(image_size=size, crop_fraction=0.875, mean=(0.5,) * 3))
-    variables = random_variables(module, size)
+    variables = signal_keeping_variables(module, size)
     save_weights(str(tmp_path / "weights"), spec, variables)
     return module, variables, spec
 
@@ -43,7 +45,7 @@ def test_a_reduced_network_exported_as_stablehlo_gives_flaxs_logits_for_batches_
     logits_fn, loaded_spec = export.load_stablehlo(tmp_path / "exported")
     assert loaded_spec == spec == read_spec(str(tmp_path / "exported"))  # the input contract, exactly
     _assert_logits_match(logits_fn, module, variables, 75, (1, 3))
-    with pytest.raises(ValueError, match="format='onnx': choose one of stablehlo"):
+    with pytest.raises(ValueError, match="format='onnx': choose one of stablehlo, saved_model"):
         export.export(tmp_path / "weights", tmp_path / "other", format="onnx")
     with pytest.raises(FileNotFoundError, match="export the network there"):
         export.load_stablehlo(tmp_path / "weights")
@@ -64,3 +66,39 @@ def test_the_command_exports_inception_v3_at_299_that_gives_flaxs_logits(tmp_pat
     logits_fn, loaded_spec = export.load_stablehlo(tmp_path / "exported")
     assert loaded_spec == spec
     _assert_logits_match(logits_fn, module, variables, 299, (2,))
+
+
+def _saved_model_logits(directory):
+    """The SavedModel's `logits` signature, loaded once, as a function of numpy images."""
+    import tensorflow as tf  # noqa: PLC0415
+
+    signature = tf.saved_model.load(str(directory)).signatures["logits"]
+    return lambda images: signature(images=tf.constant(images))["logits"].numpy()
+
+
+def test_a_saved_model_gives_flaxs_logits_and_classifies_encoded_photos_as_the_evaluation_does(tmp_path):
+    import tensorflow as tf  # noqa: PLC0415
+
+    module, variables, spec = _weights(tmp_path, "inception_v3", 75, num_classes=10, width_multiplier=0.1, min_depth=4)
+    assert export.export(tmp_path / "weights", tmp_path / "saved", format="saved_model") == spec
+    assert read_spec(str(tmp_path / "saved")) == spec
+    _assert_logits_match(_saved_model_logits(tmp_path / "saved"), module, variables, 75, (1, 3))
+
+    paths = list(photos.photo_paths().values())  # three JPEGs and three PNGs, at their own sizes
+    classified = tf.saved_model.load(str(tmp_path / "saved")).signatures["classify"](
+        encoded=tf.constant([path.read_bytes() for path in paths])
+    )
+    prepared = np.stack([predict.prepared_image(str(path), spec.input) for path in paths])
+    expected = np.asarray(jax.jit(lambda x: module.apply(variables, x, train=False))(prepared))
+    # The logits tell the photos apart (so a preprocessing difference would show): they spread over 30% of their
+    # largest value, where a crop of 1.0 instead of 0.875 moves them by 22% (measured 2026-12-06).
+    assert np.abs(expected - expected.mean(axis=0)).max() > 0.1 * np.abs(expected).max()
+    error = float(np.abs(classified["logits"].numpy() - expected).max() / np.abs(expected).max())
+    assert error <= TOLERANCE, f"classify against the evaluation path: relative error {error:.1e}"
+    np.testing.assert_array_equal(classified["top5"].numpy(), np.argsort(-expected, axis=1)[:, :5])
+
+
+def test_inception_v3_at_299_as_a_saved_model_gives_flaxs_logits(tmp_path):
+    module, variables, spec = _weights(tmp_path, "inception_v3", 299)
+    export.export(tmp_path / "weights", tmp_path / "saved", format="saved_model")
+    _assert_logits_match(_saved_model_logits(tmp_path / "saved"), module, variables, 299, (2,))

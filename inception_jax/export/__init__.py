@@ -7,7 +7,14 @@
 `stablehlo`: `jax.export` of the inference function with the weights inside and a symbolic batch dimension,
 lowered for CPU and CUDA, serialized to `model.stablehlo`, and `spec.json` (the network's options and input
 contract, as a weights directory holds it). Any JAX of the same or a newer serialization version runs it, without
-this library or Flax. The command is `python -m inception_jax.export`.
+this library or Flax.
+
+`saved_model`: a TensorFlow SavedModel through `jax2tf` (the weights as TF variables) with two signatures:
+`logits(images)` on float32 images already prepared, and `classify(encoded)` on encoded image bytes (JPEG, PNG,
+...), which decodes and prepares each image inside the graph with this library's own TensorFlow preprocessing for
+the weights' spec and returns `logits` and the `top5` class indices; `spec.json` beside it.
+
+The command is `python -m inception_jax.export`.
 """
 
 from __future__ import annotations
@@ -17,11 +24,12 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from inception_jax import pretrained
 from inception_jax.spec import ModelSpec, read_spec
 
-FORMATS = ("stablehlo",)
+FORMATS = ("stablehlo", "saved_model")
 STABLEHLO_FILE = "model.stablehlo"
 PLATFORMS = ("cpu", "cuda")
 
@@ -37,7 +45,8 @@ def export(
     if format not in FORMATS:
         raise ValueError(f"format={format!r}: choose one of {', '.join(FORMATS)}.")
     module, variables, spec = pretrained.load_named_or_directory(weights, cache_dir=cache_dir)
-    return export_stablehlo(module, variables, spec, output)
+    write = export_stablehlo if format == "stablehlo" else export_saved_model
+    return write(module, variables, spec, output)
 
 
 def export_stablehlo(module, variables, spec: ModelSpec, output: str | os.PathLike) -> ModelSpec:
@@ -62,3 +71,44 @@ def load_stablehlo(directory: str | os.PathLike) -> tuple[Callable, ModelSpec]:
     with open(path, "rb") as file:
         exported = jax.export.deserialize(bytearray(file.read()))
     return exported.call, read_spec(os.fspath(directory))
+
+
+def export_saved_model(module, variables, spec: ModelSpec, output: str | os.PathLike) -> ModelSpec:
+    """Writes `module` with `variables` as a TensorFlow SavedModel (signatures `logits` and, for a classifier,
+    `classify`) and `spec.json` into `output`."""
+    import tensorflow as tf  # noqa: PLC0415  (only this format needs TensorFlow)
+    from jax.experimental import jax2tf  # noqa: PLC0415
+
+    from inception_jax.data import preprocessing  # noqa: PLC0415  (TensorFlow's preprocessing)
+
+    size = spec.input.image_size
+    apply = jax2tf.convert(
+        lambda weights, images: module.apply(weights, images, train=False),
+        polymorphic_shapes=[None, f"(batch, {size}, {size}, 3)"],
+        native_serialization_platforms=PLATFORMS,
+    )
+    served = tf.Module()
+    served.weights = tf.nest.map_structure(tf.Variable, jax.tree.map(np.asarray, variables))
+
+    @tf.function(input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32, name="images")], autograph=False)
+    def logits(images):
+        return {"logits": apply(served.weights, images)}
+
+    def prepared(encoded):
+        return preprocessing.preprocess_for_eval(preprocessing.decode_rgb(encoded), spec.input)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="encoded")], autograph=False)
+    def classify(encoded):
+        images = tf.map_fn(prepared, encoded, fn_output_signature=tf.TensorSpec([size, size, 3], tf.float32))
+        scores = apply(served.weights, images)
+        return {"logits": scores, "top5": tf.math.top_k(scores, k=min(5, module.num_classes)).indices}
+
+    served.logits = logits
+    signatures = {"logits": logits}
+    if module.num_classes:
+        served.classify = classify
+        signatures["classify"] = classify
+    output = os.fspath(output)
+    tf.saved_model.save(served, output, signatures=signatures)
+    spec.write(output)
+    return spec
