@@ -4,6 +4,7 @@ the trainer's bookkeeping, not the network, is under test."""
 
 import glob
 import io
+import json
 import logging
 import os
 import pathlib
@@ -206,6 +207,27 @@ def test_a_resume_across_an_epoch_and_a_learning_rate_boundary_with_augmentation
         jax.device_get(final_state(tmp_path / "resumed")),
         jax.device_get(final_state(tmp_path / "uninterrupted")),
     )
+
+
+def test_the_fault_injection_command_kills_runs_during_saves_and_loses_none(data_dir, tmp_path):
+    # Two trials: one killed at a random moment, one as the save of a random step starts (seed 1: step 8's).
+    done = subprocess.run(
+        [sys.executable, "-m", "inception_jax.faults", "--trials=2", "--steps=8", "--seed=1"]
+        + [f"--data_dir={data_dir}", f"--root={tmp_path}", f"--json={tmp_path / 'faults.json'}"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=REPO,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    trials = json.loads((tmp_path / "faults.json").read_text())["trials"]
+    assert [t["resumed_exactly"] for t in trials] == [True, True]
+    aimed = trials[1]
+    assert aimed["aimed_at_save"] and aimed["killed_during_save"] and aimed["resumed_from_step"] > 0, aimed
+    header, _, row = done.stdout.strip().splitlines()[-3:]
+    summary = dict(zip(header.strip("| ").split(" | "), map(int, row.strip("| ").split(" | ")), strict=True))
+    assert summary["trials"] == 2 and summary["lost"] == 0 and summary["resumed exactly"] == 2, summary
+    assert summary["killed during a save"] >= 1 and summary["rerun from a checkpoint"] >= 1, summary
 
 
 def _awkward_images() -> dict[str, bytes]:
