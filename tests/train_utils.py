@@ -8,6 +8,7 @@ in-process runs (`tiny_config`) and command-line runs (`tiny_flags`), so both te
 import os
 
 from inception_jax import configs
+from inception_jax.configs.digits import QUICK_NETWORK
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -29,13 +30,7 @@ TINY = {
 # stage, at 32 px. A fresh process compiles it in about 5 s; TINY's Inception-ResNet-v2 took about 50 (its
 # initialiser 30, its train step 20). Its own widths (16 to 64 channels) keep arrays of 256 elements and more,
 # which the FSDP tests shard; it has batch norm (statistics in every checkpoint) but no auxiliary classifier.
-QUICK = {
-    "model_name": "resnet20",
-    "model.block_counts": (1, 1, 1),
-    "model.width_multiplier": 1.0,
-    "model.aux_head": False,
-    "input.image_size": 32,
-}
+QUICK = dict(QUICK_NETWORK)
 
 
 def tiny_config(data_dir: str, **overrides):

@@ -8,6 +8,17 @@ import ml_collections
 
 from inception_jax.configs import paper
 
+# Overrides of the default config that swap its network for one a fresh process compiles in seconds: ResNet-20
+# cut to one block per stage, at 32 px. For runs that test processes (kills, resumes, several processes) rather
+# than networks: the tests' QUICK runs and `inception_jax.faults`.
+QUICK_NETWORK = {
+    "model_name": "resnet20",
+    "model.block_counts": (1, 1, 1),
+    "model.width_multiplier": 1.0,
+    "model.aux_head": False,
+    "input.image_size": 32,
+}
+
 
 def digits_input(image_size: int, **overrides) -> ml_collections.ConfigDict:
     """Input fields for the digits (1,437 train / 360 test 8×8 images) shown at `image_size`."""

@@ -98,14 +98,13 @@ class FolderSource:
             if count % _PROGRESS_EVERY == 0:
                 logger.info("  %d/%d images checked", count, total)
         skipped = sorted(set(all_paths) - set(paths))
+        listed = ", ".join(skipped[:_LISTED_SKIPS]) + (", ..." if len(skipped) > _LISTED_SKIPS else "")
         if skipped and not self._skip_undecodable:
-            listed = ", ".join(skipped[:_LISTED_SKIPS]) + (", ..." if len(skipped) > _LISTED_SKIPS else "")
             raise ValueError(
                 f"{len(skipped)} of {total} images in {self._root}/{split} do not decode: {listed}. Remove or "
                 "replace them, or set --config.input.skip_undecodable=True to train without them (counted in the log)."
             )
         if skipped:
-            listed = ", ".join(skipped[:_LISTED_SKIPS]) + (", ..." if len(skipped) > _LISTED_SKIPS else "")
             logger.warning(
                 "Skipped %d of %d images in %s/%s that could not be decoded: %s",
                 len(skipped),

@@ -37,9 +37,9 @@ PLATFORMS = ("cpu", "cuda")
 def export(
     weights: str | os.PathLike,
     output: str | os.PathLike,
-    format: str = "stablehlo",
+    format: str = "stablehlo",  # noqa: A002  (the command's --format)
     *,
-    cache_dir=None,  # noqa: A002
+    cache_dir=None,
 ) -> ModelSpec:
     """Exports `weights` (a registered weight, a hub repository or a weights directory) to `output` in `format`."""
     if format not in FORMATS:

@@ -23,13 +23,11 @@ from collections.abc import Callable
 
 import numpy as np
 
+from inception_jax.configs.digits import QUICK_NETWORK
+
 TMP_SUFFIX = ".orbax-checkpoint-tmp"  # Orbax writes a step here and renames it when complete
 RUN_OVERRIDES = {
-    "model_name": "resnet20",
-    "model.block_counts": (1, 1, 1),
-    "model.width_multiplier": 1.0,
-    "model.aux_head": False,
-    "input.image_size": 32,
+    **QUICK_NETWORK,
     "input.batch_size": 16,
     "schedule.reference_batch_size": 16,
     "total_epochs": 0.0,
