@@ -6,6 +6,8 @@ import sys
 
 import jax
 import numpy as np
+import onnx
+import onnxruntime
 import pytest
 from fixtures import photos
 from model_utils import signal_keeping_variables
@@ -13,11 +15,13 @@ from train_utils import REPO
 
 import inception_jax
 from inception_jax import export, predict
+from inception_jax.export import onnx_lowering
 from inception_jax.spec import InputSpec, ModelSpec, read_spec
 from inception_jax.weights import save_weights
 
-# Relative to the largest logit. Measured 2026-12-06 (JAX 0.10.2, TensorFlow 2.21, CPU): StableHLO 0 at 75 px and
-# 6.5e-7 at 299; SavedModel up to 2.7e-7, and `classify` on the photos 3.2e-7 (docs/deploy.md).
+# Relative to the largest logit. Measured 2026-12-06 (JAX 0.10.2, TensorFlow 2.21, onnxruntime 1.32, CPU): StableHLO
+# 0 at 75 px and 6.5e-7 at 299; SavedModel up to 2.7e-7, and `classify` on the photos 3.2e-7; ONNX up to 1.8e-6
+# (docs/deploy.md).
 TOLERANCE = 1e-5
 
 
@@ -45,8 +49,8 @@ def test_a_reduced_network_exported_as_stablehlo_gives_flaxs_logits_for_batches_
     logits_fn, loaded_spec = export.load_stablehlo(tmp_path / "exported")
     assert loaded_spec == spec == read_spec(str(tmp_path / "exported"))  # the input contract, exactly
     _assert_logits_match(logits_fn, module, variables, 75, (1, 3))
-    with pytest.raises(ValueError, match="format='onnx': choose one of stablehlo, saved_model"):
-        export.export(tmp_path / "weights", tmp_path / "other", format="onnx")
+    with pytest.raises(ValueError, match="format='tflite': choose one of stablehlo, saved_model, onnx"):
+        export.export(tmp_path / "weights", tmp_path / "other", format="tflite")
     with pytest.raises(FileNotFoundError, match="export the network there"):
         export.load_stablehlo(tmp_path / "weights")
 
@@ -102,3 +106,72 @@ def test_inception_v3_at_299_as_a_saved_model_gives_flaxs_logits(tmp_path):
     module, variables, spec = _weights(tmp_path, "inception_v3", 299)
     export.export(tmp_path / "weights", tmp_path / "saved", format="saved_model")
     _assert_logits_match(_saved_model_logits(tmp_path / "saved"), module, variables, 299, (2,))
+
+
+def _with_moving_statistics(variables, seed: int = 0):
+    """`variables` with BatchNorm moving means and variances away from 0 and 1, so that folding them is tested."""
+    rng = np.random.default_rng(seed)
+
+    def fill(path, leaf):
+        name = jax.tree_util.keystr(path)
+        if "'mean'" in name:
+            return rng.normal(0.0, 0.1, leaf.shape).astype(leaf.dtype)
+        if "'var'" in name:
+            return rng.uniform(0.5, 2.0, leaf.shape).astype(leaf.dtype)
+        return leaf
+
+    return jax.tree_util.tree_map_with_path(fill, variables)
+
+
+def _onnx_logits(directory):
+    """`model.onnx` of `directory` in an onnxruntime session, as a function of numpy images."""
+    session = onnxruntime.InferenceSession(str(directory / export.ONNX_FILE), providers=["CPUExecutionProvider"])
+    return lambda images: session.run(["logits"], {"images": images})[0]
+
+
+def test_a_reduced_network_exported_as_onnx_gives_flaxs_logits_in_onnxruntime_with_its_spec_in_the_metadata(tmp_path):
+    module = inception_jax.create_model("inception_v3", num_classes=10, width_multiplier=0.1, min_depth=4)
+    spec = ModelSpec.of_module("inception_v3", module, InputSpec(image_size=75, crop_fraction=0.9, mean=(0.4,) * 3))
+    variables = _with_moving_statistics(signal_keeping_variables(module, 75))
+    save_weights(str(tmp_path / "weights"), spec, variables)
+    assert export.export(tmp_path / "weights", tmp_path / "exported", format="onnx") == spec
+    _assert_logits_match(_onnx_logits(tmp_path / "exported"), module, variables, 75, (1, 3))
+    assert export.read_onnx_spec(tmp_path / "exported") == spec == read_spec(str(tmp_path / "exported"))
+
+    model = onnx.load(str(tmp_path / "exported" / export.ONNX_FILE))
+    metadata = {prop.key: prop.value for prop in model.metadata_props}
+    # Readable without this library: each input field under its own key, as JSON.
+    assert (metadata["image_size"], metadata["crop_fraction"], metadata["mean"]) == ("75", "0.9", "[0.4, 0.4, 0.4]")
+    assert (metadata["interpolation"], metadata["model_name"]) == ('"bilinear"', "inception_v3")
+    (images,) = model.graph.input
+    assert [d.dim_param or d.dim_value for d in images.type.tensor_type.shape.dim] == ["batch", 75, 75, 3]
+    onnx.save(onnx.ModelProto(graph=model.graph, opset_import=model.opset_import), tmp_path / "bare.onnx")
+    with pytest.raises(ValueError, match="was not exported by inception_jax.export"):
+        export.read_onnx_spec(tmp_path / "bare.onnx")
+
+
+def test_inception_v3_at_299_as_onnx_gives_flaxs_logits(tmp_path):
+    module, variables, _ = _weights(tmp_path, "inception_v3", 299)
+    export.export(tmp_path / "weights", tmp_path / "exported", format="onnx")
+    _assert_logits_match(_onnx_logits(tmp_path / "exported"), module, variables, 299, (2,))
+
+
+@pytest.mark.parametrize(
+    ("name", "size"),
+    [
+        ("googlenet", 64),  # local response normalization over channels, ceil-mode max pools
+        ("alexnet", 80),  # grouped convolutions, the adaptive average pool's einsum
+        ("resnet20", 32),  # the zero-padding shortcut's strided slice and channel padding
+    ],
+)
+def test_the_onnx_lowering_gives_flaxs_logits_for_other_families_layers(name, size):
+    module = inception_jax.create_model(name, num_classes=10, width_multiplier=0.25, min_depth=4)
+    variables = _with_moving_statistics(signal_keeping_variables(module, size))
+    model = onnx_lowering.to_onnx(lambda x: module.apply(variables, x, train=False), (size, size, 3))
+    session = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    _assert_logits_match(lambda x: session.run(None, {"images": x})[0], module, variables, size, (1, 3))
+
+
+def test_the_onnx_lowering_refuses_a_primitive_it_does_not_lower_by_name():
+    with pytest.raises(onnx_lowering.UnsupportedPrimitiveError, match="does not lower `sort`.*as stablehlo"):
+        onnx_lowering.to_onnx(lambda x: jax.numpy.sort(x, axis=1), (4, 4, 3))

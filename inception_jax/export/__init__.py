@@ -9,6 +9,10 @@ lowered for CPU and CUDA, serialized to `model.stablehlo`, and `spec.json` (the 
 contract, as a weights directory holds it). Any JAX of the same or a newer serialization version runs it, without
 this library or Flax.
 
+`onnx`: `model.onnx` (opset 18, a symbolic batch dimension) lowered by `onnx_lowering` from the same inference
+function, with the spec in its metadata (`inception_jax.spec`, and each input field under its own key), and
+`spec.json`; onnxruntime runs it. Needs the `onnx` package (`pip install 'inception_jax[onnx]'`).
+
 `saved_model`: a TensorFlow SavedModel through `jax2tf` (the weights as TF variables) with two signatures:
 `logits(images)` on float32 images already prepared, and `classify(encoded)` on encoded image bytes (JPEG, PNG,
 ...), which decodes and prepares each image inside the graph with this library's own TensorFlow preprocessing for
@@ -19,6 +23,8 @@ The command is `python -m inception_jax.export`.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 from collections.abc import Callable
 
@@ -29,8 +35,10 @@ import numpy as np
 from inception_jax import pretrained
 from inception_jax.spec import ModelSpec, read_spec
 
-FORMATS = ("stablehlo", "saved_model")
+FORMATS = ("stablehlo", "saved_model", "onnx")
 STABLEHLO_FILE = "model.stablehlo"
+ONNX_FILE = "model.onnx"
+ONNX_SPEC_KEY = "inception_jax.spec"
 PLATFORMS = ("cpu", "cuda")
 
 
@@ -45,7 +53,7 @@ def export(
     if format not in FORMATS:
         raise ValueError(f"format={format!r}: choose one of {', '.join(FORMATS)}.")
     module, variables, spec = pretrained.load_named_or_directory(weights, cache_dir=cache_dir)
-    write = export_stablehlo if format == "stablehlo" else export_saved_model
+    write = {"stablehlo": export_stablehlo, "saved_model": export_saved_model, "onnx": export_onnx}[format]
     return write(module, variables, spec, output)
 
 
@@ -55,10 +63,15 @@ def export_stablehlo(module, variables, spec: ModelSpec, output: str | os.PathLi
     logits = jax.jit(lambda images: module.apply(variables, images, train=False))
     (batch,) = jax.export.symbolic_shape("batch")
     exported = jax.export.export(logits, platforms=PLATFORMS)(jax.ShapeDtypeStruct((batch, size, size, 3), jnp.float32))
+    return _write(output, STABLEHLO_FILE, exported.serialize(), spec)
+
+
+def _write(output: str | os.PathLike, filename: str, content: bytes, spec: ModelSpec) -> ModelSpec:
+    """Writes `content` as `output/filename` and the spec as `output/spec.json`."""
     output = os.fspath(output)
     os.makedirs(output, exist_ok=True)
-    with open(os.path.join(output, STABLEHLO_FILE), "wb") as file:
-        file.write(exported.serialize())
+    with open(os.path.join(output, filename), "wb") as file:
+        file.write(content)
     spec.write(output)
     return spec
 
@@ -112,3 +125,34 @@ def export_saved_model(module, variables, spec: ModelSpec, output: str | os.Path
     tf.saved_model.save(served, output, signatures=signatures)
     spec.write(output)
     return spec
+
+
+def export_onnx(module, variables, spec: ModelSpec, output: str | os.PathLike) -> ModelSpec:
+    """Writes `module` with `variables` as `model.onnx` (input `images`, any batch size; output `logits`), its
+    spec in the model's metadata, and `spec.json` into `output`."""
+    try:
+        from inception_jax.export import onnx_lowering  # noqa: PLC0415  (the onnx package is an optional extra)
+    except ModuleNotFoundError as error:
+        raise ModuleNotFoundError(
+            f"--format=onnx needs the onnx package ({error.name} is missing): pip install 'inception_jax[onnx]'."
+        ) from error
+    size = spec.input.image_size
+    metadata = {ONNX_SPEC_KEY: spec.to_json(), "model_name": spec.model_name}
+    metadata.update({key: json.dumps(value) for key, value in dataclasses.asdict(spec.input).items()})
+    model = onnx_lowering.to_onnx(
+        lambda images: module.apply(variables, images, train=False), (size, size, 3), metadata=metadata
+    )
+    return _write(output, ONNX_FILE, model.SerializeToString(), spec)
+
+
+def read_onnx_spec(path: str | os.PathLike) -> ModelSpec:
+    """The spec stored in the metadata of an exported `model.onnx` (or of the directory holding it)."""
+    import onnx  # noqa: PLC0415
+
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        path = os.path.join(path, ONNX_FILE)
+    metadata = {prop.key: prop.value for prop in onnx.load(path, load_external_data=False).metadata_props}
+    if ONNX_SPEC_KEY not in metadata:
+        raise ValueError(f"{path} has no {ONNX_SPEC_KEY!r} metadata: it was not exported by inception_jax.export.")
+    return ModelSpec.from_json(metadata[ONNX_SPEC_KEY])

@@ -3,6 +3,7 @@
     python -m inception_jax.export --weights=inception_v3.tv_in1k --format=stablehlo --output=exported/v3
     python -m inception_jax.export --weights=runs/flowers/weights --format=stablehlo --output=exported/flowers
     python -m inception_jax.export --weights=inception_v3.tv_in1k --format=saved_model --output=exported/v3_saved
+    python -m inception_jax.export --weights=inception_v3.tv_in1k --format=onnx --output=exported/v3_onnx
 
 The logic is `inception_jax.export.export`; `inception_jax.export.load_stablehlo` loads the result.
 """

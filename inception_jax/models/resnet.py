@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 
 from inception_jax.models.classic import ClassicNetwork, max_pool
@@ -45,7 +46,8 @@ class Shortcut(nn.Module):
         if not changes_shape(x, self.features, self.stride, o):
             return x
         if self.kind == ZERO_PADDING:
-            x = x[:, :: self.stride, :: self.stride]
+            # A strided slice (indexing would make a gather when the batch size is symbolic, as in an export).
+            x = jax.lax.slice(x, (0,) * 4, x.shape, (1, self.stride, self.stride, 1))
             return jnp.pad(x, [(0, 0)] * 3 + [(0, o.depth(self.features) - x.shape[-1])])
         if self.pre_activation:
             return conv_without_bias(o, self.features, 1, self.stride, name="projection")(x)
