@@ -175,3 +175,12 @@ def test_the_onnx_lowering_gives_flaxs_logits_for_other_families_layers(name, si
 def test_the_onnx_lowering_refuses_a_primitive_it_does_not_lower_by_name():
     with pytest.raises(onnx_lowering.UnsupportedPrimitiveError, match="does not lower `sort`.*as stablehlo"):
         onnx_lowering.to_onnx(lambda x: jax.numpy.sort(x, axis=1), (4, 4, 3))
+
+
+def test_the_onnx_format_without_the_onnx_package_says_what_to_install(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnx", None)  # as if it were not installed
+    monkeypatch.delitem(sys.modules, "inception_jax.export.onnx_lowering")
+    monkeypatch.delattr(export, "onnx_lowering")
+    spec = ModelSpec.of_module("inception_v3", inception_jax.create_model("inception_v3"))
+    with pytest.raises(ModuleNotFoundError, match=r"needs the onnx package \(onnx is missing\): pip install 'incep"):
+        export.export_onnx(None, None, spec, tmp_path)
