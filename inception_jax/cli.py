@@ -20,11 +20,14 @@ from absl import app, flags
 from inception_jax import configs
 from inception_jax.models import check_model_options
 from inception_jax.spec import CROP_MODES, INTERPOLATIONS
+from inception_jax.xla_cpu import (  # noqa: F401  (the tools' names for them)
+    TUNED_XLA_FLAGS,
+    accelerator_present,
+    stock_xla_flags,
+    use_stock_xla_flags,
+    use_tuned_xla_flags,
+)
 
-# XLA:CPU hands convolutions to YNNPACK by default; on Inception's large stem feature maps its weight-gradient
-# convolutions are several times slower than XLA's own, and without it a train step is ~1.5x faster
-# (docs/performance.md). A CPU compiler option: other backends never read it.
-TUNED_XLA_FLAGS = ("--xla_cpu_experimental_ynn_fusion_type=-individual_convolution",)
 MODEL_PREFIX = "--model."
 CONFIG_MODEL_PREFIX = "--config.model."
 
@@ -36,7 +39,6 @@ flags.DEFINE_bool(
 )
 
 _model_options: dict[str, object] = {}
-_stock_xla_flags = os.environ.get("XLA_FLAGS", "")
 
 
 def define_model_flags(default: str | None = "inception_v3") -> None:
@@ -134,29 +136,6 @@ def _resolve_packaged_configs(argv: list[str]) -> list[str]:
     return resolved
 
 
-def accelerator_present() -> bool:
-    """Whether this machine shows a GPU or TPU device (looked up without starting JAX's backend)."""
-    platforms = os.environ.get("JAX_PLATFORMS", "")
-    if platforms:
-        return "cpu" not in platforms.split(",")[0]
-    return any(os.path.exists(path) for path in ("/dev/nvidia0", "/dev/kfd", "/dev/accel0", "/dev/vfio/0"))
-
-
-def stock_xla_flags() -> str:
-    """XLA_FLAGS as the user set them, before `use_tuned_xla_flags`."""
-    return _stock_xla_flags
-
-
-def use_tuned_xla_flags() -> None:
-    """Adds `TUNED_XLA_FLAGS` to XLA_FLAGS, except flags the user set; call before JAX starts its backend."""
-    current = os.environ.get("XLA_FLAGS", "").split()
-    names = {flag.split("=", 1)[0] for flag in current}
-    added = [flag for flag in TUNED_XLA_FLAGS if flag.split("=", 1)[0] not in names]
-    if added:
-        os.environ["XLA_FLAGS"] = " ".join(current + added)
-        logging.info("XLA_FLAGS += %s (--stock_xla leaves them out)", " ".join(added))
-
-
 def _parse(argv: list[str]) -> list[str]:
     _model_options.clear()
     try:
@@ -176,7 +155,9 @@ def _parse(argv: list[str]) -> list[str]:
             set_config_model_options(flags.FLAGS.config, config_model_options)
         except (ValueError, TypeError) as error:
             raise app.UsageError(str(error)) from None
-    if not flags.FLAGS.stock_xla and not accelerator_present():
+    if flags.FLAGS.stock_xla:
+        use_stock_xla_flags()  # undoes what `import inception_jax` added
+    elif not accelerator_present():
         use_tuned_xla_flags()
     return rest
 

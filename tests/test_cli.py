@@ -147,3 +147,35 @@ def test_every_option_of_every_shipped_configs_network_is_settable_and_unknown_o
     assert "Did you mean width_multiplier? Valid options: " in unknown and ", aux_head, " in unknown
     # residual_scales is an option of the Inception-ResNets, not of the lineage's default ResNet-50.
     assert unknown_for_this_network.startswith("UsageError: resnet50 has no option(s) residual_scales.")
+
+
+def imported_xla_flags(code: str = "", **env: str) -> subprocess.CompletedProcess:
+    """XLA_FLAGS after a program runs `code` and then `import inception_jax`, with no flag of its own."""
+    program = f"{code}\nimport os, inception_jax\nprint('XLA_FLAGS=' + os.environ.get('XLA_FLAGS', ''))"
+    environment = {key: value for key, value in os.environ.items() if key not in ("XLA_FLAGS", "JAX_PLATFORMS")}
+    return subprocess.run(
+        [sys.executable, "-W", "always", "-c", program],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**environment, **env},
+        check=True,
+    )
+
+
+def test_a_program_importing_the_networks_gets_the_tuned_xla_flags_unless_it_opts_out():
+    tuned = cli.TUNED_XLA_FLAGS[0]
+    assert imported_xla_flags().stdout.strip() == f"XLA_FLAGS={tuned}"
+    assert imported_xla_flags(XLA_FLAGS="--xla_foo=1").stdout.strip() == f"XLA_FLAGS=--xla_foo=1 {tuned}"
+    name = tuned.split("=")[0]
+    assert imported_xla_flags(XLA_FLAGS=f"{name}=none").stdout.strip() == f"XLA_FLAGS={name}=none"  # the user's
+    assert imported_xla_flags(INCEPTION_JAX_STOCK_XLA="1").stdout.strip() == "XLA_FLAGS="
+    assert imported_xla_flags(JAX_PLATFORMS="cuda").stdout.strip() == "XLA_FLAGS="  # an accelerator: left alone
+
+
+def test_importing_the_networks_after_jax_started_warns_once_naming_the_flag():
+    done = imported_xla_flags("import jax; jax.devices()")
+    assert done.stdout.strip() == "XLA_FLAGS="  # too late to change: the backend has read them
+    assert done.stderr.count("UserWarning") == 1
+    assert f"lacks {cli.TUNED_XLA_FLAGS[0]}" in done.stderr and "INCEPTION_JAX_STOCK_XLA=1" in done.stderr
+    assert "UserWarning" not in imported_xla_flags("import jax; jax.devices()", INCEPTION_JAX_STOCK_XLA="1").stderr
