@@ -12,6 +12,7 @@ import sys
 
 import pytest
 
+from inception_jax import cli
 from inception_jax.benchmark import peers, report, timing
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -169,6 +170,38 @@ def test_keras_stock_runs_keras_with_the_callers_xla_flags(monkeypatch):
     assert result == {"status": "ok"} and seen["peer"] == "keras-stock"
     assert seen["env"]["XLA_FLAGS"] == "" and seen["env"]["KERAS_BACKEND"] == "jax"
     assert peers.RUNNERS["keras-stock"] is peers.RUNNERS["keras"]
+
+
+def test_the_plain_optax_peer_trains_our_network_in_its_own_step_with_the_flags_an_importer_gets():
+    """The independent step runs in its own interpreter with XLA_FLAGS empty, as a program that imports the
+    networks and sets nothing; `import inception_jax` gives it the tuned flag."""
+    result = peers.run_peer(
+        "plain-optax",
+        sys.executable,
+        model="resnet20",
+        mode="train",
+        batch=2,
+        image_size=32,
+        dtype="float32",
+        steps=2,
+        repeats=1,
+        warmup=1,
+        min_window_s=0.0,
+        xla_flags="",
+    )
+    assert result["status"] == "ok" and result["images_per_s"] > 0 and result["steps"] == 2
+    assert result["setup"] == f"plain optax step, XLA_FLAGS={cli.TUNED_XLA_FLAGS[0]!r}"
+    assert set(result["versions"]) == {"jax", "optax", "inception_jax"}
+
+
+def test_rounds_report_each_contenders_median_and_keep_every_round():
+    rounds = [{"status": "ok", "images_per_s": v, "step_s": 8 / v, "warmup_s": [1.0]} for v in (4.0, 2.0, 3.0)]
+    combined = report.over_rounds(rounds)
+    assert combined["images_per_s"] == 3.0 and combined["step_s"] == pytest.approx(8 / 3)
+    assert combined["images_per_s_rounds"] == [4.0, 2.0, 3.0] and combined["warmup_s"] == [1.0]
+    failed = {"status": "failed", "reason": "exit status 1"}
+    assert report.over_rounds([rounds[0], failed]) == failed
+    assert report.over_rounds(rounds[:1]) == rounds[0]
 
 
 def test_largest_batch_is_the_largest_power_of_two_predicted_to_fit(monkeypatch):

@@ -66,6 +66,12 @@ flags.DEFINE_integer("repeats", DEFAULT_PROTOCOL.repeats, "Timed windows; the me
 flags.DEFINE_integer("warmup", DEFAULT_PROTOCOL.warmup, "Untimed steps after compilation.")
 flags.DEFINE_float("min_window_s", DEFAULT_PROTOCOL.min_window_s, "Shortest timed window, in seconds.")
 flags.DEFINE_list("compare", [], f"Peers to run, each in its own process: {','.join(PEERS)}.")
+flags.DEFINE_integer(
+    "rounds",
+    1,
+    "Take turns: ours, then each peer, this many times; each one's images/s is the median over the rounds, so "
+    "that load from elsewhere falls on all alike.",
+)
 flags.DEFINE_string("timm_python", DEFAULT_TIMM_PYTHON, "Python of a virtual environment with torch and timm.")
 flags.DEFINE_string("keras_python", sys.executable, "Python of an environment with Keras 3 and JAX.")
 flags.DEFINE_bool("donate", True, "Donate the state's buffers to the train step (--nodonate: measure the saving).")
@@ -177,6 +183,7 @@ def benchmark(args, command: str, stock_xla_flags: str) -> dict:
             "remat": args.remat,
             "options": options,
             "donate": args.donate,
+            "rounds": args.rounds,
             **protocol,
         },
         "batch_search": search,
@@ -195,20 +202,29 @@ def benchmark(args, command: str, stock_xla_flags: str) -> dict:
             "flops_per_image": flops_per_image,
         },
     }
-    results = {"ours": ours}
     pythons = {"timm": args.timm_python, "keras": args.keras_python, "keras-stock": args.keras_python}
-    for peer in args.compare:
-        results[peer] = run_peer(
-            peer,
-            pythons[peer],
-            model=args.model,
-            mode=args.mode,
-            batch=batch,
-            image_size=image_size,
-            dtype=args.dtype,
-            xla_flags=stock_xla_flags if peer == "keras-stock" else None,
-            **protocol,
-        )
+    pythons["plain-optax"] = sys.executable
+    rounds = {"ours": [ours]}
+    for turn in range(args.rounds):
+        if turn:
+            timing.log(f"round {turn + 1} of {args.rounds}")
+            rounds["ours"].append(measure(batch))
+        for peer in args.compare:
+            rounds.setdefault(peer, []).append(
+                run_peer(
+                    peer,
+                    pythons[peer],
+                    model=args.model,
+                    mode=args.mode,
+                    batch=batch,
+                    image_size=image_size,
+                    dtype=args.dtype,
+                    # What a user of the peer gets: XLA_FLAGS as they were before this tool tuned them.
+                    xla_flags=stock_xla_flags if peer in ("keras-stock", "plain-optax") else None,
+                    **protocol,
+                )
+            )
+    results = {name: report.over_rounds(results) for name, results in rounds.items()}
     peak = report.peak_tflops(record["hardware"]["device_kind"], args.dtype)
     for result in results.values():
         report.add_flop_rates(result, flops_per_image, peak)

