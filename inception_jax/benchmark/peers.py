@@ -146,6 +146,19 @@ def run_timm(args) -> Workload | dict:
     return Workload(run_steps, {"torch": torch.__version__, "timm": timm.__version__}, setup, after)
 
 
+def _jax_train_steps(train_step, state, images, labels) -> Callable[[int], None]:
+    """`run_steps` for a jitted `train_step(state, images, labels) -> (state, loss)` that donates its state."""
+    import jax  # noqa: PLC0415 (only in a JAX peer's interpreter)
+
+    def run_steps(n):
+        nonlocal state
+        for _ in range(n):
+            state, _ = train_step(state, images, labels)
+        jax.block_until_ready(state)
+
+    return run_steps
+
+
 def run_keras(args) -> Workload | dict:
     """Keras 3's application network on the JAX backend, stepped by a jitted stateless function."""
     os.environ.setdefault("KERAS_BACKEND", "jax")
@@ -187,12 +200,7 @@ def run_keras(args) -> Workload | dict:
             return (trainable, non_trainable, optimizer_variables), loss
 
         state = (trainable, non_trainable, [v.value for v in optimizer.variables])
-
-        def run_steps(n):
-            nonlocal state
-            for _ in range(n):
-                state, loss = train_step(state, images, labels)
-            jax.block_until_ready(state)
+        run_steps = _jax_train_steps(train_step, state, images, labels)
     else:
         forward = jax.jit(
             lambda trainable, non_trainable, x: model.stateless_call(trainable, non_trainable, x, training=False)[0]
@@ -243,11 +251,7 @@ def run_plain_optax(args) -> Workload | dict:
             updates, opt_state = optimizer.update(grads, opt_state, params)
             return (optax.apply_updates(params, updates), batch_stats, opt_state), loss
 
-        def run_steps(n):
-            nonlocal state
-            for _ in range(n):
-                state, loss = train_step(state, images, labels)
-            jax.block_until_ready(state)
+        run_steps = _jax_train_steps(train_step, state, images, labels)
     else:
         forward = jax.jit(lambda v, x: model.apply(v, x, train=False))
 
