@@ -361,3 +361,34 @@ def test_the_frechet_benchmark_times_both_methods_in_one_run(tmp_path):
     assert set(record["seconds"]) == {"sqrtm", "eigh"} and all(len(times) == 2 for times in record["seconds"].values())
     assert record["relative_difference"] < 1e-9 and record["dims"] == 64
     assert "load_average_after" in record["hardware"] and "sqrtm / eigh" in done.stdout
+
+
+def test_xla_configurations_take_turns_and_report_ratios_to_the_default(monkeypatch):
+    from inception_jax.benchmark import xla_flags  # noqa: PLC0415 (defines the tool's flags)
+
+    calls = []
+
+    def fake_measure(model, mode, flags_value, **settings):
+        calls.append((model, mode, flags_value))
+        speed = {"": 1.0, xla_flags.TUNED: 2.0}[flags_value] + len(calls) / 100
+        return {"status": "ok", "images_per_s": speed, "compile_s": 9.0, "xla_flags": flags_value}
+
+    monkeypatch.setattr(xla_flags, "measure", fake_measure)
+    table = xla_flags.measure_all(["inception_v3"], ["train"], ["stock", "tuned"], rounds=2, batch=8)
+    # Turns: stock, tuned, stock, tuned; each one's median over its rounds.
+    assert [flags_value for _, _, flags_value in calls] == ["", xla_flags.TUNED] * 2
+    stock, tuned = table["inception_v3"]["train"]["stock"], table["inception_v3"]["train"]["tuned"]
+    assert stock["images_per_s_rounds"] == [1.01, 1.03] and stock["images_per_s"] == pytest.approx(1.02)
+    assert tuned["images_per_s"] == pytest.approx(2.03) and tuned["xla_flags"] == xla_flags.TUNED
+    row = xla_flags.format_table(table, ["stock", "tuned"]).splitlines()[-1]
+    assert row == "| inception_v3 | train | 1.02 (0.50×) | 2.03 (1.00×) |"
+
+
+def test_an_xla_configuration_reaches_the_measured_process():
+    from inception_jax.benchmark import xla_flags  # noqa: PLC0415
+
+    settings = {"batch": 2, "image_size": 32, "repeats": 1}
+    for name in ("stock", "oneDNN"):
+        result = xla_flags.measure("resnet20", "infer", xla_flags.CONFIGURATIONS[name], **settings)
+        assert result["status"] == "ok" and result["images_per_s"] > 0
+        assert result["xla_flags"] == xla_flags.CONFIGURATIONS[name]  # as that process read XLA_FLAGS
