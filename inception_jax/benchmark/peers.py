@@ -40,6 +40,7 @@ import dataclasses
 import functools
 import importlib.util
 import json
+import math
 import os
 import subprocess
 import sys
@@ -226,8 +227,17 @@ def run_plain_optax(args) -> Workload | dict:
     labels = jax.random.randint(jax.random.key(2), (args.batch,), 0, NUM_CLASSES)
     shapes = jax.eval_shape(lambda x: model.init(jax.random.key(0), x, train=False), images[:1])
     keys = iter(jax.random.split(jax.random.key(0), len(jax.tree.leaves(shapes))))
-    # Random parameters without compiling `init` (which costs as much as the step); their values do not matter.
-    variables = jax.tree.map(lambda leaf: 0.01 * jax.random.normal(next(keys), leaf.shape, leaf.dtype), shapes)
+
+    def initial(path, leaf):
+        """He-scaled kernels, BatchNorm as the identity: finite activations of a network's usual size, without
+        compiling `init` (which costs as much as the step)."""
+        name = jax.tree_util.keystr(path)
+        if "kernel" in name:
+            fan_in = math.prod(leaf.shape[:-1])
+            return jax.random.normal(next(keys), leaf.shape, leaf.dtype) * math.sqrt(2.0 / fan_in)
+        return jnp.ones(leaf.shape, leaf.dtype) if "'var'" in name or "'scale'" in name else jnp.zeros_like(leaf)
+
+    variables = jax.tree_util.tree_map_with_path(initial, shapes)
 
     if args.mode == "train":
         optimizer = optax.rmsprop(LEARNING_RATE, decay=0.9, eps=1.0, initial_scale=1.0, momentum=0.9, eps_in_sqrt=True)
