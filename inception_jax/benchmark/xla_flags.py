@@ -81,7 +81,12 @@ def measure_all(models, modes, names, *, rounds: int, **settings) -> dict:
             for turn in range(rounds):
                 for name in names:
                     timing.log(f"{model} {mode}, round {turn + 1}/{rounds}: {name} ({CONFIGURATIONS[name]!r})")
-                    runs[name].append(measure(model, mode, CONFIGURATIONS[name], **settings))
+                    result = measure(model, mode, CONFIGURATIONS[name], **settings)
+                    runs[name].append(result)
+                    if result["status"] == "ok":
+                        timing.log(f"  {result['images_per_s']:.2f} img/s, compiled in {result['compile_s']:.1f} s")
+                    else:
+                        timing.log(f"  {result['status']}: {result['reason']}")
             table.setdefault(model, {})[mode] = {name: combine(results) for name, results in runs.items()}
     return table
 
