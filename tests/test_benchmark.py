@@ -364,7 +364,7 @@ def test_the_frechet_benchmark_times_both_methods_in_one_run(tmp_path):
 
 
 def test_xla_configurations_take_turns_and_report_ratios_to_the_default(monkeypatch):
-    from inception_jax.benchmark import xla_flags  # noqa: PLC0415 (defines the tool's flags)
+    from inception_jax.benchmark import xla_flags  # noqa: PLC0415
 
     calls = []
 

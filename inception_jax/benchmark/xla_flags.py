@@ -39,15 +39,18 @@ CONFIGURATIONS = {
     "oneDNN custom calls": f"{TUNED} --xla_cpu_experimental_onednn_custom_call=true",
 }
 
-flags.DEFINE_list("models", ["inception_v3", "inception_v4", "inception_resnet_v2"], "Networks to measure.")
-flags.DEFINE_list("modes", ["train", "infer"], "train and/or infer.")
-flags.DEFINE_list("configurations", list(CONFIGURATIONS), f"Which of: {', '.join(CONFIGURATIONS)}.")
-flags.DEFINE_integer("batch", 8, "Global batch.")
-flags.DEFINE_integer("image_size", 299, "Input side.")
-flags.DEFINE_integer("rounds", 2, "Turns per network and mode.")
-flags.DEFINE_integer("repeats", timing.Protocol().repeats, "Timed windows per run (the benchmark's --repeats).")
-flags.DEFINE_string("json", None, "Write the record as JSON to this path.")
-FLAGS = flags.FLAGS
+
+def define_flags() -> None:
+    """The command's flags, defined only when it runs (importing this module for its functions defines none, so
+    it can share a process with the tools whose --image_size and --batch these would collide with)."""
+    flags.DEFINE_list("models", ["inception_v3", "inception_v4", "inception_resnet_v2"], "Networks to measure.")
+    flags.DEFINE_list("modes", ["train", "infer"], "train and/or infer.")
+    flags.DEFINE_list("configurations", list(CONFIGURATIONS), f"Which of: {', '.join(CONFIGURATIONS)}.")
+    flags.DEFINE_integer("batch", 8, "Global batch.")
+    flags.DEFINE_integer("image_size", 299, "Input side.")
+    flags.DEFINE_integer("rounds", 2, "Turns per network and mode.")
+    flags.DEFINE_integer("repeats", timing.Protocol().repeats, "Timed windows per run (the benchmark's --repeats).")
+    flags.DEFINE_string("json", None, "Write the record as JSON to this path.")
 
 
 def measure(model: str, mode: str, xla_flags: str, *, batch: int, image_size: int, repeats: int) -> dict:
@@ -125,33 +128,35 @@ def format_table(table: dict, names: list[str]) -> str:
 
 def main(argv) -> None:
     del argv
-    unknown = sorted(set(FLAGS.configurations) - set(CONFIGURATIONS))
+    args = flags.FLAGS
+    unknown = sorted(set(args.configurations) - set(CONFIGURATIONS))
     if unknown:
         raise ValueError(f"--configurations: unknown {', '.join(unknown)}; choose from {', '.join(CONFIGURATIONS)}.")
     before = timing.host()
     table = measure_all(
-        FLAGS.models,
-        FLAGS.modes,
-        FLAGS.configurations,
-        rounds=FLAGS.rounds,
-        batch=FLAGS.batch,
-        image_size=FLAGS.image_size,
-        repeats=FLAGS.repeats,
+        args.models,
+        args.modes,
+        args.configurations,
+        rounds=args.rounds,
+        batch=args.batch,
+        image_size=args.image_size,
+        repeats=args.repeats,
     )
     record = {
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "batch": FLAGS.batch,
-        "image_size": FLAGS.image_size,
-        "rounds": FLAGS.rounds,
-        "configurations": {name: CONFIGURATIONS[name] for name in FLAGS.configurations},
+        "batch": args.batch,
+        "image_size": args.image_size,
+        "rounds": args.rounds,
+        "configurations": {name: CONFIGURATIONS[name] for name in args.configurations},
         "host": {**before, "load_average_after": timing.load_average()},
         "results": table,
     }
-    print(format_table(table, FLAGS.configurations))
-    if FLAGS.json:
-        report.write_json(record, FLAGS.json)
-        timing.log(f"wrote {FLAGS.json}")
+    print(format_table(table, args.configurations))
+    if args.json:
+        report.write_json(record, args.json)
+        timing.log(f"wrote {args.json}")
 
 
 if __name__ == "__main__":
+    define_flags()
     cli.run(main)
