@@ -371,7 +371,7 @@ def test_xla_configurations_take_turns_and_report_ratios_to_the_default(monkeypa
     def fake_measure(model, mode, flags_value, **settings):
         calls.append((model, mode, flags_value))
         speed = {"": 1.0, xla_flags.TUNED: 2.0}[flags_value] + len(calls) / 100
-        return {"status": "ok", "images_per_s": speed, "compile_s": 9.0, "xla_flags": flags_value}
+        return {"status": "ok", "images_per_s": speed, "step_s": 8 / speed, "compile_s": 9.0, "xla_flags": flags_value}
 
     monkeypatch.setattr(xla_flags, "measure", fake_measure)
     table = xla_flags.measure_all(["inception_v3"], ["train"], ["stock", "tuned"], rounds=2, batch=8)

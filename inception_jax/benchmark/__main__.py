@@ -202,8 +202,12 @@ def benchmark(args, command: str, stock_xla_flags: str) -> dict:
             "flops_per_image": flops_per_image,
         },
     }
-    pythons = {"timm": args.timm_python, "keras": args.keras_python, "keras-stock": args.keras_python}
-    pythons["plain-optax"] = sys.executable
+    pythons = {
+        "timm": args.timm_python,
+        "keras": args.keras_python,
+        "keras-stock": args.keras_python,
+        "plain-optax": sys.executable,
+    }
     rounds = {"ours": [ours]}
     for turn in range(args.rounds):
         if turn:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -70,6 +69,7 @@ def measure(model: str, mode: str, xla_flags: str, *, batch: int, image_size: in
     return {
         "status": "ok",
         "images_per_s": ours["images_per_s"],
+        "step_s": ours["step_s"],
         "compile_s": ours["compile_s"],
         "xla_flags": record["xla_flags"],
     }
@@ -90,22 +90,9 @@ def measure_all(models, modes, names, *, rounds: int, **settings) -> dict:
                         timing.log(f"  {result['images_per_s']:.2f} img/s, compiled in {result['compile_s']:.1f} s")
                     else:
                         timing.log(f"  {result['status']}: {result['reason']}")
-            table.setdefault(model, {})[mode] = {name: combine(results) for name, results in runs.items()}
+            # Each configuration's median over its rounds, with the first round's compile seconds and flags.
+            table.setdefault(model, {})[mode] = {name: report.over_rounds(results) for name, results in runs.items()}
     return table
-
-
-def combine(results: list[dict]) -> dict:
-    """A configuration's rounds: the median images/s, every round's, and the first round's compile seconds."""
-    failed = [result for result in results if result["status"] != "ok"]
-    if failed:
-        return failed[0]
-    return {
-        "status": "ok",
-        "images_per_s": statistics.median(result["images_per_s"] for result in results),
-        "images_per_s_rounds": [result["images_per_s"] for result in results],
-        "compile_s": results[0]["compile_s"],
-        "xla_flags": results[0]["xla_flags"],
-    }
 
 
 def format_table(table: dict, names: list[str]) -> str:
