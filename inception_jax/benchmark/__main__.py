@@ -30,7 +30,7 @@ from absl import app, flags
 from inception_jax import cli
 from inception_jax import spec as spec_lib
 from inception_jax.benchmark import report, timing
-from inception_jax.benchmark.ours import largest_batch, measure_ours
+from inception_jax.benchmark.ours import CompiledStep, compile_ours, largest_batch, time_ours
 from inception_jax.benchmark.peers import PEERS, run_peer
 from inception_jax.configs import paper
 from inception_jax.models import create_model
@@ -154,16 +154,17 @@ def benchmark(args, command: str, stock_xla_flags: str) -> dict:
     flops_per_image = report.FLOPS_PER_MAC[args.mode] * macs
     protocol = timing.Protocol.from_args(args).as_dict()
 
+    compiled_steps: list[CompiledStep] = []  # the latest batch size's, compiled once for all rounds
+
     def measure(batch: int) -> dict:
-        return measure_ours(
-            spec,
-            mode=args.mode,
-            batch=batch,
-            donate=args.donate,
-            hlo_path=args.hlo,
-            profile_dir=args.profile,
-            **protocol,
-        )
+        first_round = not compiled_steps or compiled_steps[-1].batch != batch
+        if first_round:
+            compiled_steps.clear()  # a batch that ran out of memory frees its state before the next compile
+            compiled_steps.append(
+                compile_ours(spec, mode=args.mode, batch=batch, donate=args.donate, hlo_path=args.hlo)
+            )
+        # The profile, like the HLO, comes from the first round only.
+        return time_ours(compiled_steps[-1], profile_dir=args.profile if first_round else None, **protocol)
 
     if args.find_batch:
         ours, search = measure_at_largest_batch(measure, spec, args)

@@ -3,6 +3,9 @@
     spec = ModelSpec.of_module("inception_v3", model, InputSpec(image_size=299))
     result = measure_ours(spec, mode="train", batch=8, **timing.Protocol().as_dict())
 
+or, to time one compiled step several times (rounds taking turns with a peer),
+`step = compile_ours(spec, mode="train", batch=8)` and then `time_ours(step, **protocol)` per round.
+
 Parameters are random values in the shapes `model.init` would give, built on the host: compiling the initialiser
 costs ~30 s per network on CPU and is not what is being measured. The step is compiled ahead of time, so
 compilation is timed on its own and the compiled executable's memory and cost analyses come for free; the steps
@@ -11,7 +14,9 @@ are then timed by `timing.measure`.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
@@ -126,25 +131,22 @@ def largest_batch(spec: ModelSpec, *, mode: str, ceiling: int, probe: int = 16, 
     }
 
 
-def measure_ours(
-    spec: ModelSpec,
-    *,
-    mode: str,
-    batch: int,
-    steps: int,
-    repeats: int,
-    warmup: int,
-    min_window_s: float,
-    donate: bool = True,
-    hlo_path: str | None = None,
-    profile_dir: str | None = None,
-) -> dict:
-    """Compiles and times our train step (`mode="train"`) or forward pass (`"infer"`) of `spec`'s network on
-    synthetic data of its input size, with the protocol's settings (`steps`, ...: see `timing`).
+@dataclasses.dataclass
+class CompiledStep:
+    """Our train step or forward pass compiled for one batch size, ready to be timed any number of times."""
+
+    compiled: Any  # jax.stages.Compiled
+    run_steps: Callable[[int], None]  # runs n steps (a train step carries its donated state on) and waits
+    compile_s: float  # tracing, lowering and XLA compilation
+    batch: int
+
+
+def compile_ours(spec: ModelSpec, *, mode: str, batch: int, donate: bool = True, hlo_path: str | None = None):
+    """Compiles our train step (`mode="train"`) or forward pass (`"infer"`) of `spec`'s network on synthetic data
+    of its input size; returns a `CompiledStep`.
 
     `donate=False` keeps the train state's buffers alive across the step (for measuring what donation saves).
-    With `hlo_path` the optimised HLO is written there; with `profile_dir` one more window of steps is traced
-    with `jax.profiler` into it, and the result gets the most expensive HLO instructions of that trace.
+    With `hlo_path` the optimised HLO is written there.
     """
     function, arguments = _program(spec, mode, batch, donate)
     timing.log(f"[ours] compiling the {mode} step (tracing, lowering, XLA)")
@@ -167,19 +169,57 @@ def measure_ours(
         def run_steps(n):
             jax.block_until_ready([compiled(*arguments) for _ in range(n)])
 
+    return CompiledStep(compiled, run_steps, compile_s, batch)
+
+
+def time_ours(
+    step: CompiledStep, *, steps: int, repeats: int, warmup: int, min_window_s: float, profile_dir: str | None = None
+) -> dict:
+    """Times a `CompiledStep` with the protocol's settings (`steps`, ...: see `timing`) and adds its compile time
+    and the compiled executable's memory and cost analyses. With `profile_dir` one more window of steps is traced
+    with `jax.profiler` into it, and the result gets the most expensive HLO instructions of that trace.
+    """
     result = timing.measure(
-        run_steps, batch=batch, steps=steps, repeats=repeats, warmup=warmup, min_window_s=min_window_s, label="ours"
+        step.run_steps,
+        batch=step.batch,
+        steps=steps,
+        repeats=repeats,
+        warmup=warmup,
+        min_window_s=min_window_s,
+        label="ours",
     )
-    memory = compiled_memory(compiled)
+    memory = compiled_memory(step.compiled)
     result.update(
-        compile_s=compile_s,
+        compile_s=step.compile_s,
         compiled_memory=memory,
         compiled_peak_bytes=resident_bytes(memory) if memory else None,
         device_peak_bytes=(jax.devices()[0].memory_stats() or {}).get("peak_bytes_in_use"),
     )
-    cost = compiled.cost_analysis() or {}
+    cost = step.compiled.cost_analysis() or {}
     if "flops" in cost:
         result["xla_flops_per_step"] = float(cost["flops"])
     if profile_dir:
-        result["profile"] = profiling.profile_steps(run_steps, result["steps"], profile_dir, compiled.as_text())
+        result["profile"] = profiling.profile_steps(
+            step.run_steps, result["steps"], profile_dir, step.compiled.as_text()
+        )
     return result
+
+
+def measure_ours(
+    spec: ModelSpec,
+    *,
+    mode: str,
+    batch: int,
+    steps: int,
+    repeats: int,
+    warmup: int,
+    min_window_s: float,
+    donate: bool = True,
+    hlo_path: str | None = None,
+    profile_dir: str | None = None,
+) -> dict:
+    """`compile_ours`, then `time_ours`: one measurement of our step, compilation included in the record."""
+    step = compile_ours(spec, mode=mode, batch=batch, donate=donate, hlo_path=hlo_path)
+    return time_ours(
+        step, steps=steps, repeats=repeats, warmup=warmup, min_window_s=min_window_s, profile_dir=profile_dir
+    )
