@@ -27,15 +27,23 @@ from inception_jax.xla_cpu import OPT_OUT_ENV, TUNED_XLA_FLAGS
 
 TUNED = " ".join(TUNED_XLA_FLAGS)
 DEFAULT = "tuned"
+NO_YNN_DOTS = "--xla_cpu_experimental_ynn_fusion_type=-individual_convolution,-individual_dot"
+XNN_CONVOLUTIONS = "--xla_cpu_experimental_xnn_fusion_type=+individual_convolution"
+ONEDNN = "--xla_cpu_use_onednn=true"
+ONEDNN_CUSTOM_CALLS = "--xla_cpu_experimental_onednn_custom_call=true"
 # XLA:CPU's library paths in jaxlib 0.10: YNNPACK takes convolutions and dots by default; the fusion-type flags
 # add (+) or remove (-) kinds of operation; oneDNN is off unless asked for.
 CONFIGURATIONS = {
     "stock": "",
     "tuned": TUNED,
-    "no YNNPACK dots either": "--xla_cpu_experimental_ynn_fusion_type=-individual_convolution,-individual_dot",
-    "XNNPACK convolutions": f"{TUNED} --xla_cpu_experimental_xnn_fusion_type=+individual_convolution",
-    "oneDNN": f"{TUNED} --xla_cpu_use_onednn=true",
-    "oneDNN custom calls": f"{TUNED} --xla_cpu_experimental_onednn_custom_call=true",
+    "no YNNPACK dots either": NO_YNN_DOTS,
+    "XNNPACK convolutions": f"{TUNED} {XNN_CONVOLUTIONS}",
+    "oneDNN": f"{TUNED} {ONEDNN}",
+    "oneDNN custom calls": f"{TUNED} {ONEDNN_CUSTOM_CALLS}",
+    # Combinations of the above.
+    "oneDNN without YNNPACK dots": f"{NO_YNN_DOTS} {ONEDNN}",
+    "XNNPACK convolutions without YNNPACK dots": f"{NO_YNN_DOTS} {XNN_CONVOLUTIONS}",
+    "oneDNN with its custom calls": f"{TUNED} {ONEDNN} {ONEDNN_CUSTOM_CALLS}",
 }
 
 
