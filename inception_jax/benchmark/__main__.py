@@ -70,7 +70,7 @@ flags.DEFINE_integer(
     "rounds",
     1,
     "Take turns: ours, then each peer, this many times; each one's images/s is the median over the rounds, so "
-    "that load from elsewhere falls on all alike.",
+    "that load from elsewhere falls on all alike. Ours is compiled once and timed every round.",
 )
 flags.DEFINE_string("timm_python", DEFAULT_TIMM_PYTHON, "Python of a virtual environment with torch and timm.")
 flags.DEFINE_string("keras_python", sys.executable, "Python of an environment with Keras 3 and JAX.")

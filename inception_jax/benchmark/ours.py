@@ -141,7 +141,9 @@ class CompiledStep:
     batch: int
 
 
-def compile_ours(spec: ModelSpec, *, mode: str, batch: int, donate: bool = True, hlo_path: str | None = None):
+def compile_ours(
+    spec: ModelSpec, *, mode: str, batch: int, donate: bool = True, hlo_path: str | None = None
+) -> CompiledStep:
     """Compiles our train step (`mode="train"`) or forward pass (`"infer"`) of `spec`'s network on synthetic data
     of its input size; returns a `CompiledStep`.
 
