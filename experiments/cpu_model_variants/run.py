@@ -32,10 +32,10 @@ RESULTS = pathlib.Path(__file__).with_name("results.json")
 NHWC = ("NHWC", "HWIO", "NHWC")
 
 
-def _folded_batch_norm(variables, opts):
+def _folded_batch_norm(variables, epsilon: float):
     """The (scale, shift) that BatchNorm on its moving averages applies, from a ConvBN's variables."""
     stats, params = variables["batch_stats"]["bn"], variables["params"]["bn"]
-    scale = lax.rsqrt(stats["var"] + opts.bn_epsilon)
+    scale = lax.rsqrt(stats["var"] + epsilon)
     if "scale" in params:
         scale = scale * params["scale"]
     return scale, params["bias"] - stats["mean"] * scale
@@ -45,7 +45,7 @@ def _conv_bn_folded(self, x, train: bool = False):
     """Inference: BatchNorm folded into the kernel and a bias, so the conv's output needs one add."""
     if train or self.is_initializing():
         return _ORIGINAL["ConvBN"](self, x, train)
-    scale, shift = _folded_batch_norm(self.variables, self.opts)
+    scale, shift = _folded_batch_norm(self.variables, self.opts.bn_epsilon)
     kernel = self.variables["params"]["conv"]["kernel"] * scale
     y = layers.conv_or_matmul(x, kernel, layers._pair(self.stride), self.padding, dimension_numbers=NHWC) + shift
     return self.opts.act(y) if self.activation else y
@@ -67,9 +67,8 @@ def prefold_batch_norm(variables, epsilon: float):
 
     def fold(params, stats):
         if isinstance(params, dict) and set(params) == {"conv", "bn"}:
-            scale = jax.lax.rsqrt(stats["bn"]["var"] + epsilon) * params["bn"].get("scale", 1.0)
-            bias = params["bn"]["bias"] - stats["bn"]["mean"] * scale
-            return {"conv": {"kernel": params["conv"]["kernel"] * scale}, "bn": {"bias": bias}}
+            scale, shift = _folded_batch_norm({"params": params, "batch_stats": stats}, epsilon)
+            return {"conv": {"kernel": params["conv"]["kernel"] * scale}, "bn": {"bias": shift}}
         if isinstance(params, dict):
             return {name: fold(value, (stats or {}).get(name)) for name, value in params.items()}
         return params
@@ -121,7 +120,7 @@ def _mixed_sibling_1x1(opts, x, train, branches):
         beta = jnp.concatenate([v["params"]["bn"]["bias"] for v in head_variables])
         y = opts.act((y - mean) * (lax.rsqrt(var + opts.bn_epsilon) * gamma) + beta)
     else:
-        folded = [_folded_batch_norm(v, opts) for v in head_variables]
+        folded = [_folded_batch_norm(v, opts.bn_epsilon) for v in head_variables]
         kernels = [v["params"]["conv"]["kernel"][0, 0] * scale for v, (scale, _) in zip(head_variables, folded)]
         kernel = jnp.concatenate(kernels, axis=1)
         y = opts.act(jnp.einsum("...c,cd->...d", x, kernel) + jnp.concatenate([shift for _, shift in folded]))

@@ -154,17 +154,16 @@ def benchmark(args, command: str, stock_xla_flags: str) -> dict:
     flops_per_image = report.FLOPS_PER_MAC[args.mode] * macs
     protocol = timing.Protocol.from_args(args).as_dict()
 
-    compiled_steps: list[CompiledStep] = []  # the latest batch size's, compiled once for all rounds
+    step: CompiledStep | None = None  # the latest batch size's, compiled once for all rounds
 
     def measure(batch: int) -> dict:
-        first_round = not compiled_steps or compiled_steps[-1].batch != batch
+        nonlocal step
+        first_round = step is None or step.batch != batch
         if first_round:
-            compiled_steps.clear()  # a batch that ran out of memory frees its state before the next compile
-            compiled_steps.append(
-                compile_ours(spec, mode=args.mode, batch=batch, donate=args.donate, hlo_path=args.hlo)
-            )
+            step = None  # a batch that ran out of memory frees its state before the next compile
+            step = compile_ours(spec, mode=args.mode, batch=batch, donate=args.donate, hlo_path=args.hlo)
         # The profile, like the HLO, comes from the first round only.
-        return time_ours(compiled_steps[-1], profile_dir=args.profile if first_round else None, **protocol)
+        return time_ours(step, profile_dir=args.profile if first_round else None, **protocol)
 
     if args.find_batch:
         ours, search = measure_at_largest_batch(measure, spec, args)
