@@ -6,6 +6,9 @@
   subprocesses and the notebooks' kernels (which inherit this environment) compile a shared program once.
 * A persistent compilation cache shared by every test process and subprocess: the end-to-end tests train
   the same tiny network several times, and compiling its initialiser dominates their run time.
+* One OpenBLAS thread per process: `make test` runs two workers on as many cores, and OpenBLAS's threads spin
+  while they wait, so two processes each running a multi-threaded SciPy `sqrtm` at 2,048 dimensions took 58 s
+  together, against 25 s with one thread each (2-core Zen 4, 2026-12-06). Subprocesses and kernels inherit it.
 * The digits prepared once per run (`data_dir`), for every worker, subprocess and notebook.
 * The heaviest files first (`HEAVIEST_FIRST`), so that `make test`'s two workers end together.
 * Fixtures for the test resources that `make test-resources` caches (tests/resources.py). A missing resource
@@ -18,6 +21,7 @@ import tempfile
 
 import pytest
 
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy loads OpenBLAS (it reads this once)
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(tempfile.gettempdir(), "inception_jax_test_cache"))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 
@@ -34,30 +38,34 @@ jax.config.update("jax_num_cpu_devices", 8)
 # Test files by their run time, heaviest first; the rest follow in collection order. `make test` runs with
 # pytest-xdist's --dist loadfile --no-loadscope-reorder, which hands whole files to its two workers in this
 # order: a heavy file started last would keep one worker busy long after the other ran out of work. The order
-# is that of the timings in docs/development.md (Test-suite timings), except that the two-process test, whose
-# one test is the second longest, starts at once; renew it when they change.
+# is that of the files' summed durations in the warm run of 2026-12-06 in docs/development.md (Test-suite
+# timings), except that the two-process test, whose one test is the longest, starts at once; renew it when they
+# change.
 HEAVIEST_FIRST = (
     "test_multiprocess.py",
+    "test_faults.py",
+    "test_fid.py",
     "test_models.py",
     "test_train.py",
     "test_notebooks.py",
-    "test_nnx.py",
-    "test_input_specs.py",
-    "test_fsdp.py",
     "test_benchmark.py",
-    "test_evaluate.py",
+    "test_export.py",
     "test_convert_torchvision.py",
-    "test_lineage_models.py",
-    "test_fid.py",
-    "test_faults.py",
-    "test_slim_graphs.py",
+    "test_input_specs.py",
+    "test_evaluate.py",
     "test_predict.py",
     "test_convert_timm.py",
-    "test_plan.py",
-    "test_imagenet_path.py",
+    "test_lineage_models.py",
+    "test_convert_slim.py",
+    "test_fsdp.py",
+    "test_cli.py",
+    "test_convert_keras.py",
     "test_runs.py",
+    "test_pretrained.py",
+    "test_data.py",
+    "test_slim_graphs.py",
     "test_experiments.py",
-    "test_package.py",
+    "test_docs.py",
 )
 
 
