@@ -38,9 +38,8 @@ jax.config.update("jax_num_cpu_devices", 8)
 # Test files by their run time, heaviest first; the rest follow in collection order. `make test` runs with
 # pytest-xdist's --dist loadfile --no-loadscope-reorder, which hands whole files to its two workers in this
 # order: a heavy file started last would keep one worker busy long after the other ran out of work. The order
-# is that of the files' summed durations in the warm run of 2026-12-06 in docs/development.md (Test-suite
-# timings), except that the two-process test, whose one test is the longest, starts at once; renew it when they
-# change.
+# is that of the files' summed durations in the warm run of a38edac (docs/development.md, Test-suite timings),
+# except that the two-process test, whose one test is the longest, starts at once; renew it when they change.
 HEAVIEST_FIRST = (
     "test_multiprocess.py",
     "test_faults.py",
