@@ -4,6 +4,13 @@
 * The tuned XLA:CPU flags that `python -m inception_jax.main` and the other tools add (inception_jax/cli.py), put
   in XLA_FLAGS here: the compilation cache's keys include XLA_FLAGS, so the tests, the tools they start as
   subprocesses and the notebooks' kernels (which inherit this environment) compile a shared program once.
+* XLA:CPU's backend at optimization level 0 (`--xla_backend_optimization_level=0`, added to XLA_FLAGS before the
+  tuned flags): LLVM's optimisation passes are half of compiling a reduced network's train step here, and the
+  suite compiles hundreds of programs that each run a few steps. The tests check what the programs compute, which
+  the level does not change; full-size steps run 2 to 3 times slower. Users' processes keep XLA's default.
+* `TF_USE_LEGACY_KERAS=1`: TensorFlow's import otherwise loads Keras 3 (and with it scikit-learn and matplotlib),
+  about 1 s in each of the suite's many processes that import TensorFlow. It only reroutes `tf.keras`, which
+  nothing here uses; the Keras tests import `keras` itself.
 * A persistent compilation cache shared by every test process and subprocess: the end-to-end tests train
   the same tiny network several times, and compiling its initialiser dominates their run time.
 * One OpenBLAS thread per process: `make test` runs two workers on as many cores, and OpenBLAS's threads spin
@@ -24,6 +31,9 @@ import pytest
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy loads OpenBLAS (it reads this once)
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(tempfile.gettempdir(), "inception_jax_test_cache"))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+if "--xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):  # unless the caller chose a level
+    os.environ["XLA_FLAGS"] = " ".join([*os.environ.get("XLA_FLAGS", "").split(), "--xla_backend_optimization_level=0"])
 
 from inception_jax import cli  # noqa: E402  (imports JAX but does not start its backend)
 
