@@ -8,9 +8,10 @@
   tuned flags): LLVM's optimisation passes are half of compiling a reduced network's train step here, and the
   suite compiles hundreds of programs that each run a few steps. The tests check what the programs compute, which
   the level does not change; full-size steps run 2 to 3 times slower. Users' processes keep XLA's default.
-* `TF_USE_LEGACY_KERAS=1`: TensorFlow's import otherwise loads Keras 3 (and with it scikit-learn and matplotlib),
-  about 1 s in each of the suite's many processes that import TensorFlow. It only reroutes `tf.keras`, which
-  nothing here uses; the Keras tests import `keras` itself.
+* `TF_USE_LEGACY_KERAS=1`: TensorFlow's import then loads tf-keras (Keras 2, which the test extra installs for the
+  slim graphs) where it would load Keras 3 and with it scikit-learn and matplotlib: about 1 s less in each of the
+  suite's many processes that import TensorFlow. It reroutes only `tf.keras`, which nothing here uses; the Keras
+  converter's tests import Keras 3 as `keras`.
 * A persistent compilation cache shared by every test process and subprocess: the end-to-end tests train
   the same tiny network several times, and compiling its initialiser dominates their run time.
 * One OpenBLAS thread per process: `make test` runs two workers on as many cores, and OpenBLAS's threads spin
