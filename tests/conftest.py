@@ -5,9 +5,10 @@
   in XLA_FLAGS here: the compilation cache's keys include XLA_FLAGS, so the tests, the tools they start as
   subprocesses and the notebooks' kernels (which inherit this environment) compile a shared program once.
 * XLA:CPU's backend at optimization level 0 (`--xla_backend_optimization_level=0`, added to XLA_FLAGS before the
-  tuned flags): LLVM's optimisation passes are half of compiling a reduced network's train step here, and the
-  suite compiles hundreds of programs that each run a few steps. The tests check what the programs compute, which
-  the level does not change; full-size steps run 2 to 3 times slower. Users' processes keep XLA's default.
+  tuned flags, unless the caller set a level): it halves the compile time of a reduced network's train step
+  here, and the suite compiles hundreds of programs that each run a few steps. The tests check what the programs
+  compute, which the level does not change; full-size steps run 2 to 3 times slower. Users' processes keep XLA's
+  default.
 * `TF_USE_LEGACY_KERAS=1`: TensorFlow's import then loads tf-keras (Keras 2, which the test extra installs for the
   slim graphs) where it would load Keras 3 and with it scikit-learn and matplotlib: about 1 s less in each of the
   suite's many processes that import TensorFlow. It reroutes only `tf.keras`, which nothing here uses; the Keras
