@@ -139,12 +139,18 @@ class TrainCheckpoints:
             )
         return step
 
-    def _is_legacy(self, step: int) -> bool:
-        return self.manager.item_metadata(step).get(_WEIGHTS) is None
+    def _stored(self, step: int) -> tuple[bool, Any]:
+        """Whether `step` predates the weights' own item (one `state` item then), and its items' metadata.
+
+        Read once per call site: Orbax reads every item's metadata from disk each time it is asked.
+        """
+        metadata = self.manager.item_metadata(step)
+        return metadata.get(_WEIGHTS) is None, metadata
 
     def weights_metadata(self, step: int):
         """Shapes and dtypes of the weights saved at `step` (`params`, `batch_stats`, ...), without reading them."""
-        return self.manager.item_metadata(step)[_LEGACY_STATE if self._is_legacy(step) else _WEIGHTS]
+        legacy, metadata = self._stored(step)
+        return metadata[_LEGACY_STATE if legacy else _WEIGHTS]
 
     def save(self, step: int, state: TrainState, meta: dict[str, Any]) -> None:
         """Starts an asynchronous save; `wait()` blocks until it is on disk.
@@ -204,13 +210,14 @@ class TrainCheckpoints:
         Reads neither the optimizer state nor anything that needs an optimizer to be built.
         """
         step = self.manager.latest_step() if step is None else step
-        if self._is_legacy(step):
-            stored = self.manager.item_metadata(step)[_LEGACY_STATE]
+        legacy, metadata = self._stored(step)
+        if legacy:
+            stored = metadata[_LEGACY_STATE]
             self._check_fits([(abstract_weights, {field: stored[field] for field in abstract_weights})], step, "model")
             return self.manager.restore(
                 step, args=ocp.args.Composite(**{_LEGACY_STATE: _restore_args(abstract_weights)})
             )[_LEGACY_STATE]
-        self._check_fits([(abstract_weights, self.manager.item_metadata(step)[_WEIGHTS])], step, "model")
+        self._check_fits([(abstract_weights, metadata[_WEIGHTS])], step, "model")
         return self.manager.restore(
             step, args=ocp.args.Composite(**{_WEIGHTS: ocp.args.StandardRestore(abstract_weights)})
         )[_WEIGHTS]
@@ -222,15 +229,14 @@ class TrainCheckpoints:
         """
         step = self.manager.latest_step() if step is None else step
         meta = ocp.args.JsonRestore()
-        if self._is_legacy(step):
-            stored = self.manager.item_metadata(step)[_LEGACY_STATE]
-            self._check_fits([(abstract_state, stored)], step, "model and optimizer")
+        legacy, stored = self._stored(step)
+        if legacy:
+            self._check_fits([(abstract_state, stored[_LEGACY_STATE])], step, "model and optimizer")
             restored = self.manager.restore(
                 step, args=ocp.args.Composite(**{_LEGACY_STATE: _restore_args(abstract_state), _META: meta})
             )
             return restored[_LEGACY_STATE], restored[_META]
         abstract_weights, abstract_optimizer = weights_of(abstract_state), optimizer_of(abstract_state)
-        stored = self.manager.item_metadata(step)
         self._check_fits(
             [(abstract_weights, stored[_WEIGHTS]), (abstract_optimizer, stored[_OPTIMIZER])],
             step,
@@ -313,15 +319,15 @@ class TrainCheckpoints:
         with `sharding` (default: the first local device), whatever mesh saved it: for inspecting and comparing
         checkpoints without the model or optimizer that wrote them."""
         sharding = sharding or jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
-        items = (_LEGACY_STATE,) if self._is_legacy(step) else (_WEIGHTS, _OPTIMIZER)
-        metadata = self.manager.item_metadata(step)
+        legacy, metadata = self._stored(step)
+        items = (_LEGACY_STATE,) if legacy else (_WEIGHTS, _OPTIMIZER)
         abstract = {
             item: jax.tree.map(
                 lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=sharding), metadata[item]
             )
             for item in items
         }
-        read = _restore_args if self._is_legacy(step) else ocp.args.StandardRestore
+        read = _restore_args if legacy else ocp.args.StandardRestore
         restored = self.manager.restore(step, args=ocp.args.Composite(**{item: read(abstract[item]) for item in items}))
         return {key: value for item in items for key, value in restored[item].items()}
 
