@@ -229,16 +229,16 @@ class TrainCheckpoints:
         """
         step = self.manager.latest_step() if step is None else step
         meta = ocp.args.JsonRestore()
-        legacy, stored = self._stored(step)
+        legacy, metadata = self._stored(step)
         if legacy:
-            self._check_fits([(abstract_state, stored[_LEGACY_STATE])], step, "model and optimizer")
+            self._check_fits([(abstract_state, metadata[_LEGACY_STATE])], step, "model and optimizer")
             restored = self.manager.restore(
                 step, args=ocp.args.Composite(**{_LEGACY_STATE: _restore_args(abstract_state), _META: meta})
             )
             return restored[_LEGACY_STATE], restored[_META]
         abstract_weights, abstract_optimizer = weights_of(abstract_state), optimizer_of(abstract_state)
         self._check_fits(
-            [(abstract_weights, stored[_WEIGHTS]), (abstract_optimizer, stored[_OPTIMIZER])],
+            [(abstract_weights, metadata[_WEIGHTS]), (abstract_optimizer, metadata[_OPTIMIZER])],
             step,
             "model and optimizer",
         )
