@@ -41,14 +41,18 @@ def _folded_batch_norm(variables, epsilon: float):
     return scale, params["bias"] - stats["mean"] * scale
 
 
+def _conv_bias_act(self, x, kernel, bias):
+    """The conv layer with BatchNorm folded into `kernel` and `bias`, then the layer's rectifier."""
+    y = layers.conv_or_matmul(x, kernel, layers._pair(self.stride), self.padding, dimension_numbers=NHWC) + bias
+    return self.opts.act(y) if self.activation else y
+
+
 def _conv_bn_folded(self, x, train: bool = False):
     """Inference: BatchNorm folded into the kernel and a bias, so the conv's output needs one add."""
     if train or self.is_initializing():
         return _ORIGINAL["ConvBN"](self, x, train)
     scale, shift = _folded_batch_norm(self.variables, self.opts.bn_epsilon)
-    kernel = self.variables["params"]["conv"]["kernel"] * scale
-    y = layers.conv_or_matmul(x, kernel, layers._pair(self.stride), self.padding, dimension_numbers=NHWC) + shift
-    return self.opts.act(y) if self.activation else y
+    return _conv_bias_act(self, x, self.variables["params"]["conv"]["kernel"] * scale, shift)
 
 
 def _conv_bn_prefolded(self, x, train: bool = False):
@@ -56,10 +60,7 @@ def _conv_bn_prefolded(self, x, train: bool = False):
     if train or self.is_initializing():
         return _ORIGINAL["ConvBN"](self, x, train)
     params = self.variables["params"]
-    strides = layers._pair(self.stride)
-    y = layers.conv_or_matmul(x, params["conv"]["kernel"], strides, self.padding, dimension_numbers=NHWC)
-    y = y + params["bn"]["bias"]
-    return self.opts.act(y) if self.activation else y
+    return _conv_bias_act(self, x, params["conv"]["kernel"], params["bn"]["bias"])
 
 
 def prefold_batch_norm(variables, epsilon: float):
