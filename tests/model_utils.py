@@ -67,13 +67,23 @@ QUICK_IMAGE_SIZE = 32
 
 def quick_recipe(batch_size: int = 16, **model_overrides):
     """`tiny_recipe` on ResNet-20 cut to one block per stage (10 classes, `QUICK_IMAGE_SIZE` px)."""
-    return _recipe("resnet20", QUICK_IMAGE_SIZE, batch_size, {"block_counts": (1, 1, 1), **model_overrides})
+    program = quick_program(batch_size, **model_overrides)
+    return program.model, program.tx, program.step_function
+
+
+def quick_program(batch_size: int = 16, **model_overrides) -> Program:
+    """The whole `Program` of `quick_recipe`, on every device."""
+    return _program("resnet20", QUICK_IMAGE_SIZE, batch_size, {"block_counts": (1, 1, 1), **model_overrides})
 
 
 def _recipe(name: str, image_size: int, batch_size: int, options: dict):
+    program = _program(name, image_size, batch_size, options)
+    return program.model, program.tx, program.step_function
+
+
+def _program(name: str, image_size: int, batch_size: int, options: dict) -> Program:
     config = paper.get_config()
     config.input.batch_size = batch_size
     model = create_model(name, **{"num_classes": 10, **options})
     spec = ModelSpec.of_module(name, model, InputSpec(image_size=image_size))
-    program = Program.build(spec, config, mesh_lib.make_mesh(), steps_per_epoch=100)
-    return program.model, program.tx, program.step_function
+    return Program.build(spec, config, mesh_lib.make_mesh(), steps_per_epoch=100)

@@ -16,7 +16,7 @@ import ml_collections
 import numpy as np
 import optax
 import pytest
-from model_utils import QUICK_IMAGE_SIZE, quick_recipe, random_train_state, random_variables
+from model_utils import QUICK_IMAGE_SIZE, quick_program, quick_recipe, random_train_state, random_variables
 from train_utils import QUICK, REPO, final_state, tiny_config, tiny_flags
 
 from inception_jax import artifacts, configs
@@ -29,6 +29,7 @@ from inception_jax.train import program as program_lib
 from inception_jax.train import trainer as trainer_lib
 from inception_jax.train.checkpoint import TrainCheckpoints
 from inception_jax.train.optimizer import learning_rate_schedule, make_optimizer
+from inception_jax.train.state import init_train_state
 from inception_jax.train.steps import make_train_step
 from inception_jax.train.sweep import load_config_file
 from inception_jax.train.trainer import start_from_weights, train_and_evaluate
@@ -156,6 +157,30 @@ def test_lineage_config_uses_each_papers_recipe():
         assert config.input.image_size == create_model(name).default_size
     with pytest.raises(ValueError, match="inception_jax:inception_v4"):
         lineage.get_config("model=inception_v3")
+
+
+def test_the_initialiser_compiles_at_xla_cpus_level_0_on_a_cpu_mesh(monkeypatch):
+    """On CPU the initialiser compiled for 37 s of `make run`'s 140 (docs/performance.md); the state is the same."""
+    program = quick_program()
+    assert program.init_compiler_options == {"xla_backend_optimization_level": 0}
+    jit, options_seen = jax.jit, []
+
+    def recording_jit(function, **kwargs):
+        options_seen.append(kwargs.get("compiler_options"))
+        return jit(function, **kwargs)
+
+    monkeypatch.setattr(jax, "jit", recording_jit)
+    state = program.init(jax.random.key(3))
+    assert options_seen == [{"xla_backend_optimization_level": 0}]
+    image_size = program.spec.input.image_size
+    expected = jit(lambda key: init_train_state(program.model, program.tx, key, image_size))(jax.random.key(3))
+    assert jax.tree.structure(state) == jax.tree.structure(expected)
+    # The suite compiles everything at level 0 (conftest.py); at the default level the values differ by ~1e-7.
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6), state, expected)
+    assert all(
+        leaf.sharding == sharding
+        for leaf, sharding in zip(jax.tree.leaves(state), jax.tree.leaves(program.shardings), strict=True)
+    )
 
 
 # ---------------------------------------------------------------- parallelism
